@@ -1,0 +1,10 @@
+// The module's exports: kernels take pointers, lengths and scalars; one call per
+// chunk of rows, never one per row. The host (src/wasm/bridge.ts) owns the memory.
+export { xentRows } from './xent';
+export { softRows } from './soft';
+export { expFloor, copyFloor } from './exp';
+
+/** First free byte after the static data: the host's arena starts here (16-aligned). */
+export function heapBase(): usize {
+  return (__heap_base + 15) & ~15;
+}

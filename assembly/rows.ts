@@ -1,0 +1,278 @@
+// Row primitives shared by the kernels (xent.ts for class labels, soft.ts for
+// probability targets). Each walks one row of K floats once; SIMD builds take
+// four lanes at a time and finish the K mod 4 tail in scalar code.
+//
+// Sums are accumulated in f32 lanes over blocks of BLOCK elements and folded into
+// f64 after each block: f32 lanes keep the loop as fast as the exp, the f64 fold
+// keeps the error of a 128 000-class row near one f32 rounding per block.
+
+import { expMinus, expMinus4, madd } from './exp';
+
+// @ts-ignore: decorator
+@inline const BLOCK: i32 = 256;
+
+/** Second result of the two-result helpers (wasm has no cheap tuple return here). */
+export let secondSum: f64 = 0;
+
+// @ts-ignore: decorator
+@inline function at(ptr: usize, k: i32): usize {
+  return ptr + (<usize>k << 2);
+}
+
+// @ts-ignore: decorator
+@inline function horizontalMax(v: v128): f32 {
+  const a = f32x4.pmax(v, i32x4.shuffle(v, v, 2, 3, 0, 1));
+  const b = f32x4.pmax(a, i32x4.shuffle(a, a, 1, 0, 3, 2));
+  return f32x4.extract_lane(b, 0);
+}
+
+// @ts-ignore: decorator
+@inline function horizontalSum(v: v128): f64 {
+  return <f64>f32x4.extract_lane(v, 0) + <f64>f32x4.extract_lane(v, 1) +
+    <f64>f32x4.extract_lane(v, 2) + <f64>f32x4.extract_lane(v, 3);
+}
+
+/** max_k z_k (pmax: a NaN lane may be skipped; the exp pass turns it into a NaN sum anyway). */
+export function rowMax(z: usize, K: i32): f32 {
+  let m: f32 = -Infinity;
+  let k = 0;
+  if (ASC_FEATURE_SIMD) {
+    if (K >= 8) {
+      let m0 = v128.load(z);
+      let m1 = v128.load(z, 16);
+      for (k = 8; k + 8 <= K; k += 8) {
+        m0 = f32x4.pmax(m0, v128.load(at(z, k)));
+        m1 = f32x4.pmax(m1, v128.load(at(z, k), 16));
+      }
+      m = horizontalMax(f32x4.pmax(m0, m1));
+    }
+  }
+  for (; k < K; k++) {
+    const v = load<f32>(at(z, k));
+    m = v > m ? v : m;
+  }
+  return m;
+}
+
+/**
+ * max_k z_k, and Σ_k z_k (or Σ_k w_k·z_k when w ≠ 0) into `secondSum`.
+ * Used when ε > 0: the smoothing term needs the row sum.
+ */
+export function rowMaxAndSum(z: usize, w: usize, K: i32): f32 {
+  let m: f32 = -Infinity;
+  let total: f64 = 0;
+  let k = 0;
+  if (ASC_FEATURE_SIMD) {
+    let mv = f32x4.splat(-Infinity);
+    while (k + 4 <= K) {
+      const end = min(K & ~3, k + BLOCK);
+      let sv = f32x4.splat(0);
+      if (w) {
+        for (; k < end; k += 4) {
+          const v = v128.load(at(z, k));
+          mv = f32x4.pmax(mv, v);
+          sv = madd(v, v128.load(at(w, k)), sv);
+        }
+      } else {
+        for (; k < end; k += 4) {
+          const v = v128.load(at(z, k));
+          mv = f32x4.pmax(mv, v);
+          sv = f32x4.add(sv, v);
+        }
+      }
+      total += horizontalSum(sv);
+    }
+    m = horizontalMax(mv);
+  }
+  for (; k < K; k++) {
+    const v = load<f32>(at(z, k));
+    m = v > m ? v : m;
+    total += w ? <f64>(v * load<f32>(at(w, k))) : <f64>v;
+  }
+  secondSum = total;
+  return m;
+}
+
+/**
+ * Σ_k exp(scale·(z_k − m)), storing each exp at e (unless e = 0).
+ * scale is 1 for class-label rows and 1/T for temperature-scaled soft targets.
+ */
+export function rowExpSum(z: usize, e: usize, K: i32, m: f32, scale: f32): f64 {
+  let total: f64 = 0;
+  let k = 0;
+  if (ASC_FEATURE_SIMD) {
+    const mv = f32x4.splat(m);
+    const sc = f32x4.splat(scale);
+    const scaled = scale != 1;
+    while (k + 4 <= K) {
+      const end = min(K & ~3, k + BLOCK);
+      let sv = f32x4.splat(0);
+      if (e) {
+        if (scaled) {
+          for (; k < end; k += 4) {
+            const x = expMinus4(f32x4.mul(f32x4.sub(v128.load(at(z, k)), mv), sc));
+            v128.store(at(e, k), x);
+            sv = f32x4.add(sv, x);
+          }
+        } else {
+          for (; k < end; k += 4) {
+            const x = expMinus4(f32x4.sub(v128.load(at(z, k)), mv));
+            v128.store(at(e, k), x);
+            sv = f32x4.add(sv, x);
+          }
+        }
+      } else {
+        if (scaled) {
+          for (; k < end; k += 4) {
+            sv = f32x4.add(sv, expMinus4(f32x4.mul(f32x4.sub(v128.load(at(z, k)), mv), sc)));
+          }
+        } else {
+          for (; k < end; k += 4) {
+            sv = f32x4.add(sv, expMinus4(f32x4.sub(v128.load(at(z, k)), mv)));
+          }
+        }
+      }
+      total += horizontalSum(sv);
+    }
+  }
+  let tail: f32 = 0;
+  for (; k < K; k++) {
+    const x = expMinus((load<f32>(at(z, k)) - m) * scale);
+    if (e) store<f32>(at(e, k), x);
+    tail += x;
+  }
+  return total + <f64>tail;
+}
+
+/**
+ * Gradient pass, in place over the exps at g:
+ * g_k ← (e_k·alpha − beta·w_k) · (1 − (zc_k/c)²), where w_k = 1 when w = 0 and the
+ * softcap chain factor applies only when cap ≠ 0 (zc holds the capped logits).
+ */
+export function rowGrad(g: usize, K: i32, alpha: f32, beta: f32, w: usize, zc: usize, cap: f32): void {
+  if (cap != 0) {
+    if (w) gradLoop(g, K, alpha, beta, w, zc, 1 / cap, true, true);
+    else gradLoop(g, K, alpha, beta, 0, zc, 1 / cap, false, true);
+  } else {
+    if (w) gradLoop(g, K, alpha, beta, w, 0, 0, true, false);
+    else gradLoop(g, K, alpha, beta, 0, 0, 0, false, false);
+  }
+}
+
+// The four variants are compiled separately (the flags are constants after inlining),
+// so an option that is off costs nothing per element.
+// @ts-ignore: decorator
+@inline function gradLoop(
+  g: usize, K: i32, alpha: f32, beta: f32, w: usize, zc: usize, invCap: f32,
+  weighted: bool, capped: bool,
+): void {
+  let k = 0;
+  if (ASC_FEATURE_SIMD) {
+    const av = f32x4.splat(alpha);
+    const bv = f32x4.splat(-beta);
+    const one = f32x4.splat(1);
+    const ic = f32x4.splat(invCap);
+    for (; k + 4 <= K; k += 4) {
+      const e = v128.load(at(g, k));
+      let v = weighted
+        ? madd(e, av, f32x4.mul(bv, v128.load(at(w, k))))
+        : madd(e, av, bv);
+      if (capped) {
+        const u = f32x4.mul(v128.load(at(zc, k)), ic);
+        v = f32x4.mul(v, f32x4.sub(one, f32x4.mul(u, u)));
+      }
+      v128.store(at(g, k), v);
+    }
+  }
+  for (; k < K; k++) {
+    let v = weighted
+      ? load<f32>(at(g, k)) * alpha + (-beta) * load<f32>(at(w, k))
+      : load<f32>(at(g, k)) * alpha + (-beta);
+    if (capped) {
+      const u = load<f32>(at(zc, k)) * invCap;
+      v = v * (1 - u * u);
+    }
+    store<f32>(at(g, k), v);
+  }
+}
+
+/** The softcap chain factor 1 − (zc/c)² of one element (the label fix-up uses it). */
+// @ts-ignore: decorator
+@inline export function capFactor(zc: f32, cap: f32): f32 {
+  const u = zc * (1 / cap);
+  return 1 - u * u;
+}
+
+// tanh for the softcap. |x| < 0.55: odd Taylor series to x^15 (error < 3e-8 relative);
+// otherwise 1 − 2/(exp(2|x|) + 1) with the sign restored, computed with exp of −2|x| so
+// that huge |x| gives exactly ±1 instead of ∞/∞.
+// @ts-ignore: decorator
+@inline const T3: f32 = -0.333333333;
+// @ts-ignore: decorator
+@inline const T5: f32 = 0.133333333;
+// @ts-ignore: decorator
+@inline const T7: f32 = -0.0539682540;
+// @ts-ignore: decorator
+@inline const T9: f32 = 0.0218694885;
+// @ts-ignore: decorator
+@inline const T11: f32 = -0.00886323552;
+// @ts-ignore: decorator
+@inline const T13: f32 = 0.00359212803;
+// @ts-ignore: decorator
+@inline const T15: f32 = -0.00145583438;
+// @ts-ignore: decorator
+@inline const SMALL: f32 = 0.55;
+
+// @ts-ignore: decorator
+@inline function tanhScalar(x: f32): f32 {
+  const a = abs(x);
+  if (a < SMALL) {
+    const x2 = x * x;
+    let p = T15 * x2 + T13;
+    p = p * x2 + T11;
+    p = p * x2 + T9;
+    p = p * x2 + T7;
+    p = p * x2 + T5;
+    p = p * x2 + T3;
+    return x + x * x2 * p;
+  }
+  const q = expMinus(-2 * a);
+  const r: f32 = (<f32>1 - q) / (<f32>1 + q);
+  return x < 0 ? -r : r;
+}
+
+// @ts-ignore: decorator
+@inline function tanh4(x: v128): v128 {
+  const a = f32x4.abs(x);
+  const x2 = f32x4.mul(x, x);
+  let p = madd(f32x4.splat(T15), x2, f32x4.splat(T13));
+  p = madd(p, x2, f32x4.splat(T11));
+  p = madd(p, x2, f32x4.splat(T9));
+  p = madd(p, x2, f32x4.splat(T7));
+  p = madd(p, x2, f32x4.splat(T5));
+  p = madd(p, x2, f32x4.splat(T3));
+  const small = madd(f32x4.mul(x, x2), p, x);
+  const q = expMinus4(f32x4.mul(a, f32x4.splat(-2)));
+  const one = f32x4.splat(1);
+  const large = f32x4.div(f32x4.sub(one, q), f32x4.add(one, q));
+  // Copy the sign of x onto the large-|x| result (its magnitude is ≥ 0).
+  const signBit = i32x4.splat(0x80000000);
+  const signed = v128.or(large, v128.and(x, signBit));
+  return v128.bitselect(small, signed, f32x4.lt(a, f32x4.splat(SMALL)));
+}
+
+/** zc_k = c·tanh(z_k/c) for one row (Gemma-2 logit soft-capping). */
+export function rowSoftcap(z: usize, zc: usize, K: i32, cap: f32): void {
+  const inv: f32 = 1 / cap;
+  let k = 0;
+  if (ASC_FEATURE_SIMD) {
+    const iv = f32x4.splat(inv);
+    const cv = f32x4.splat(cap);
+    for (; k + 4 <= K; k += 4) {
+      v128.store(at(zc, k), f32x4.mul(cv, tanh4(f32x4.mul(v128.load(at(z, k)), iv))));
+    }
+  }
+  for (; k < K; k++) {
+    store<f32>(at(zc, k), cap * tanhScalar(load<f32>(at(z, k)) * inv));
+  }
+}

@@ -1,0 +1,96 @@
+// Label-smoothed softmax cross-entropy with class-index labels: loss and gradient,
+// fused, one call per chunk of rows.
+//
+// Shapes (all row-major f32 unless said): logits[rows·K], grad[rows·K] (may equal
+// logits: the gradient is written over them), labels[rows] i32, weight[K] (optional),
+// losses[rows] and lse[rows] (optional outputs), scratch[K] (softcap only).
+//
+// Per row with label y, smoothing ε, weights w (w ≡ 1 when absent, W = Σ_k w_k):
+//   z      ← c·tanh(z/c)                                   (softcap c, optional)
+//   m      = max_k z_k                                     (pass 1, with Σ_k w_k z_k when ε > 0)
+//   S      = Σ_k exp(z_k − m),  lse = m + log S           (pass 2, exps stored in grad)
+//   loss   = (1−ε)·w_y·(lse − z_y) + (ε/K)·(W·lse − Σ_k w_k z_k) + zLoss·lse²
+//            — unweighted this is lse − (1−ε)·z_y − (ε/K)·Σz + zLoss·lse²; ε = 0 skips
+//            the Σz term, so masked (−∞) logits still give a finite hard-label loss.
+//   ∂/∂z_k = p_k·A − (ε/K)·w_k − (1−ε)·w_y·[k = y],   A = (1−ε)·w_y + (ε/K)·W + 2·zLoss·lse
+//            (× the softcap chain factor 1 − (z_k/c)², × scale)              (pass 3)
+// Rows whose label equals ignoreIndex contribute 0 loss and 0 gradient.
+// The sum of row losses is accumulated in f64 in row order onto `sumIn` and returned,
+// so that the result does not depend on how rows are split into chunks.
+
+import { rowMax, rowMaxAndSum, rowExpSum, rowGrad, rowSoftcap, capFactor, secondSum } from './rows';
+
+export function xentRows(
+  logits: usize, grad: usize, labels: usize, rows: i32, K: i32,
+  smoothing: f32, scale: f32, ignoreIndex: i32,
+  weight: usize, weightSum: f64, zLoss: f64, softcap: f32, scratch: usize,
+  losses: usize, lseOut: usize, sumIn: f64,
+): f64 {
+  let sum = sumIn;
+  const eps = <f64>smoothing;
+  const epsOverK = eps / <f64>K;
+  const rowBytes = <usize>K << 2;
+  const beta = <f32>(epsOverK * <f64>scale);
+  for (let r = 0; r < rows; r++) {
+    const z0 = logits + <usize>r * rowBytes;
+    const g = grad ? grad + <usize>r * rowBytes : 0;
+    const y = load<i32>(labels + (<usize>r << 2));
+    const ignored = y == ignoreIndex;
+    if (ignored && !lseOut) {
+      if (g) memory.fill(g, 0, rowBytes);
+      if (losses) store<f32>(losses + (<usize>r << 2), 0);
+      continue;
+    }
+    // Step 0: soft-capping writes the capped row to scratch; everything after reads it.
+    let z = z0;
+    if (softcap != 0) {
+      rowSoftcap(z0, scratch, K, softcap);
+      z = scratch;
+    }
+    // Step 1: the max, and the (weighted) row sum the smoothing term needs.
+    let m: f32;
+    let sumZ: f64 = 0;
+    if (eps > 0 && !ignored) {
+      m = rowMaxAndSum(z, weight, K);
+      sumZ = secondSum;
+    } else {
+      m = rowMax(z, K);
+    }
+    // z_y is read before step 2, which may write the exps over the logits.
+    const zy: f64 = ignored ? 0 : <f64>load<f32>(z + (<usize>y << 2));
+    // Step 2: exps (kept in the gradient buffer when it is wanted) and lse = m + log S.
+    const wantGrad = g != 0 && !ignored;
+    const S = rowExpSum(z, wantGrad ? g : 0, K, m, 1);
+    const lse = <f64>m + Math.log(S);
+    if (lseOut) store<f32>(lseOut + (<usize>r << 2), <f32>lse);
+    if (ignored) {
+      if (g) memory.fill(g, 0, rowBytes);
+      if (losses) store<f32>(losses + (<usize>r << 2), 0);
+      continue;
+    }
+    // Step 3: the row loss, in f64.
+    const wy: f64 = weight ? <f64>load<f32>(weight + (<usize>y << 2)) : 1;
+    let loss: f64;
+    if (weight) {
+      loss = (1 - eps) * wy * (lse - zy);
+      if (eps > 0) loss += epsOverK * (weightSum * lse - sumZ);
+    } else {
+      loss = lse - (1 - eps) * zy;
+      if (eps > 0) loss -= epsOverK * sumZ;
+    }
+    if (zLoss != 0) loss += zLoss * lse * lse;
+    if (losses) store<f32>(losses + (<usize>r << 2), <f32>loss);
+    sum += loss;
+    // Step 4: the gradient, g_k = e_k·(A/S)·scale − (ε/K)·w_k·scale, then the label's term.
+    if (wantGrad) {
+      const A = (1 - eps) * wy + epsOverK * weightSum + 2 * zLoss * lse;
+      const alpha = <f32>(A / S * <f64>scale);
+      rowGrad(g, K, alpha, beta, eps > 0 ? weight : 0, softcap != 0 ? scratch : 0, softcap);
+      const gy = g + (<usize>y << 2);
+      let fix = <f32>((1 - eps) * wy * <f64>scale);
+      if (softcap != 0) fix *= capFactor(load<f32>(scratch + (<usize>y << 2)), softcap);
+      store<f32>(gy, load<f32>(gy) - fix);
+    }
+  }
+  return sum;
+}

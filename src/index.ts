@@ -1,0 +1,183 @@
+/**
+ * smoothxent: label-smoothed softmax cross-entropy, loss and gradient, on WebAssembly
+ * SIMD with a pure-JS fallback that gives the same answers.
+ *
+ *   const xent = await createXent();            // picks the fastest backend that works here
+ *   const { loss, grad } = xent.crossEntropy(logits, labels, { numClasses: 1000, smoothing: 0.1, grad: true });
+ */
+import type { Backend, HardRequest } from './backend.js';
+import { JsBackend } from './js/backend.js';
+import { describe, prepareHard, prepareSoft, hardSettings, labelsOf, scaleOf, CREATE_KEYS, type Outputs } from './options.js';
+import { WasmBackend } from './wasm/bridge.js';
+import type { WasmBackendName } from './wasm/load.js';
+import { BACKENDS, type Batch, type BatchOptions, type BackendName, type CreateOptions, type Reduction, type ResultFor, type Xent } from './types.js';
+
+export * from './types.js';
+export { labelSmooth, crossEntropyFromProbs, explain, optimalLogitGap } from './seed.js';
+
+const DEFAULT_ARENA_BYTES = 16 * 1024 * 1024;
+const MIN_ARENA_BYTES = 64 * 1024;
+
+/** Builds the public result from the kernel's row-loss sum and the outputs. */
+function resultOf(sum: number, outputs: Outputs, denominator: number) {
+  const extra: { grad?: Float32Array; lse?: Float32Array } = {};
+  if (outputs.grad) extra.grad = outputs.grad;
+  if (outputs.lse) extra.lse = outputs.lse;
+  if (outputs.reduction === 'none') return { losses: outputs.losses as Float32Array, ...extra };
+  // 'mean' with nothing counted (no rows, all ignored, zero total weight) is 0, not NaN.
+  const loss = outputs.reduction === 'sum' ? sum : denominator > 0 ? sum / denominator : 0;
+  return { loss, ...extra };
+}
+
+/**
+ * 'mean' with nothing counted: loss 0 and a zero gradient, whatever the logits hold (the
+ * kernel's gradient would be 0·p, which is NaN for non-finite rows). lse is still computed.
+ */
+function runHard(backend: Backend, request: HardRequest, reduction: Reduction, denominator: number): number {
+  if (reduction === 'mean' && !(denominator > 0) && request.grad) {
+    const grad = request.grad;
+    const sum = request.lse ? backend.hard({ ...request, grad: null }) : 0;
+    grad.fill(0);
+    return sum;
+  }
+  return backend.hard(request);
+}
+
+class XentImpl implements Xent {
+  constructor(private readonly impl: Backend) {}
+
+  get backend(): BackendName {
+    return this.impl.name;
+  }
+
+  crossEntropy(logits: Float32Array, labels: unknown, options: unknown) {
+    const { request, outputs, denominator } = prepareHard(logits, labels, options);
+    const sum = runHard(this.impl, request, outputs.reduction, denominator);
+    return resultOf(sum, outputs, denominator) as never;
+  }
+
+  softCrossEntropy(logits: Float32Array, targets: Float32Array, options: unknown) {
+    const { request, outputs, denominator } = prepareSoft(logits, targets, options);
+    const sum = this.impl.soft(request);
+    return resultOf(sum, outputs, denominator) as never;
+  }
+
+  createBatch(rows: number, numClasses: number): Batch {
+    if (typeof rows !== 'number') throw new TypeError(`createBatch: rows must be a number (an integer ≥ 0), got ${describe(rows)}`);
+    if (!Number.isInteger(rows) || rows < 0) throw new RangeError(`createBatch: rows must be an integer ≥ 0, got ${describe(rows)}`);
+    if (typeof numClasses !== 'number') throw new TypeError(`createBatch: numClasses must be a number (an integer ≥ 1), got ${describe(numClasses)}`);
+    if (!Number.isInteger(numClasses) || numClasses < 1) throw new RangeError(`createBatch: numClasses must be an integer ≥ 1, got ${describe(numClasses)}`);
+    return batchOf(this.impl, rows, numClasses);
+  }
+}
+
+const BATCH_KEYS = ['smoothing', 'reduction', 'grad', 'gradScale', 'weight', 'lse', 'ignoreIndex', 'zLoss', 'softcap'];
+
+function batchOf(impl: Backend, rows: number, numClasses: number): Batch {
+  const storage = impl.createBatch(rows, numClasses);
+  let disposed = false;
+  const where = 'batch.crossEntropy';
+  return {
+    rows,
+    numClasses,
+    logits: storage.logits,
+    labels: storage.labels,
+    grad: storage.grad,
+    crossEntropy(options: BatchOptions = {}) {
+      if (disposed) throw new Error(`${where}: this batch was disposed`);
+      if (typeof options !== 'object' || options === null) throw new TypeError(`${where}: options must be an object, got ${describe(options)}`);
+      for (const key of Object.keys(options)) {
+        if (!BATCH_KEYS.includes(key)) throw new TypeError(`${where}: unknown option ${JSON.stringify(key)} (known: ${BATCH_KEYS.join(', ')})`);
+      }
+      const record = options as Record<string, unknown>;
+      const settings = hardSettings(record, numClasses, where);
+      const reduction = record.reduction === undefined ? 'mean' : record.reduction;
+      if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none') {
+        throw new RangeError(`${where}: reduction must be 'mean', 'sum' or 'none', got ${describe(reduction)}`);
+      }
+      const gradMode = record.grad === undefined || record.grad === false ? 'none' : record.grad === true ? 'own' : record.grad === 'inplace' ? 'inplace' : null;
+      if (gradMode === null) throw new TypeError(`${where}: grad must be false, true or 'inplace', got ${describe(record.grad)}`);
+      if (record.lse !== undefined && typeof record.lse !== 'boolean') throw new TypeError(`${where}: lse must be a boolean, got ${describe(record.lse)}`);
+      const { counted } = labelsOf(storage.labels, rows, numClasses, settings.ignoreIndex, settings.weight, where);
+      const denominator = reduction === 'mean' ? counted : 1;
+      const nothingCounts = reduction === 'mean' && !(denominator > 0);
+      const { sum, losses, lse } = storage.hard(
+        {
+          rows, numClasses, smoothing: settings.smoothing, ignoreIndex: settings.ignoreIndex,
+          weight: settings.weight, weightSum: settings.weightSum, zLoss: settings.zLoss, softcap: settings.softcap,
+          scale: scaleOf(reduction, settings.gradScale, denominator),
+        },
+        nothingCounts ? 'none' : gradMode, reduction === 'none', record.lse === true,
+      );
+      const gradOut = gradMode === 'own' ? storage.grad : gradMode === 'inplace' ? storage.logits : null;
+      if (nothingCounts && gradOut) gradOut.fill(0);
+      const outputs: Outputs = { reduction, grad: gradOut, losses, lse };
+      return resultOf(sum, outputs, denominator) as never;
+    },
+    dispose() {
+      disposed = true;
+      storage.dispose();
+    },
+  };
+}
+
+/**
+ * The seed's anchor, p = [0.1, 0.2, 0.6, 0.1] with true class 2 and ε = 0.1, checked once
+ * after instantiation: some engines accept a binary and still compute wrongly.
+ */
+function reproducesAnchor(backend: Backend): boolean {
+  const p = [0.1, 0.2, 0.6, 0.1];
+  const logits = Float32Array.from(p, Math.log);
+  const grad = new Float32Array(4);
+  const losses = new Float32Array(1);
+  const sum = backend.hard({
+    logits, labels: Int32Array.of(2), rows: 1, numClasses: 4, smoothing: 0.1, ignoreIndex: -100,
+    weight: null, weightSum: 4, zLoss: 0, softcap: 0, scale: 1, grad, losses, lse: null,
+  });
+  // Float64 truth: L = −Σ y_k log p_k with y = [0.025, 0.025, 0.925, 0.025]; g = p − y.
+  const y = [0.025, 0.025, 0.925, 0.025];
+  const truth = -y.reduce((acc, yk, k) => acc + yk * Math.log(p[k]), 0);
+  const close = (a: number, b: number) => Math.abs(a - b) <= 1e-5 * Math.max(1, Math.abs(b));
+  return close(sum, truth) && close(losses[0], truth) && p.every((pk, k) => close(grad[k], pk - y[k]));
+}
+
+async function tryBackend(name: BackendName, arenaBytes: number): Promise<Backend> {
+  const backend = name === 'js' ? new JsBackend() : await WasmBackend.create(name as WasmBackendName, arenaBytes);
+  if (!reproducesAnchor(backend)) {
+    throw new Error(`${name} is not available: it did not reproduce the seed's anchor example after instantiation (this engine computes it wrongly)`);
+  }
+  return backend;
+}
+
+/**
+ * Loads the kernels and picks a backend. `auto` (the default) takes the fastest of
+ * wasm-relaxed-simd, wasm-simd, wasm and js that this runtime validates and that reproduces
+ * the seed's anchor; a forced backend that is unavailable rejects with an Error saying why.
+ */
+export async function createXent(options: CreateOptions = {}): Promise<Xent> {
+  if (typeof options !== 'object' || options === null) throw new TypeError(`createXent: options must be an object, got ${describe(options)}`);
+  for (const key of Object.keys(options)) {
+    if (!(CREATE_KEYS as readonly string[]).includes(key)) {
+      throw new TypeError(`createXent: unknown option ${JSON.stringify(key)} (known: ${CREATE_KEYS.join(', ')})`);
+    }
+  }
+  const choice = options.backend ?? 'auto';
+  if (choice !== 'auto' && !BACKENDS.includes(choice)) {
+    if (typeof choice !== 'string') throw new TypeError(`createXent: backend must be a string, got ${describe(choice)}`);
+    throw new RangeError(`createXent: backend must be 'auto', ${BACKENDS.map((b) => `'${b}'`).join(', ')}, got ${describe(choice)}`);
+  }
+  const arenaBytes = options.arenaBytes ?? DEFAULT_ARENA_BYTES;
+  if (typeof arenaBytes !== 'number') throw new TypeError(`createXent: arenaBytes must be a number, got ${describe(arenaBytes)}`);
+  if (!Number.isInteger(arenaBytes) || arenaBytes < MIN_ARENA_BYTES || arenaBytes > 2 ** 32 - 2 ** 20) {
+    throw new RangeError(`createXent: arenaBytes must be an integer in [${MIN_ARENA_BYTES}, 4 GiB − 1 MiB], got ${describe(arenaBytes)}`);
+  }
+  if (choice !== 'auto') return new XentImpl(await tryBackend(choice, arenaBytes));
+  for (const name of BACKENDS) {
+    try {
+      return new XentImpl(await tryBackend(name, arenaBytes));
+    } catch {
+      // Try the next one; js always works.
+    }
+  }
+  throw new Error('createXent: no backend is available');
+}

@@ -1,0 +1,32 @@
+/** The pure-JS backend: the same contract as the wasm bridge, on the caller's arrays directly. */
+import type { Backend, BatchStorage } from '../backend.js';
+import { hardRows } from './xent.js';
+import { softRows } from './soft.js';
+
+export class JsBackend implements Backend {
+  readonly name = 'js' as const;
+
+  hard = hardRows;
+  soft = softRows;
+
+  createBatch(rows: number, K: number): BatchStorage {
+    const logits = new Float32Array(rows * K);
+    const labels = new Int32Array(rows);
+    const grad = new Float32Array(rows * K);
+    let alive = true;
+    return {
+      logits, labels, grad,
+      hard(request, gradMode, wantLosses, wantLse) {
+        if (!alive) throw new Error('this batch was disposed');
+        const losses = wantLosses ? new Float32Array(rows) : null;
+        const lse = wantLse ? new Float32Array(rows) : null;
+        const out = gradMode === 'own' ? grad : gradMode === 'inplace' ? logits : null;
+        const sum = hardRows({ ...request, logits, labels, grad: out, losses, lse });
+        return { sum, losses, lse };
+      },
+      dispose() {
+        alive = false;
+      },
+    };
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * Probability-target cross-entropy for the JS fallback: the kernel contract of
+ * assembly/soft.ts (see its header for the math), float64 arithmetic.
+ */
+import type { SoftRequest } from '../backend.js';
+import { rowMax, rowExpSum } from './rows.js';
+
+export function softRows(request: SoftRequest): number {
+  const { logits, targets, rows, numClasses: K, smoothing: eps, weight, temperature, scale, grad, losses, lse: lseOut } = request;
+  const keep = 1 - eps;
+  const spread = eps / K;
+  const invT = 1 / temperature;
+  let sum = 0;
+  for (let r = 0; r < rows; r++) {
+    const base = r * K;
+    // Pass 1: m, B = Σ u_k, C = Σ u_k·z_k with u_k = w_k·t'_k; a zero u_k adds 0 even at z_k = −∞.
+    const m = rowMax(logits, base, K);
+    let B = 0;
+    let C = 0;
+    for (let k = 0; k < K; k++) {
+      const u = (targets[base + k] * keep + spread) * (weight ? weight[k] : 1);
+      B += u;
+      if (u !== 0) C += u * logits[base + k];
+    }
+    // Pass 2: S = Σ exp((z − m)/T), lse of z/T.
+    const S = rowExpSum(logits, base, K, m, invT, grad, base);
+    const lse = m * invT + Math.log(S);
+    if (lseOut) lseOut[r] = lse;
+    const loss = B * lse - C * invT;
+    if (losses) losses[r] = loss;
+    sum += loss;
+    // Pass 3: g_k = (B·p_k − u_k)/T · scale.
+    if (grad) {
+      const alpha = (B / S) * scale * invT;
+      const beta = scale * invT;
+      for (let k = 0; k < K; k++) {
+        const u = (targets[base + k] * keep + spread) * (weight ? weight[k] : 1);
+        grad[base + k] = grad[base + k] * alpha - u * beta;
+      }
+    }
+  }
+  return sum;
+}

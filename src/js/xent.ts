@@ -1,0 +1,83 @@
+/**
+ * Class-label cross-entropy for the JS fallback: the kernel contract of
+ * assembly/xent.ts (see its header for the math), three passes per row, float64
+ * arithmetic, no allocation per call beyond a reused softcap scratch row.
+ */
+import type { HardRequest } from '../backend.js';
+import { rowMax, rowSum, rowExpSum, rowSoftcap } from './rows.js';
+
+let scratch = new Float32Array(0);
+
+export function hardRows(request: HardRequest): number {
+  const { logits, labels, rows, numClasses: K, smoothing: eps, ignoreIndex, weight, weightSum, zLoss, softcap, scale, grad, losses, lse: lseOut } = request;
+  const epsOverK = eps / K;
+  const beta = epsOverK * scale;
+  if (softcap !== 0 && scratch.length < K) scratch = new Float32Array(K);
+  let sum = 0;
+  for (let r = 0; r < rows; r++) {
+    const base = r * K;
+    const y = labels[r];
+    const ignored = y === ignoreIndex;
+    if (ignored && !lseOut) {
+      if (grad) grad.fill(0, base, base + K);
+      if (losses) losses[r] = 0;
+      continue;
+    }
+    // Step 0: soft-capping; z/zBase then point at the capped row.
+    let z = logits;
+    let zBase = base;
+    if (softcap !== 0) {
+      rowSoftcap(logits, base, K, softcap, scratch);
+      z = scratch;
+      zBase = 0;
+    }
+    // Step 1: max and the (weighted) row sum for the smoothing term.
+    const m = rowMax(z, zBase, K);
+    const sumZ = eps > 0 && !ignored ? rowSum(z, zBase, K, weight) : 0;
+    // z_y is read before step 2, which may write the exps over the logits (in place).
+    const zy = ignored ? 0 : z[zBase + y];
+    // Step 2: exps into the gradient buffer, lse = m + log S.
+    const wantGrad = grad !== null && !ignored;
+    const S = rowExpSum(z, zBase, K, m, 1, wantGrad ? grad : null, base);
+    const lse = m + Math.log(S);
+    if (lseOut) lseOut[r] = lse;
+    if (ignored) {
+      if (grad) grad.fill(0, base, base + K);
+      if (losses) losses[r] = 0;
+      continue;
+    }
+    // Step 3: the row loss.
+    const wy = weight ? weight[y] : 1;
+    let loss: number;
+    if (weight) {
+      loss = (1 - eps) * wy * (lse - zy);
+      if (eps > 0) loss += epsOverK * (weightSum * lse - sumZ);
+    } else {
+      loss = lse - (1 - eps) * zy;
+      if (eps > 0) loss -= epsOverK * sumZ;
+    }
+    if (zLoss !== 0) loss += zLoss * lse * lse;
+    if (losses) losses[r] = loss;
+    sum += loss;
+    // Step 4: g_k = (e_k·A/S − (ε/K)·w_k − (1−ε)·w_y·[k = y])·scale (× softcap chain factor).
+    if (wantGrad && grad) {
+      const alpha = ((1 - eps) * wy + epsOverK * weightSum + 2 * zLoss * lse) / S * scale;
+      const fix = (1 - eps) * wy * scale;
+      const w = eps > 0 ? weight : null;
+      if (softcap !== 0) {
+        for (let k = 0; k < K; k++) {
+          const u = scratch[k] / softcap;
+          const g = grad[base + k] * alpha - beta * (w ? w[k] : 1) - (k === y ? fix : 0);
+          grad[base + k] = g * (1 - u * u);
+        }
+      } else if (w) {
+        for (let k = 0; k < K; k++) grad[base + k] = grad[base + k] * alpha - beta * w[k];
+        grad[base + y] -= fix;
+      } else {
+        for (let k = base, end = base + K; k < end; k++) grad[k] = grad[k] * alpha - beta;
+        grad[base + y] -= fix;
+      }
+    }
+  }
+  return sum;
+}

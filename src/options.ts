@@ -1,0 +1,293 @@
+/**
+ * Validation and normalisation of every public input, done once per call before any
+ * work. All error messages live here: TypeError for a wrong type or a missing required
+ * value, RangeError for a right-typed value outside its range; each names the argument
+ * and shows the bad value.
+ */
+import type { HardRequest, IndexArray, SoftRequest } from './backend.js';
+import type { CommonOptions, CrossEntropyOptions, GradOption, Labels, Reduction, SoftCrossEntropyOptions } from './types.js';
+
+/** A short, readable rendering of a bad value for an error message. */
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'number') return Object.is(value, -0) ? '-0' : String(value);
+  if (value === null || value === undefined || typeof value === 'boolean') return String(value);
+  if (Array.isArray(value)) return `Array(${value.length})`;
+  if (ArrayBuffer.isView(value)) {
+    const length = (value as unknown as { length?: number }).length;
+    return `${value.constructor.name}(${length ?? value.byteLength})`;
+  }
+  if (typeof value === 'function') return 'a function';
+  return Object.prototype.toString.call(value).slice(8, -1);
+}
+
+const typeError = (what: string, expected: string, value: unknown) =>
+  new TypeError(`${what} must be ${expected}, got ${describe(value)}`);
+const rangeError = (what: string, expected: string, value: unknown) =>
+  new RangeError(`${what} must be ${expected}, got ${describe(value)}`);
+
+function checkKnownKeys(options: object, allowed: readonly string[], where: string): void {
+  for (const key of Object.keys(options)) {
+    if (!allowed.includes(key)) {
+      throw new TypeError(`${where}: unknown option ${JSON.stringify(key)} (known: ${allowed.join(', ')})`);
+    }
+  }
+}
+
+function number(what: string, value: unknown, expected: string, ok: (v: number) => boolean): number {
+  if (typeof value !== 'number') throw typeError(what, `a number (${expected})`, value);
+  if (!ok(value)) throw rangeError(what, expected, value);
+  return value;
+}
+
+function checkOptionsObject(options: unknown, where: string): asserts options is Record<string, unknown> {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw typeError(`${where}: options`, 'an object', options);
+  }
+}
+
+export function checkLogits(logits: unknown, where: string, name = 'logits'): asserts logits is Float32Array {
+  if (!(logits instanceof Float32Array)) throw typeError(`${where}: ${name}`, 'a Float32Array', logits);
+}
+
+export function checkNumClasses(value: unknown, where: string): number {
+  if (value === undefined) throw new TypeError(`${where}: numClasses is required (an integer ≥ 1), got undefined`);
+  return number(`${where}: numClasses`, value, 'an integer ≥ 1', (v) => Number.isInteger(v) && v >= 1 && v <= 2 ** 31 - 1);
+}
+
+function checkRows(logits: Float32Array, numClasses: number, where: string, name = 'logits'): number {
+  if (logits.length % numClasses !== 0) {
+    throw new RangeError(`${where}: ${name}.length must be a multiple of numClasses (${numClasses}), got ${logits.length}`);
+  }
+  return logits.length / numClasses;
+}
+
+function reductionOf(value: unknown, where: string): Reduction {
+  if (value === undefined) return 'mean';
+  if (value === 'mean' || value === 'sum' || value === 'none') return value;
+  if (typeof value !== 'string') throw typeError(`${where}: reduction`, "'mean', 'sum' or 'none'", value);
+  throw rangeError(`${where}: reduction`, "'mean', 'sum' or 'none'", value);
+}
+
+function smoothingOf(value: unknown, where: string): number {
+  if (value === undefined) return 0;
+  return number(`${where}: smoothing`, value, 'a number in [0, 1]', (v) => v >= 0 && v <= 1);
+}
+
+function gradScaleOf(value: unknown, where: string): number {
+  if (value === undefined) return 1;
+  return number(`${where}: gradScale`, value, 'a finite number', Number.isFinite);
+}
+
+function booleanOf(value: unknown, what: string): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') throw typeError(what, 'a boolean', value);
+  return value;
+}
+
+/** Class weights: a Float32Array of K finite values ≥ 0; returns them and their sum. */
+function weightOf(value: unknown, numClasses: number, where: string): { weight: Float32Array | null; weightSum: number } {
+  if (value === undefined || value === null) return { weight: null, weightSum: numClasses };
+  if (!(value instanceof Float32Array)) throw typeError(`${where}: weight`, `a Float32Array of numClasses (${numClasses}) values`, value);
+  if (value.length !== numClasses) {
+    throw new RangeError(`${where}: weight.length must equal numClasses (${numClasses}), got ${value.length}`);
+  }
+  let weightSum = 0;
+  for (let k = 0; k < numClasses; k++) {
+    const w = value[k];
+    if (!(w >= 0 && w < Infinity)) throw new RangeError(`${where}: weight[${k}] must be finite and ≥ 0, got ${describe(w)}`);
+    weightSum += w;
+  }
+  return { weight: value, weightSum };
+}
+
+/** Turns the grad option into the array to write (or null), checking length and aliasing. */
+function gradOf(value: GradOption | undefined, logits: Float32Array, where: string): Float32Array | null {
+  if (value === undefined || value === false) return null;
+  if (value === true) return new Float32Array(logits.length);
+  if (value === 'inplace') return logits;
+  if (value instanceof Float32Array) {
+    if (value.length !== logits.length) {
+      throw new RangeError(`${where}: grad must have logits.length (${logits.length}) elements, got ${value.length}`);
+    }
+    if (value.buffer === logits.buffer && value.byteOffset !== logits.byteOffset) {
+      const start = Math.max(value.byteOffset, logits.byteOffset);
+      const end = Math.min(value.byteOffset + value.byteLength, logits.byteOffset + logits.byteLength);
+      if (start < end) throw new RangeError(`${where}: grad overlaps logits without being the same view; use grad: 'inplace' to overwrite the logits`);
+    }
+    return value;
+  }
+  throw typeError(`${where}: grad`, "false, true, 'inplace' or a Float32Array", value);
+}
+
+export interface Outputs {
+  reduction: Reduction;
+  grad: Float32Array | null;
+  losses: Float32Array | null;
+  lse: Float32Array | null;
+}
+
+function outputsOf(options: CommonOptions, rows: number, logits: Float32Array, where: string): Outputs {
+  const reduction = reductionOf(options.reduction, where);
+  return {
+    reduction,
+    grad: gradOf(options.grad, logits, where),
+    losses: reduction === 'none' ? new Float32Array(rows) : null,
+    lse: booleanOf(options.lse, `${where}: lse`) ? new Float32Array(rows) : null,
+  };
+}
+
+const HARD_KEYS = ['numClasses', 'smoothing', 'reduction', 'grad', 'gradScale', 'weight', 'lse', 'ignoreIndex', 'zLoss', 'softcap'] as const;
+const SOFT_KEYS = ['numClasses', 'smoothing', 'reduction', 'grad', 'gradScale', 'weight', 'lse', 'temperature'] as const;
+
+export interface Prepared<R> {
+  request: R;
+  outputs: Outputs;
+  /** The mean's denominator (rows counted, or their total weight); 1 for sum/none. */
+  denominator: number;
+}
+
+/**
+ * Checks the labels and returns them as an index array the kernels read, with the mean's
+ * denominator: the number of rows not ignored, or their total class weight.
+ */
+export function labelsOf(
+  labels: unknown, rows: number, numClasses: number, ignoreIndex: number,
+  weight: Float32Array | null, where: string,
+): { labels: IndexArray; counted: number } {
+  const bad = (i: number, v: unknown) =>
+    new RangeError(`${where}: labels[${i}] must be an integer in [0, ${numClasses}) or ignoreIndex (${ignoreIndex}), got ${describe(v)}`);
+  let counted = 0;
+  const count = (y: number) => {
+    if (y !== ignoreIndex) counted += weight ? weight[y] : 1;
+  };
+  const lengthCheck = (length: number) => {
+    if (length !== rows) throw new RangeError(`${where}: labels.length must equal the number of rows (logits.length / numClasses = ${rows}), got ${length}`);
+  };
+  if (labels instanceof Int32Array || labels instanceof Uint8Array || labels instanceof Uint16Array || labels instanceof Uint32Array) {
+    lengthCheck(labels.length);
+    for (let i = 0; i < rows; i++) {
+      const y = labels[i];
+      if ((y < 0 || y >= numClasses) && y !== ignoreIndex) throw bad(i, y);
+      count(y);
+    }
+    return { labels, counted };
+  }
+  if (labels instanceof BigInt64Array) {
+    lengthCheck(labels.length);
+    const out = new Int32Array(rows);
+    const k = BigInt(numClasses);
+    const ignore = BigInt(ignoreIndex);
+    for (let i = 0; i < rows; i++) {
+      const y = labels[i];
+      if ((y < 0n || y >= k) && y !== ignore) throw bad(i, y);
+      out[i] = Number(y);
+      count(out[i]);
+    }
+    return { labels: out, counted };
+  }
+  if (Array.isArray(labels)) {
+    lengthCheck(labels.length);
+    const out = new Int32Array(rows);
+    for (let i = 0; i < rows; i++) {
+      const y: unknown = labels[i];
+      if (typeof y !== 'number') throw typeError(`${where}: labels[${i}]`, 'an integer', y);
+      if (!Number.isInteger(y) || ((y < 0 || y >= numClasses) && y !== ignoreIndex)) throw bad(i, y);
+      out[i] = y;
+      count(y);
+    }
+    return { labels: out, counted };
+  }
+  throw typeError(`${where}: labels`, 'an Int32Array, Uint8Array, Uint16Array, Uint32Array, BigInt64Array or number[] of class indices', labels);
+}
+
+/** Everything of `crossEntropy` but the logits and labels (shared with zero-copy batches). */
+export function hardSettings(options: Record<string, unknown>, numClasses: number, where: string) {
+  const ignoreIndex = options.ignoreIndex === undefined ? -100
+    : number(`${where}: ignoreIndex`, options.ignoreIndex, 'an integer in the int32 range', (v) => Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31);
+  const zLoss = options.zLoss === undefined ? 0
+    : number(`${where}: zLoss`, options.zLoss, 'a finite number ≥ 0', (v) => v >= 0 && v < Infinity);
+  const softcap = options.softcap === undefined ? 0
+    : number(`${where}: softcap`, options.softcap, 'a finite number > 0', (v) => v > 0 && v < Infinity);
+  return {
+    smoothing: smoothingOf(options.smoothing, where),
+    gradScale: gradScaleOf(options.gradScale, where),
+    ...weightOf(options.weight, numClasses, where),
+    ignoreIndex,
+    zLoss,
+    softcap,
+  };
+}
+
+/** The gradient's per-row scale: gradScale, over the denominator for 'mean' (0 when nothing counts). */
+export function scaleOf(reduction: Reduction, gradScale: number, denominator: number): number {
+  if (reduction !== 'mean') return gradScale;
+  return denominator > 0 ? gradScale / denominator : 0;
+}
+
+export function prepareHard(logits: unknown, labels: unknown, options: unknown): Prepared<HardRequest> {
+  const where = 'crossEntropy';
+  checkLogits(logits, where);
+  checkOptionsObject(options, where);
+  checkKnownKeys(options, HARD_KEYS, where);
+  const numClasses = checkNumClasses(options.numClasses, where);
+  const rows = checkRows(logits, numClasses, where);
+  const settings = hardSettings(options, numClasses, where);
+  const outputs = outputsOf(options as unknown as CommonOptions, rows, logits, where);
+  const { labels: indices, counted } = labelsOf(labels, rows, numClasses, settings.ignoreIndex, settings.weight, where);
+  const denominator = outputs.reduction === 'mean' ? counted : 1;
+  return {
+    request: {
+      logits, labels: indices, rows, numClasses,
+      smoothing: settings.smoothing, ignoreIndex: settings.ignoreIndex,
+      weight: settings.weight, weightSum: settings.weightSum,
+      zLoss: settings.zLoss, softcap: settings.softcap,
+      scale: scaleOf(outputs.reduction, settings.gradScale, denominator),
+      grad: outputs.grad, losses: outputs.losses, lse: outputs.lse,
+    },
+    outputs,
+    denominator,
+  };
+}
+
+export function prepareSoft(logits: unknown, targets: unknown, options: unknown): Prepared<SoftRequest> {
+  const where = 'softCrossEntropy';
+  checkLogits(logits, where);
+  checkOptionsObject(options, where);
+  checkKnownKeys(options, SOFT_KEYS, where);
+  const numClasses = checkNumClasses(options.numClasses, where);
+  const rows = checkRows(logits, numClasses, where);
+  checkLogits(targets, where, 'targets');
+  if (targets.length !== logits.length) {
+    throw new RangeError(`${where}: targets.length must equal logits.length (${logits.length}), got ${targets.length}`);
+  }
+  const smoothing = smoothingOf(options.smoothing, where);
+  const gradScale = gradScaleOf(options.gradScale, where);
+  const { weight } = weightOf(options.weight, numClasses, where);
+  const temperature = options.temperature === undefined ? 1
+    : number(`${where}: temperature`, options.temperature, 'a finite number > 0', (v) => v > 0 && v < Infinity);
+  const outputs = outputsOf(options as unknown as SoftCrossEntropyOptions, rows, logits, where);
+  if (outputs.grad && outputs.grad !== logits && outputs.grad.buffer === targets.buffer) {
+    const start = Math.max(outputs.grad.byteOffset, targets.byteOffset);
+    const end = Math.min(outputs.grad.byteOffset + outputs.grad.byteLength, targets.byteOffset + targets.byteLength);
+    if (start < end) throw new RangeError(`${where}: grad overlaps targets`);
+  }
+  for (let i = 0; i < targets.length; i++) {
+    const t = targets[i];
+    if (!(t >= 0)) throw new RangeError(`${where}: targets[${i}] must be a probability ≥ 0, got ${describe(t)}`);
+  }
+  const denominator = outputs.reduction === 'mean' ? rows : 1;
+  return {
+    request: {
+      logits, targets, rows, numClasses, smoothing, weight, temperature,
+      scale: scaleOf(outputs.reduction, gradScale, denominator),
+      grad: outputs.grad, losses: outputs.losses, lse: outputs.lse,
+    },
+    outputs,
+    denominator,
+  };
+}
+
+export const CREATE_KEYS = ['backend', 'arenaBytes'] as const;
+export type { CrossEntropyOptions, Labels };

@@ -1,0 +1,193 @@
+/**
+ * The only module that touches wasm linear memory. It owns one instance per backend
+ * with a streaming arena, copies rows in, calls the kernel once per chunk, and copies
+ * the results out. Zero-copy batches get an instance of their own (see createBatch).
+ *
+ * Arena layout for one call (byte offsets from the heap base, 16-aligned):
+ *   [weight K f32]? [scratch K f32]? | chunk: [logits rows·K f32 (gradient written over them)]
+ *   [targets rows·K f32]? [labels rows i32]? [losses rows f32]? [lse rows f32]?
+ * Rows per chunk = what fits in the arena (at least one: a single row larger than the
+ * arena grows the memory). After `memory.grow` every JS view of the old buffer is
+ * detached, so views are rebuilt right after each growth and never handed out.
+ */
+import type { Backend, BatchStorage, HardRequest, SoftRequest } from '../backend.js';
+import { compile, instantiateWith, instantiateWithSync, PAGE, MAX_PAGES, type KernelExports, type WasmBackendName } from './load.js';
+
+const align16 = (bytes: number) => Math.ceil(bytes / 16) * 16;
+
+/** Byte offsets of one call's regions. */
+interface Layout {
+  weight: number;
+  scratch: number;
+  logits: number;
+  targets: number;
+  labels: number;
+  losses: number;
+  lse: number;
+  end: number;
+}
+
+/** Regions for `rows` rows after the fixed per-call regions, starting at `base`. */
+function layout(base: number, rows: number, K: number, parts: { weight: boolean; scratch: boolean; targets: boolean; labels: boolean; losses: boolean; lse: boolean }): Layout {
+  let at = base;
+  const take = (on: boolean, bytes: number) => {
+    if (!on) return 0;
+    const start = at;
+    at = align16(at + bytes);
+    return start;
+  };
+  const weight = take(parts.weight, 4 * K);
+  const scratch = take(parts.scratch, 4 * K);
+  const logits = take(true, 4 * rows * K);
+  const targets = take(parts.targets, 4 * rows * K);
+  const labels = take(parts.labels, 4 * rows);
+  const losses = take(parts.losses, 4 * rows);
+  const lse = take(parts.lse, 4 * rows);
+  return { weight, scratch, logits, targets, labels, losses, lse, end: at };
+}
+
+function pagesFor(bytes: number, what: string): number {
+  const pages = Math.ceil(bytes / PAGE);
+  if (pages > MAX_PAGES) throw new RangeError(`${what} needs ${bytes} bytes of wasm memory, more than the 4 GiB wasm32 can address`);
+  return pages;
+}
+
+export class WasmBackend implements Backend {
+  private f32: Float32Array;
+  private i32: Int32Array;
+  private readonly base: number;
+
+  private constructor(
+    readonly name: WasmBackendName,
+    private readonly module: WebAssembly.Module,
+    private readonly kernels: KernelExports,
+    private readonly memory: WebAssembly.Memory,
+    private readonly arenaBytes: number,
+  ) {
+    this.base = kernels.heapBase();
+    this.ensureBytes(this.base + arenaBytes);
+    this.f32 = new Float32Array(memory.buffer);
+    this.i32 = new Int32Array(memory.buffer);
+  }
+
+  static async create(name: WasmBackendName, arenaBytes: number): Promise<WasmBackend> {
+    const module = await compile(name);
+    const { exports, memory } = await instantiateWith(module, 1);
+    return new WasmBackend(name, module, exports, memory, arenaBytes);
+  }
+
+  /** Grows the memory to at least `bytes` and rebuilds the views (the old ones are detached). */
+  private ensureBytes(bytes: number): void {
+    const have = this.memory.buffer.byteLength;
+    if (bytes <= have) return;
+    this.memory.grow(pagesFor(bytes, 'this call') - have / PAGE);
+    this.f32 = new Float32Array(this.memory.buffer);
+    this.i32 = new Int32Array(this.memory.buffer);
+  }
+
+  /** How many rows of `perRow` bytes fit in the arena after `fixed` bytes (at least 1). */
+  private rowsPerChunk(rows: number, fixed: number, perRow: number): number {
+    return Math.max(1, Math.min(rows, Math.floor((this.arenaBytes - fixed) / perRow)));
+  }
+
+  hard(request: HardRequest): number {
+    const { logits, labels, rows, numClasses: K, grad, losses, lse, weight } = request;
+    if (rows === 0) return 0;
+    const parts = { weight: weight !== null, scratch: request.softcap !== 0, targets: false, labels: true, losses: losses !== null, lse: lse !== null };
+    const fixed = layout(0, 0, K, parts).end + 64;
+    const perRow = 4 * K + 4 * (1 + Number(parts.losses) + Number(parts.lse));
+    const chunk = this.rowsPerChunk(rows, fixed, perRow);
+    const at = layout(this.base, chunk, K, parts);
+    this.ensureBytes(at.end);
+    const { f32, i32, kernels } = this;
+    if (weight) f32.set(weight, at.weight >> 2);
+    let sum = 0;
+    for (let r0 = 0; r0 < rows; r0 += chunk) {
+      const r1 = Math.min(rows, r0 + chunk);
+      const n = (r1 - r0) * K;
+      f32.set(logits.subarray(r0 * K, r1 * K), at.logits >> 2);
+      i32.set(labels.subarray(r0, r1), at.labels >> 2);
+      sum = kernels.xentRows(
+        at.logits, grad ? at.logits : 0, at.labels, r1 - r0, K,
+        request.smoothing, request.scale, request.ignoreIndex,
+        at.weight, request.weightSum, request.zLoss, request.softcap, at.scratch,
+        at.losses, at.lse, sum,
+      );
+      if (grad) grad.set(f32.subarray(at.logits >> 2, (at.logits >> 2) + n), r0 * K);
+      if (losses) losses.set(f32.subarray(at.losses >> 2, (at.losses >> 2) + (r1 - r0)), r0);
+      if (lse) lse.set(f32.subarray(at.lse >> 2, (at.lse >> 2) + (r1 - r0)), r0);
+    }
+    return sum;
+  }
+
+  soft(request: SoftRequest): number {
+    const { logits, targets, rows, numClasses: K, grad, losses, lse, weight } = request;
+    if (rows === 0) return 0;
+    const parts = { weight: weight !== null, scratch: false, targets: true, labels: false, losses: losses !== null, lse: lse !== null };
+    const fixed = layout(0, 0, K, parts).end + 64;
+    const perRow = 8 * K + 4 * (Number(parts.losses) + Number(parts.lse));
+    const chunk = this.rowsPerChunk(rows, fixed, perRow);
+    const at = layout(this.base, chunk, K, parts);
+    this.ensureBytes(at.end);
+    const { f32, kernels } = this;
+    if (weight) f32.set(weight, at.weight >> 2);
+    let sum = 0;
+    for (let r0 = 0; r0 < rows; r0 += chunk) {
+      const r1 = Math.min(rows, r0 + chunk);
+      const n = (r1 - r0) * K;
+      f32.set(logits.subarray(r0 * K, r1 * K), at.logits >> 2);
+      f32.set(targets.subarray(r0 * K, r1 * K), at.targets >> 2);
+      sum = kernels.softRows(
+        at.logits, at.targets, grad ? at.logits : 0, r1 - r0, K,
+        request.smoothing, request.scale, at.weight, request.temperature,
+        at.losses, at.lse, sum,
+      );
+      if (grad) grad.set(f32.subarray(at.logits >> 2, (at.logits >> 2) + n), r0 * K);
+      if (losses) losses.set(f32.subarray(at.losses >> 2, (at.losses >> 2) + (r1 - r0)), r0);
+      if (lse) lse.set(f32.subarray(at.lse >> 2, (at.lse >> 2) + (r1 - r0)), r0);
+    }
+    return sum;
+  }
+
+  /**
+   * A zero-copy batch: an instance of its own whose memory is sized once, with its maximum
+   * equal to its initial size, so it can never grow and the views handed out (logits,
+   * labels, grad) can never be detached while the batch is alive.
+   */
+  createBatch(rows: number, K: number): BatchStorage {
+    const parts = { weight: true, scratch: true, targets: false, labels: true, losses: true, lse: true };
+    const at = layout(this.base, rows, K, parts);
+    const gradAt = align16(at.end);
+    const end = gradAt + 4 * rows * K;
+    const pages = pagesFor(end, `a batch of ${rows}×${K}`);
+    const { exports: kernels, memory } = instantiateWithSync(this.module, pages, pages);
+    const buffer = memory.buffer;
+    const f32 = new Float32Array(buffer);
+    const logits = new Float32Array(buffer, at.logits, rows * K);
+    const labels = new Int32Array(buffer, at.labels, rows);
+    const grad = new Float32Array(buffer, gradAt, rows * K);
+    let alive = true;
+    return {
+      logits, labels, grad,
+      hard(request, gradMode, wantLosses, wantLse) {
+        if (!alive) throw new Error('this batch was disposed');
+        if (request.weight) f32.set(request.weight, at.weight >> 2);
+        const gradPtr = gradMode === 'own' ? gradAt : gradMode === 'inplace' ? at.logits : 0;
+        const sum = rows === 0 ? 0 : kernels.xentRows(
+          at.logits, gradPtr, at.labels, rows, K,
+          request.smoothing, request.scale, request.ignoreIndex,
+          request.weight ? at.weight : 0, request.weightSum, request.zLoss, request.softcap, at.scratch,
+          wantLosses ? at.losses : 0, wantLse ? at.lse : 0, 0,
+        );
+        return {
+          sum,
+          losses: wantLosses ? f32.slice(at.losses >> 2, (at.losses >> 2) + rows) : null,
+          lse: wantLse ? f32.slice(at.lse >> 2, (at.lse >> 2) + rows) : null,
+        };
+      },
+      dispose() {
+        alive = false;
+      },
+    };
+  }
+}
