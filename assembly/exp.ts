@@ -20,13 +20,13 @@
 // @ts-ignore: decorator
 @inline const MINUS_LN2_LO: f32 = -1.42860677e-6; // -0x1.7F7D1Cp-20
 // @ts-ignore: decorator
-@inline const C5: f32 = 8.25964273e-3; // 0x1.0F9F9Cp-7
+@inline const C5: f32 = 0.00828929059; // 0x1.0F9F9Cp-7
 // @ts-ignore: decorator
-@inline const C4: f32 = 4.19893704e-2; // 0x1.573A1Ap-5
+@inline const C4: f32 = 0.0418978222; // 0x1.573A1Ap-5
 // @ts-ignore: decorator
-@inline const C3: f32 = 1.66680574e-1; // 0x1.555A80p-3
+@inline const C3: f32 = 0.166676521; // 0x1.555A80p-3
 // @ts-ignore: decorator
-@inline const C2: f32 = 4.99999094e-1; // 0x1.FFFDC6p-2
+@inline const C2: f32 = 0.499991506; // 0x1.FFFDC6p-2
 // @ts-ignore: decorator
 @inline const C1: f32 = 9.99999702e-1; // 0x1.FFFFF6p-1
 // @ts-ignore: decorator

@@ -3,7 +3,7 @@
 //
 // Shapes (all row-major f32 unless said): logits[rows·K], grad[rows·K] (may equal
 // logits: the gradient is written over them), labels[rows] i32, weight[K] (optional),
-// losses[rows] and lse[rows] (optional outputs), scratch[K] (softcap only).
+// losses[rows] and lse[rows] (optional outputs), scratch[4·K] (softcap, small K).
 //
 // Per row with label y, smoothing ε, weights w (w ≡ 1 when absent, W = Σ_k w_k):
 //   z      ← c·tanh(z/c)                                   (softcap c, optional)
@@ -18,6 +18,7 @@
 // The sum of row losses is accumulated in f64 in row order onto `sumIn` and returned,
 // so that the result does not depend on how rows are split into chunks.
 
+import { xentSmall, SMALL_K } from './small';
 import { rowMax, rowMaxAndSum, rowExpSum, rowGrad, rowSoftcap, capFactor, secondSum } from './rows';
 
 export function xentRows(
@@ -26,6 +27,9 @@ export function xentRows(
   weight: usize, weightSum: f64, zLoss: f64, softcap: f32, scratch: usize,
   losses: usize, lseOut: usize, sumIn: f64,
 ): f64 {
+  if (ASC_FEATURE_SIMD && K <= SMALL_K && softcap == 0) {
+    return xentSmall(logits, grad, labels, rows, K, smoothing, scale, ignoreIndex, weight, weightSum, zLoss, scratch, losses, lseOut, sumIn);
+  }
   let sum = sumIn;
   const eps = <f64>smoothing;
   const epsOverK = eps / <f64>K;

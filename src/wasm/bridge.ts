@@ -4,7 +4,7 @@
  * the results out. Zero-copy batches get an instance of their own (see createBatch).
  *
  * Arena layout for one call (byte offsets from the heap base, 16-aligned):
- *   [weight K f32]? [scratch K f32]? | chunk: [logits rows·K f32 (gradient written over them)]
+ *   [weight K f32]? [scratch 4·K f32] | chunk: [logits rows·K f32 (gradient written over them)]
  *   [targets rows·K f32]? [labels rows i32]? [losses rows f32]? [lse rows f32]?
  * Rows per chunk = what fits in the arena (at least one: a single row larger than the
  * arena grows the memory). After `memory.grow` every JS view of the old buffer is
@@ -14,6 +14,9 @@ import type { Backend, BatchStorage, HardRequest, SoftRequest } from '../backend
 import { compile, instantiateWith, instantiateWithSync, PAGE, MAX_PAGES, type KernelExports, type WasmBackendName } from './load.js';
 
 const align16 = (bytes: number) => Math.ceil(bytes / 16) * 16;
+
+/** Target bytes of one chunk: small enough to stay in a core's L2 cache between passes. */
+const CHUNK_BYTES = 256 * 1024;
 
 /** Byte offsets of one call's regions. */
 interface Layout {
@@ -37,7 +40,7 @@ function layout(base: number, rows: number, K: number, parts: { weight: boolean;
     return start;
   };
   const weight = take(parts.weight, 4 * K);
-  const scratch = take(parts.scratch, 4 * K);
+  const scratch = take(true, 16 * K);
   const logits = take(true, 4 * rows * K);
   const targets = take(parts.targets, 4 * rows * K);
   const labels = take(parts.labels, 4 * rows);
@@ -85,9 +88,13 @@ export class WasmBackend implements Backend {
     this.i32 = new Int32Array(this.memory.buffer);
   }
 
-  /** How many rows of `perRow` bytes fit in the arena after `fixed` bytes (at least 1). */
+  /**
+   * Rows per chunk: as many as fill CHUNK_BYTES (so that a chunk's copy in, three passes
+   * and copy out all hit the cache), never more than the arena holds, at least one.
+   */
   private rowsPerChunk(rows: number, fixed: number, perRow: number): number {
-    return Math.max(1, Math.min(rows, Math.floor((this.arenaBytes - fixed) / perRow)));
+    const budget = Math.min(CHUNK_BYTES, this.arenaBytes - fixed);
+    return Math.max(1, Math.min(rows, Math.floor(budget / perRow)));
   }
 
   hard(request: HardRequest): number {

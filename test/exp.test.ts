@@ -1,0 +1,66 @@
+/**
+ * The exp both kernels are built on (assembly/exp.ts and src/js/exp.ts): relative error
+ * against Math.exp over a dense sweep of [−87.34, 0], exact 0 below the cutoff and for
+ * −∞, NaN kept. The softmax's accuracy bars rest on this one.
+ */
+import { describe, expect, it } from 'vitest';
+import { expMinus, EXP_CUTOFF } from '../src/js/exp.js';
+import { compile, instantiateWith } from '../src/wasm/load.js';
+
+const POINTS = 400_000;
+
+/** f32 inputs x_i = v_i − 1 as the wasm floor pass sees them (v − 1 rounds once to f32). */
+function sweep(): { v: Float32Array; x: Float64Array } {
+  const v = new Float32Array(POINTS);
+  const x = new Float64Array(POINTS);
+  for (let i = 0; i < POINTS; i++) {
+    v[i] = 1 + EXP_CUTOFF * (i / (POINTS - 1)) * 0.99999;
+    x[i] = Math.fround(v[i] - 1);
+  }
+  return { v, x };
+}
+
+function maxRelativeError(got: ArrayLike<number>, x: Float64Array): number {
+  let worst = 0;
+  for (let i = 0; i < x.length; i++) {
+    const truth = Math.exp(x[i]);
+    worst = Math.max(worst, Math.abs(got[i] - truth) / truth);
+  }
+  return worst;
+}
+
+describe('exp (JS fallback)', () => {
+  it('is within 2e-7 relative over [−87.34, 0]', () => {
+    const { x } = sweep();
+    const got = Float64Array.from(x, expMinus);
+    expect(maxRelativeError(got, x)).toBeLessThan(2e-7);
+  });
+  it('gives 0 below the cutoff and for −∞, 1 at 0, NaN for NaN', () => {
+    expect(expMinus(-88)).toBe(0);
+    expect(expMinus(-Infinity)).toBe(0);
+    expect(expMinus(0)).toBe(1);
+    expect(expMinus(NaN)).toBeNaN();
+  });
+});
+
+describe.each(['wasm', 'wasm-simd'] as const)('exp (%s kernel)', (name) => {
+  it('is within 2e-7 relative over [−87.34, 0] (after rounding to f32)', async () => {
+    const module = await compile(name);
+    const { exports, memory } = await instantiateWith(module, 1 + Math.ceil((4 * POINTS) / 65536));
+    const at = exports.heapBase();
+    const { v, x } = sweep();
+    new Float32Array(memory.buffer, at, POINTS).set(v);
+    exports.expFloor(at, POINTS);
+    const got = new Float32Array(memory.buffer, at, POINTS);
+    expect(maxRelativeError(got, x)).toBeLessThan(2e-7);
+  });
+  it('gives exactly 0 for −∞ and below the cutoff, 1 at 0, NaN for NaN', async () => {
+    const module = await compile(name);
+    const { exports, memory } = await instantiateWith(module, 1);
+    const at = exports.heapBase();
+    const values = new Float32Array(memory.buffer, at, 8);
+    values.set([-Infinity, -100, 1, NaN, -Infinity, -100, 1, NaN]); // x = v − 1
+    exports.expFloor(at, 8);
+    expect(Array.from(values)).toEqual([0, 0, 1, NaN, 0, 0, 1, NaN]);
+  });
+});
