@@ -56,23 +56,39 @@
   return f32x4.add(f32x4.mul(a, b), c);
 }
 
+// The vector constants, four lanes each, loaded from memory where they are used: a load
+// folds into the arithmetic, while a v128.const is rebuilt from immediates on every
+// iteration (binaryen cannot hoist what it can't see is constant in memory).
+const TABLE = memory.data<f32>([
+  MAGIC_BIAS, MAGIC_BIAS, MAGIC_BIAS, MAGIC_BIAS,
+  LOG2E, LOG2E, LOG2E, LOG2E,
+  MINUS_LN2_HI, MINUS_LN2_HI, MINUS_LN2_HI, MINUS_LN2_HI,
+  MINUS_LN2_LO, MINUS_LN2_LO, MINUS_LN2_LO, MINUS_LN2_LO,
+  C5, C5, C5, C5,
+  C4, C4, C4, C4,
+  C3, C3, C3, C3,
+  C2, C2, C2, C2,
+  C1, C1, C1, C1,
+  DENORM_CUTOFF, DENORM_CUTOFF, DENORM_CUTOFF, DENORM_CUTOFF,
+], 16);
+
 /** exp(x) for four lanes x ≤ 0 (SIMD builds only). */
 // @ts-ignore: decorator
 @inline export function expMinus4(x: v128): v128 {
-  const magic = f32x4.splat(MAGIC_BIAS);
-  let n = madd(x, f32x4.splat(LOG2E), magic);
+  const magic = v128.load(TABLE);
+  let n = madd(x, v128.load(TABLE, 16), magic);
   const s = i32x4.shl(n, 23);
   n = f32x4.sub(n, magic);
-  let t = madd(n, f32x4.splat(MINUS_LN2_HI), x);
-  t = madd(n, f32x4.splat(MINUS_LN2_LO), t);
-  let p = madd(f32x4.splat(C5), t, f32x4.splat(C4));
-  p = madd(p, t, f32x4.splat(C3));
-  p = madd(p, t, f32x4.splat(C2));
-  p = madd(p, t, f32x4.splat(C1));
+  let t = madd(n, v128.load(TABLE, 32), x);
+  t = madd(n, v128.load(TABLE, 48), t);
+  let p = madd(v128.load(TABLE, 64), t, v128.load(TABLE, 80));
+  p = madd(p, t, v128.load(TABLE, 96));
+  p = madd(p, t, v128.load(TABLE, 112));
+  p = madd(p, t, v128.load(TABLE, 128));
   t = f32x4.mul(t, s);
   const f = madd(t, p, s);
   // Lanes below the cutoff (and −∞) become exactly 0; NaN compares false and stays NaN.
-  return v128.andnot(f, f32x4.lt(x, f32x4.splat(DENORM_CUTOFF)));
+  return v128.andnot(f, f32x4.lt(x, v128.load(TABLE, 144)));
 }
 
 /**

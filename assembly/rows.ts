@@ -135,13 +135,18 @@ export function rowExpSum(z: usize, e: usize, K: i32, m: f32, scale: f32): f64 {
       total += horizontalSum(sv);
     }
   }
-  let tail: f32 = 0;
-  for (; k < K; k++) {
-    const x = expMinus((load<f32>(at(z, k)) - m) * scale);
-    if (e) store<f32>(at(e, k), x);
-    tail += x;
+  // Scalar build (and the SIMD tail): the same blocked f32 sums folded into f64.
+  while (k < K) {
+    const end = min(K, k + BLOCK);
+    let part: f32 = 0;
+    for (; k < end; k++) {
+      const x = expMinus((load<f32>(at(z, k)) - m) * scale);
+      if (e) store<f32>(at(e, k), x);
+      part += x;
+    }
+    total += <f64>part;
   }
-  return total + <f64>tail;
+  return total;
 }
 
 /**

@@ -13,7 +13,8 @@ import type { WasmBackendName } from './wasm/load.js';
 import { BACKENDS, type Batch, type BatchOptions, type BackendName, type CreateOptions, type Reduction, type ResultFor, type Xent } from './types.js';
 
 export * from './types.js';
-export { labelSmooth, crossEntropyFromProbs, explain, optimalLogitGap } from './seed.js';
+export { labelSmooth, crossEntropyFromProbs, explain, optimalLogitGap, softmax, klDivergence } from './seed.js';
+export type { Explanation, ExplainRow, ExplainOptions } from './seed.js';
 
 const DEFAULT_ARENA_BYTES = 16 * 1024 * 1024;
 const MIN_ARENA_BYTES = 64 * 1024;

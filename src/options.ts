@@ -156,50 +156,56 @@ export function labelsOf(
   labels: unknown, rows: number, numClasses: number, ignoreIndex: number,
   weight: Float32Array | null, where: string,
 ): { labels: IndexArray; counted: number } {
-  const bad = (i: number, v: unknown) =>
-    new RangeError(`${where}: labels[${i}] must be an integer in [0, ${numClasses}) or ignoreIndex (${ignoreIndex}), got ${describe(v)}`);
-  let counted = 0;
-  const count = (y: number) => {
-    if (y !== ignoreIndex) counted += weight ? weight[y] : 1;
-  };
-  const lengthCheck = (length: number) => {
-    if (length !== rows) throw new RangeError(`${where}: labels.length must equal the number of rows (logits.length / numClasses = ${rows}), got ${length}`);
-  };
+  let indices: IndexArray;
   if (labels instanceof Int32Array || labels instanceof Uint8Array || labels instanceof Uint16Array || labels instanceof Uint32Array) {
-    lengthCheck(labels.length);
+    checkLabelCount(labels.length, rows, where);
+    indices = labels;
     for (let i = 0; i < rows; i++) {
       const y = labels[i];
-      if ((y < 0 || y >= numClasses) && y !== ignoreIndex) throw bad(i, y);
-      count(y);
+      if ((y < 0 || y >= numClasses) && y !== ignoreIndex) throw badLabel(i, y, numClasses, ignoreIndex, where);
     }
-    return { labels, counted };
-  }
-  if (labels instanceof BigInt64Array) {
-    lengthCheck(labels.length);
-    const out = new Int32Array(rows);
+  } else if (labels instanceof BigInt64Array) {
+    checkLabelCount(labels.length, rows, where);
+    indices = new Int32Array(rows);
     const k = BigInt(numClasses);
     const ignore = BigInt(ignoreIndex);
     for (let i = 0; i < rows; i++) {
       const y = labels[i];
-      if ((y < 0n || y >= k) && y !== ignore) throw bad(i, y);
-      out[i] = Number(y);
-      count(out[i]);
+      if ((y < 0n || y >= k) && y !== ignore) throw badLabel(i, y, numClasses, ignoreIndex, where);
+      indices[i] = Number(y);
     }
-    return { labels: out, counted };
-  }
-  if (Array.isArray(labels)) {
-    lengthCheck(labels.length);
-    const out = new Int32Array(rows);
+  } else if (Array.isArray(labels)) {
+    checkLabelCount(labels.length, rows, where);
+    indices = new Int32Array(rows);
     for (let i = 0; i < rows; i++) {
       const y: unknown = labels[i];
       if (typeof y !== 'number') throw typeError(`${where}: labels[${i}]`, 'an integer', y);
-      if (!Number.isInteger(y) || ((y < 0 || y >= numClasses) && y !== ignoreIndex)) throw bad(i, y);
-      out[i] = y;
-      count(y);
+      if (!Number.isInteger(y) || ((y < 0 || y >= numClasses) && y !== ignoreIndex)) throw badLabel(i, y, numClasses, ignoreIndex, where);
+      indices[i] = y;
     }
-    return { labels: out, counted };
+  } else {
+    throw typeError(`${where}: labels`, 'an Int32Array, Uint8Array, Uint16Array, Uint32Array, BigInt64Array or number[] of class indices', labels);
   }
-  throw typeError(`${where}: labels`, 'an Int32Array, Uint8Array, Uint16Array, Uint32Array, BigInt64Array or number[] of class indices', labels);
+  return { labels: indices, counted: countedRows(indices, ignoreIndex, weight) };
+}
+
+function checkLabelCount(length: number, rows: number, where: string): void {
+  if (length !== rows) throw new RangeError(`${where}: labels.length must equal the number of rows (logits.length / numClasses = ${rows}), got ${length}`);
+}
+
+function badLabel(i: number, value: unknown, numClasses: number, ignoreIndex: number, where: string): RangeError {
+  return new RangeError(`${where}: labels[${i}] must be an integer in [0, ${numClasses}) or ignoreIndex (${ignoreIndex}), got ${describe(value)}`);
+}
+
+/** The mean's denominator: rows whose label is not ignoreIndex, or their total class weight. */
+function countedRows(labels: IndexArray, ignoreIndex: number, weight: Float32Array | null): number {
+  let counted = 0;
+  if (weight) {
+    for (let i = 0; i < labels.length; i++) if (labels[i] !== ignoreIndex) counted += weight[labels[i]];
+  } else {
+    for (let i = 0; i < labels.length; i++) if (labels[i] !== ignoreIndex) counted++;
+  }
+  return counted;
 }
 
 /** Everything of `crossEntropy` but the logits and labels (shared with zero-copy batches). */

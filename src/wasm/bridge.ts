@@ -18,6 +18,8 @@ const align16 = (bytes: number) => Math.ceil(bytes / 16) * 16;
 /** Target bytes of one chunk: small enough to stay in a core's L2 cache between passes. */
 const CHUNK_BYTES = 256 * 1024;
 
+interface Parts { weight: boolean; targets: boolean; labels: boolean; losses: boolean; lse: boolean }
+
 /** Byte offsets of one call's regions. */
 interface Layout {
   weight: number;
@@ -30,23 +32,44 @@ interface Layout {
   end: number;
 }
 
-/** Regions for `rows` rows after the fixed per-call regions, starting at `base`. */
-function layout(base: number, rows: number, K: number, parts: { weight: boolean; scratch: boolean; targets: boolean; labels: boolean; losses: boolean; lse: boolean }): Layout {
-  let at = base;
-  const take = (on: boolean, bytes: number) => {
-    if (!on) return 0;
-    const start = at;
-    at = align16(at + bytes);
-    return start;
-  };
-  const weight = take(parts.weight, 4 * K);
-  const scratch = take(true, 16 * K);
-  const logits = take(true, 4 * rows * K);
-  const targets = take(parts.targets, 4 * rows * K);
-  const labels = take(parts.labels, 4 * rows);
-  const losses = take(parts.losses, 4 * rows);
-  const lse = take(parts.lse, 4 * rows);
+/** Regions for `rows` rows after the fixed per-call regions, starting at `base` (no closures: this runs per call). */
+function layout(base: number, rows: number, K: number, parts: Parts): Layout {
+  const weight = parts.weight ? base : 0;
+  const scratch = align16(base + (parts.weight ? 4 * K : 0));
+  const logits = align16(scratch + 16 * K);
+  let at = align16(logits + 4 * rows * K);
+  const targets = parts.targets ? at : 0;
+  if (parts.targets) at = align16(at + 4 * rows * K);
+  const labels = parts.labels ? at : 0;
+  if (parts.labels) at = align16(at + 4 * rows);
+  const losses = parts.losses ? at : 0;
+  if (parts.losses) at = align16(at + 4 * rows);
+  const lse = parts.lse ? at : 0;
+  if (parts.lse) at = align16(at + 4 * rows);
   return { weight, scratch, logits, targets, labels, losses, lse, end: at };
+}
+
+/** Below this many elements a plain loop beats creating a subarray view to copy with. */
+const SMALL_COPY = 64;
+
+/** dst[at..] ← src[from..to), without allocating for short runs. */
+function copy(dst: Float32Array | Int32Array, at: number, src: Float32Array | Int32Array | Uint8Array | Uint16Array | Uint32Array, from: number, to: number): void {
+  if (to - from <= SMALL_COPY) {
+    for (let i = from; i < to; i++) dst[at + i - from] = src[i];
+  } else if (from === 0 && to === src.length) {
+    dst.set(src, at);
+  } else {
+    dst.set(src.subarray(from, to), at);
+  }
+}
+
+/** dst[at..at+n) ← memory[from..from+n) for an output. */
+function copyOut(dst: Float32Array, at: number, memory: Float32Array, from: number, n: number): void {
+  if (n <= SMALL_COPY) {
+    for (let i = 0; i < n; i++) dst[at + i] = memory[from + i];
+  } else {
+    dst.set(memory.subarray(from, from + n), at);
+  }
 }
 
 function pagesFor(bytes: number, what: string): number {
@@ -100,29 +123,28 @@ export class WasmBackend implements Backend {
   hard(request: HardRequest): number {
     const { logits, labels, rows, numClasses: K, grad, losses, lse, weight } = request;
     if (rows === 0) return 0;
-    const parts = { weight: weight !== null, scratch: request.softcap !== 0, targets: false, labels: true, losses: losses !== null, lse: lse !== null };
+    const parts = { weight: weight !== null, targets: false, labels: true, losses: losses !== null, lse: lse !== null };
     const fixed = layout(0, 0, K, parts).end + 64;
     const perRow = 4 * K + 4 * (1 + Number(parts.losses) + Number(parts.lse));
     const chunk = this.rowsPerChunk(rows, fixed, perRow);
     const at = layout(this.base, chunk, K, parts);
     this.ensureBytes(at.end);
     const { f32, i32, kernels } = this;
-    if (weight) f32.set(weight, at.weight >> 2);
+    if (weight) copy(f32, at.weight >> 2, weight, 0, K);
     let sum = 0;
     for (let r0 = 0; r0 < rows; r0 += chunk) {
       const r1 = Math.min(rows, r0 + chunk);
-      const n = (r1 - r0) * K;
-      f32.set(logits.subarray(r0 * K, r1 * K), at.logits >> 2);
-      i32.set(labels.subarray(r0, r1), at.labels >> 2);
+      copy(f32, at.logits >> 2, logits, r0 * K, r1 * K);
+      copy(i32, at.labels >> 2, labels, r0, r1);
       sum = kernels.xentRows(
         at.logits, grad ? at.logits : 0, at.labels, r1 - r0, K,
         request.smoothing, request.scale, request.ignoreIndex,
         at.weight, request.weightSum, request.zLoss, request.softcap, at.scratch,
         at.losses, at.lse, sum,
       );
-      if (grad) grad.set(f32.subarray(at.logits >> 2, (at.logits >> 2) + n), r0 * K);
-      if (losses) losses.set(f32.subarray(at.losses >> 2, (at.losses >> 2) + (r1 - r0)), r0);
-      if (lse) lse.set(f32.subarray(at.lse >> 2, (at.lse >> 2) + (r1 - r0)), r0);
+      if (grad) copyOut(grad, r0 * K, f32, at.logits >> 2, (r1 - r0) * K);
+      if (losses) copyOut(losses, r0, f32, at.losses >> 2, r1 - r0);
+      if (lse) copyOut(lse, r0, f32, at.lse >> 2, r1 - r0);
     }
     return sum;
   }
@@ -130,28 +152,27 @@ export class WasmBackend implements Backend {
   soft(request: SoftRequest): number {
     const { logits, targets, rows, numClasses: K, grad, losses, lse, weight } = request;
     if (rows === 0) return 0;
-    const parts = { weight: weight !== null, scratch: false, targets: true, labels: false, losses: losses !== null, lse: lse !== null };
+    const parts = { weight: weight !== null, targets: true, labels: false, losses: losses !== null, lse: lse !== null };
     const fixed = layout(0, 0, K, parts).end + 64;
     const perRow = 8 * K + 4 * (Number(parts.losses) + Number(parts.lse));
     const chunk = this.rowsPerChunk(rows, fixed, perRow);
     const at = layout(this.base, chunk, K, parts);
     this.ensureBytes(at.end);
     const { f32, kernels } = this;
-    if (weight) f32.set(weight, at.weight >> 2);
+    if (weight) copy(f32, at.weight >> 2, weight, 0, K);
     let sum = 0;
     for (let r0 = 0; r0 < rows; r0 += chunk) {
       const r1 = Math.min(rows, r0 + chunk);
-      const n = (r1 - r0) * K;
-      f32.set(logits.subarray(r0 * K, r1 * K), at.logits >> 2);
-      f32.set(targets.subarray(r0 * K, r1 * K), at.targets >> 2);
+      copy(f32, at.logits >> 2, logits, r0 * K, r1 * K);
+      copy(f32, at.targets >> 2, targets, r0 * K, r1 * K);
       sum = kernels.softRows(
         at.logits, at.targets, grad ? at.logits : 0, r1 - r0, K,
         request.smoothing, request.scale, at.weight, request.temperature,
         at.losses, at.lse, sum,
       );
-      if (grad) grad.set(f32.subarray(at.logits >> 2, (at.logits >> 2) + n), r0 * K);
-      if (losses) losses.set(f32.subarray(at.losses >> 2, (at.losses >> 2) + (r1 - r0)), r0);
-      if (lse) lse.set(f32.subarray(at.lse >> 2, (at.lse >> 2) + (r1 - r0)), r0);
+      if (grad) copyOut(grad, r0 * K, f32, at.logits >> 2, (r1 - r0) * K);
+      if (losses) copyOut(losses, r0, f32, at.losses >> 2, r1 - r0);
+      if (lse) copyOut(lse, r0, f32, at.lse >> 2, r1 - r0);
     }
     return sum;
   }
@@ -162,7 +183,7 @@ export class WasmBackend implements Backend {
    * labels, grad) can never be detached while the batch is alive.
    */
   createBatch(rows: number, K: number): BatchStorage {
-    const parts = { weight: true, scratch: true, targets: false, labels: true, losses: true, lse: true };
+    const parts = { weight: true, targets: false, labels: true, losses: true, lse: true };
     const at = layout(this.base, rows, K, parts);
     const gradAt = align16(at.end);
     const end = gradAt + 4 * rows * K;
@@ -178,7 +199,7 @@ export class WasmBackend implements Backend {
       logits, labels, grad,
       hard(request, gradMode, wantLosses, wantLse) {
         if (!alive) throw new Error('this batch was disposed');
-        if (request.weight) f32.set(request.weight, at.weight >> 2);
+        if (request.weight) copy(f32, at.weight >> 2, request.weight, 0, K);
         const gradPtr = gradMode === 'own' ? gradAt : gradMode === 'inplace' ? at.logits : 0;
         const sum = rows === 0 ? 0 : kernels.xentRows(
           at.logits, gradPtr, at.labels, rows, K,

@@ -6,7 +6,7 @@
 import { instantiate, instantiateSync } from '@assemblyscript/loader';
 import { BINARIES } from './binaries.generated.js';
 
-export type WasmBackendName = keyof typeof BINARIES;
+export type WasmBackendName = 'wasm' | 'wasm-simd' | 'wasm-relaxed-simd';
 
 /** The kernel module's exports (see assembly/index.ts); pointers are byte offsets. */
 export interface KernelExports {

@@ -1,0 +1,53 @@
+// CommonJS entry for `require('smoothxent')` on Node 20 (run after build:ts).
+//
+// 1. dist/index.cjs: esbuild bundles the ESM output dist/index.js into one CommonJS
+//    file. @assemblyscript/loader stays external: it ships its own CommonJS build
+//    (its "require" export), so both entries share the one runtime dependency.
+// 2. dist/**/*.d.cts: a CommonJS twin of every declaration file, with relative
+//    imports pointing at `.cjs` (TypeScript maps those to the `.d.cts` files). A
+//    `require` consumer under moduleResolution node16/nodenext then sees CommonJS
+//    types, not ESM types that "masquerade" as CommonJS.
+import { build } from 'esbuild';
+import { readdir, readFile, writeFile, access } from 'node:fs/promises';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = join(root, 'dist');
+
+try {
+  await access(join(dist, 'index.js'));
+} catch {
+  console.error('build-cjs: dist/index.js is missing; run `npm run build:ts` first.');
+  process.exit(1);
+}
+
+await build({
+  entryPoints: [join(dist, 'index.js')],
+  outfile: join(dist, 'index.cjs'),
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  external: ['@assemblyscript/loader'],
+  logLevel: 'warning',
+});
+
+/** Every `*.d.ts` under `dir`, recursively. */
+async function declarationFiles(dir) {
+  const found = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) found.push(...(await declarationFiles(path)));
+    else if (entry.name.endsWith('.d.ts')) found.push(path);
+  }
+  return found;
+}
+
+// `from './x.js'`, `import('./x.js')` and `from "../y/index.js"` → `.cjs`; bare specifiers stay.
+const relativeJsSpecifier = /((?:from|import)\s*\(?\s*['"])(\.{1,2}\/[^'"]*?)\.js(['"])/g;
+
+for (const file of await declarationFiles(dist)) {
+  const source = await readFile(file, 'utf8');
+  await writeFile(file.replace(/\.d\.ts$/, '.d.cts'), source.replace(relativeJsSpecifier, '$1$2.cjs$3'));
+}

@@ -1,0 +1,10 @@
+// Types of web-lib.mjs, for the TypeScript tests that import it.
+import type { BuildContext } from 'esbuild';
+
+export declare const repoRoot: string;
+export declare function buildWebPage(options?: { outdir?: string; minify?: boolean }): Promise<string>;
+export declare function watchWebPage(options?: { outdir?: string }): Promise<BuildContext>;
+export declare function serveDirectory(
+  dir: string,
+  options?: { host?: string; port?: number },
+): Promise<{ url: string; close(): Promise<void> }>;

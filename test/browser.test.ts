@@ -1,0 +1,260 @@
+/**
+ * The browser half, for real: headless Chromium (playwright-core) against pages served on
+ * 127.0.0.1 by this file.
+ *
+ * 1. An API page (test/browser/api-entry.ts + src/, bundled by esbuild for the browser): the
+ *    backend choice, the seed's anchor on every backend, a 512 × 32000 batch against the js
+ *    backend, and bad input throwing exactly Node's errors.
+ * 2. The demo page (web/, built by the same code as `npm run build:web`): the displayed numbers
+ *    follow the ε slider and the probability inputs, the charts are drawn from data, the
+ *    benchmark runs; a screenshot goes to test-output/web-page.png.
+ *
+ * Chromium missing is a failure with instructions (see browser/chromium.ts), not a skip.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { build } from 'esbuild';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { buildWebPage, repoRoot, serveDirectory } from '../scripts/web-lib.mjs';
+import * as lib from '../src/index.js';
+import type { BrowserTestApi } from './browser/api-entry.js';
+import { ANCHOR_LABEL, ANCHOR_PROBS, errorCases } from './browser/cases.js';
+import { launchChromium, openPage } from './browser/chromium.js';
+
+const SLOW = 120_000;
+const outputDir = join(repoRoot, 'test-output');
+
+let workDir: string;
+let server: { url: string; close(): Promise<void> };
+let browser: Browser;
+
+beforeAll(async () => {
+  browser = await launchChromium();
+  workDir = await mkdtemp(join(tmpdir(), 'smoothxent-browser-'));
+  const apiDir = join(workDir, 'api');
+  await mkdir(apiDir, { recursive: true });
+  await copyFile(join(repoRoot, 'test/browser/api.html'), join(apiDir, 'index.html'));
+  await build({
+    entryPoints: [join(repoRoot, 'test/browser/api-entry.ts')],
+    outfile: join(apiDir, 'api.js'),
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    logLevel: 'warning',
+  });
+  await buildWebPage({ outdir: join(workDir, 'web') });
+  server = await serveDirectory(workDir);
+}, SLOW);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  if (workDir) await rm(workDir, { recursive: true, force: true });
+});
+
+describe('the library in Chromium', () => {
+  let page: Page;
+  let errors: string[];
+  type Call = <K extends keyof BrowserTestApi>(name: K, ...args: Parameters<BrowserTestApi[K]>) => ReturnType<BrowserTestApi[K]>;
+  const call: Call = ((name: string, ...args: unknown[]) =>
+    page.evaluate(
+      ([method, methodArgs]) =>
+        (window as unknown as { smoothxentTest: Record<string, (...a: unknown[]) => unknown> }).smoothxentTest[method](...methodArgs),
+      [name, args] as const,
+    )) as Call;
+
+  beforeAll(async () => {
+    ({ page, errors } = await openPage(browser, `${server.url}api/`));
+    await page.waitForSelector('body[data-ready="true"]', { state: 'attached', timeout: 30_000 });
+  }, SLOW);
+
+  afterAll(() => page?.close());
+
+  it('auto picks the fastest available backend, and wasm-simd is available', async () => {
+    const choice = await call('backendChoice');
+    expect(choice.unavailable).not.toHaveProperty('wasm-simd');
+    expect(choice.available).toEqual(expect.arrayContaining(['wasm-simd', 'wasm', 'js']));
+    // BACKENDS is fastest first, so the fastest available is the first that loaded.
+    expect(choice.auto).toBe(choice.available[0]);
+    expect(['wasm-relaxed-simd', 'wasm-simd']).toContain(choice.auto);
+  });
+
+  it("gives the seed's anchor numbers on every backend", async () => {
+    const results = await call('anchorOnEveryBackend');
+    expect(results.map((r) => r.backend)).toEqual(expect.arrayContaining(['wasm-simd', 'wasm', 'js']));
+    for (const r of results) {
+      expect(r.hardLoss, r.backend).toBeCloseTo(0.5108, 4);
+      expect(r.smoothLoss, r.backend).toBeCloseTo(0.6279, 4);
+      expect(r.hardGrad[ANCHOR_LABEL], r.backend).toBeCloseTo(-0.4, 6);
+      expect(r.smoothGrad[ANCHOR_LABEL], r.backend).toBeCloseTo(-0.325, 6);
+      expect(r.hardGrad[0], r.backend).toBeCloseTo(0.1, 6);
+      expect(r.smoothGrad[0], r.backend).toBeCloseTo(0.075, 6);
+    }
+    // And the same as Node's js backend to float32 accuracy.
+    const node = await lib.createXent({ backend: 'js' });
+    const logits = Float32Array.from(ANCHOR_PROBS, Math.log);
+    const nodeSmooth = node.crossEntropy(logits, [ANCHOR_LABEL], { numClasses: 4, smoothing: 0.1 }).loss;
+    for (const r of results) expect(Math.abs(r.smoothLoss - nodeSmooth)).toBeLessThanOrEqual(1e-6);
+  });
+
+  it('matches the js backend on a 512 × 32000 batch', async () => {
+    const comparisons = await call('largeBatchAgainstJs', 512, 32000);
+    expect(comparisons.length).toBeGreaterThanOrEqual(3);
+    // The core's accuracy bars: loss relative error ≤ 1e-6, max|grad difference|·N ≤ 2e-6,
+    // against the js backend and against the float64 reference (the messages carry all numbers).
+    for (const c of comparisons) {
+      const label = JSON.stringify(c);
+      expect(Number.isFinite(c.loss), label).toBe(true);
+      expect(c.lossErrorVsReference, label).toBeLessThanOrEqual(1e-6);
+      expect(c.gradErrorVsReference, label).toBeLessThanOrEqual(2e-6);
+      expect(c.lossErrorVsJs, label).toBeLessThanOrEqual(1e-6);
+      expect(c.gradErrorVsJs, label).toBeLessThanOrEqual(2e-6);
+    }
+  }, SLOW);
+
+  it('throws the same named errors as in Node', async () => {
+    const inBrowser = await call('errorCases');
+    const inNode = await errorCases(lib);
+    expect(inBrowser).toEqual(inNode);
+    for (const outcome of inBrowser) expect(outcome.name, outcome.case).not.toBe('no error');
+    const byCase = Object.fromEntries(inBrowser.map((o) => [o.case, o]));
+    expect(byCase['Float64Array logits'].name).toBe('TypeError');
+    expect(byCase['Float64Array logits'].message).toMatch(/logits/);
+    expect(byCase['numClasses 0'].name).toBe('RangeError');
+    expect(byCase['numClasses 0'].message).toMatch(/numClasses/);
+    expect(byCase['smoothing NaN'].name).toBe('RangeError');
+    expect(byCase['label out of range'].name).toBe('RangeError');
+  });
+
+  it('logged no page errors', () => {
+    expect(errors).toEqual([]);
+  });
+});
+
+describe('the demo page in Chromium', () => {
+  let page: Page;
+  let errors: string[];
+  const numClasses = 4;
+
+  beforeAll(async () => {
+    ({ page, errors } = await openPage(browser, `${server.url}web/?benchMs=40&shape=256x1000`));
+    await page.setViewportSize({ width: 1100, height: 900 });
+    await page.waitForSelector('body[data-ready]', { state: 'attached', timeout: 30_000 });
+    const status = await page.locator('body').getAttribute('data-ready');
+    if (status !== 'true') throw new Error(`the page failed to start: ${await page.locator('#page-status').textContent()}`);
+  }, SLOW);
+
+  afterAll(() => page?.close());
+
+  const value = async (selector: string) => Number(await page.locator(selector).getAttribute('data-value'));
+  const text = async (selector: string) => (await page.locator(selector).textContent())?.trim();
+  const cell = (className: string, column: string) => `#trace tr[data-class="${className}"] td[data-col="${column}"]`;
+
+  /** Everything the anchor card shows must equal what the library computes in Node for the same input. */
+  async function expectAnchorMatchesLibrary(probs: number[], epsilon: number) {
+    const expected = lib.explain(probs, ANCHOR_LABEL, {
+      smoothing: epsilon,
+      classNames: ['sunny', 'cloudy', 'rainy', 'snowy'],
+      from: 'probs',
+    });
+    expect(await text('#epsilon-value')).toBe(epsilon.toFixed(3));
+    expect(await value('#hard-ce')).toBeCloseTo(expected.hardCE, 12);
+    expect(await value('#smooth-ce')).toBeCloseTo(expected.smoothCE, 12);
+    expect(await text('#smooth-ce')).toBe(expected.smoothCE.toFixed(4));
+    for (const [k, row] of expected.rows.entries()) {
+      expect(await value(cell(row.className, 'p'))).toBeCloseTo(expected.probs[k], 12);
+      expect(await value(cell(row.className, 'yHard'))).toBe(row.yHard);
+      expect(await value(cell(row.className, 'ySmooth'))).toBeCloseTo(row.ySmooth, 12);
+      expect(await value(cell(row.className, 'logP'))).toBeCloseTo(row.logP, 12);
+      expect(await value(cell(row.className, 'term'))).toBeCloseTo(row.term, 12);
+      expect(await value(cell(row.className, 'gradHard'))).toBeCloseTo(expected.gradHard[k], 12);
+      expect(await value(cell(row.className, 'gradSmooth'))).toBeCloseTo(expected.gradSmooth[k], 12);
+    }
+    // The fused kernel's number, against Node's js backend on the same float32 logits.
+    const logits = Float32Array.from(expected.rows, (row) => row.logP);
+    const node = await lib.createXent({ backend: 'js' });
+    const kernelLoss = node.crossEntropy(logits, [ANCHOR_LABEL], { numClasses, smoothing: epsilon }).loss;
+    expect(Math.abs((await value('#kernel-loss')) - kernelLoss)).toBeLessThanOrEqual(1e-6);
+    expect(await page.locator('#kernel-check').getAttribute('data-agrees')).toBe('true');
+    // The chart's optimum is the closed form log((1 − ε + ε/K)/(ε/K)).
+    const optimum = Number(await page.locator('#gap-chart').getAttribute('data-optimum'));
+    const share = epsilon / numClasses;
+    expect(optimum).toBeCloseTo(Math.log((1 - epsilon + share) / share), 12);
+    expect(optimum).toBeCloseTo(expected.optimalGap, 12);
+    return expected;
+  }
+
+  it('shows the backend auto picked (a SIMD one in Chromium)', async () => {
+    expect(['wasm-relaxed-simd', 'wasm-simd']).toContain(await text('#backend-badge'));
+    expect(await text('#kernel-check')).toMatch(new RegExp(`^${await text('#backend-badge')}: agrees`));
+  });
+
+  it("starts at the seed's anchor, ε = 0.1", async () => {
+    const expected = await expectAnchorMatchesLibrary(ANCHOR_PROBS, 0.1);
+    expect(await text('#hard-ce')).toBe('0.5108');
+    expect(await text('#smooth-ce')).toBe('0.6279');
+    expect(await text(cell('rainy', 'gradHard'))).toBe('−0.4000');
+    expect(await text(cell('rainy', 'gradSmooth'))).toBe('−0.3250');
+    expect(await text(cell('rainy', 'ySmooth'))).toBe('0.9250');
+    expect(await text(cell('sunny', 'ySmooth'))).toBe('0.0250');
+    expect(expected.optimalGap).toBeCloseTo(3.61, 2);
+    expect(await page.locator('#gap-chart text.optimum-label').textContent()).toContain('g* = 3.61');
+  });
+
+  it('follows the ε slider (0.3, then 0, then 0.1)', async () => {
+    await page.locator('#epsilon').fill('0.3');
+    await expectAnchorMatchesLibrary(ANCHOR_PROBS, 0.3);
+    expect(await text('#optimal-gap')).toBe('2.34'); // log((0.7 + 0.075) / 0.075) = 2.3354
+
+    // ε = 0: smoothing off, both losses equal, and no optimum anywhere.
+    await page.locator('#epsilon').fill('0');
+    await expectAnchorMatchesLibrary(ANCHOR_PROBS, 0);
+    expect(await text('#smooth-ce')).toBe(await text('#hard-ce'));
+    expect(await text('#optimal-gap')).toBe('none (∞)');
+    expect(await page.locator('#gap-chart [data-testid="optimum-dot"]').count()).toBe(0);
+
+    await page.locator('#epsilon').fill('0.1');
+    await expectAnchorMatchesLibrary(ANCHOR_PROBS, 0.1);
+    expect(await text('#smooth-ce')).toBe('0.6279');
+  });
+
+  it('draws both loss curves from data and marks the smoothed optimum', async () => {
+    const paths = page.locator('#gap-chart path.curve');
+    expect(await paths.count()).toBe(2);
+    for (const d of await paths.evaluateAll((elements) => elements.map((e) => e.getAttribute('d') ?? ''))) {
+      expect(d.split('L').length).toBeGreaterThan(200); // one vertex per gap value
+    }
+    expect(await page.locator('#gap-chart [data-testid="optimum-dot"]').count()).toBe(1);
+  });
+
+  it('renormalises edited probabilities', async () => {
+    await page.locator('#epsilon').fill('0.1');
+    await page.locator('#prob-inputs input[data-class="sunny"]').fill('0.3');
+    await expectAnchorMatchesLibrary([0.3, 0.2, 0.6, 0.1].map((w) => w / 1.2), 0.1);
+    await page.locator('#reset-probs').click();
+    await expectAnchorMatchesLibrary(ANCHOR_PROBS, 0.1);
+  });
+
+  it('runs the benchmark and draws one bar per method', async () => {
+    await page.locator('#bench-run').click();
+    await page.waitForSelector('#bench-status[data-state="done"], #bench-status[data-state="error"]', { timeout: 60_000 });
+    expect(await page.locator('#bench-status').getAttribute('data-state')).toBe('done');
+    const bars = await page
+      .locator('#bench-chart rect[data-method]')
+      .evaluateAll((rects) => rects.map((r) => ({ method: r.getAttribute('data-method'), ns: Number(r.getAttribute('data-ns')) })));
+    const methods = bars.map((b) => b.method);
+    expect(methods).toEqual(expect.arrayContaining(['wasm-simd', 'wasm', 'js', 'textbook']));
+    for (const bar of bars) expect(bar.ns, bar.method ?? '').toBeGreaterThan(0);
+    const ns = Object.fromEntries(bars.map((b) => [b.method, b.ns]));
+    expect(ns['wasm-simd']).toBeLessThan(ns.textbook);
+  }, SLOW);
+
+  it('looks right (screenshot in test-output/web-page.png) and logged no errors', async () => {
+    await mkdir(outputDir, { recursive: true });
+    await page.screenshot({ path: join(outputDir, 'web-page.png'), fullPage: true });
+    expect(errors).toEqual([]);
+  });
+});

@@ -1,0 +1,217 @@
+/**
+ * Checks that run inside the browser page (bundled into it by browser.test.ts) and, where a
+ * comparison needs it, in Node too. Each takes the library module as an argument and returns
+ * plain data, so the test can compare the page's answers with Node's.
+ */
+import type * as Smoothxent from '../../src/index.js';
+import type { BackendName, Xent } from '../../src/index.js';
+
+type Library = typeof Smoothxent;
+
+/** The seed's anchor: p = [0.1, 0.2, 0.6, 0.1], true class 2 (rainy), K = 4. */
+export const ANCHOR_PROBS = [0.1, 0.2, 0.6, 0.1];
+export const ANCHOR_LABEL = 2;
+
+/** What `auto` picks, and which forced backends load (with the reason for those that do not). */
+export async function backendChoice(lib: Library): Promise<{
+  auto: BackendName;
+  available: BackendName[];
+  unavailable: Record<string, string>;
+}> {
+  const auto = (await lib.createXent()).backend;
+  const available: BackendName[] = [];
+  const unavailable: Record<string, string> = {};
+  for (const backend of lib.BACKENDS) {
+    try {
+      available.push((await lib.createXent({ backend })).backend);
+    } catch (error) {
+      unavailable[backend] = String(error);
+    }
+  }
+  return { auto, available, unavailable };
+}
+
+async function everyBackend(lib: Library): Promise<Xent[]> {
+  const xents: Xent[] = [];
+  for (const backend of lib.BACKENDS) {
+    try {
+      xents.push(await lib.createXent({ backend }));
+    } catch {
+      // Reported by backendChoice; here we run what loads.
+    }
+  }
+  return xents;
+}
+
+export interface AnchorResult {
+  backend: BackendName;
+  hardLoss: number;
+  smoothLoss: number;
+  hardGrad: number[];
+  smoothGrad: number[];
+}
+
+/** The anchor on every backend: logits = log p, so softmax(logits) = p. */
+export async function anchorOnEveryBackend(lib: Library): Promise<AnchorResult[]> {
+  const logits = Float32Array.from(ANCHOR_PROBS, Math.log);
+  return (await everyBackend(lib)).map((xent) => {
+    const hard = xent.crossEntropy(logits, [ANCHOR_LABEL], { numClasses: 4, grad: true });
+    const smooth = xent.crossEntropy(logits, [ANCHOR_LABEL], { numClasses: 4, smoothing: 0.1, grad: true });
+    return {
+      backend: xent.backend,
+      hardLoss: hard.loss,
+      smoothLoss: smooth.loss,
+      hardGrad: Array.from(hard.grad ?? []),
+      smoothGrad: Array.from(smooth.grad ?? []),
+    };
+  });
+}
+
+/** Deterministic logits ~ N(0, σ²) (Box–Muller on a small LCG) and uniform labels. */
+function randomBatch(rows: number, numClasses: number, sigma: number) {
+  let state = 12345;
+  const uniform = () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return (state + 0.5) / 4294967296;
+  };
+  const logits = new Float32Array(rows * numClasses);
+  for (let i = 0; i < logits.length; i++) {
+    logits[i] = sigma * Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+  }
+  const labels = Int32Array.from({ length: rows }, () => Math.floor(uniform() * numClasses));
+  return { logits, labels };
+}
+
+export interface BatchComparison {
+  backend: BackendName;
+  loss: number;
+  jsLoss: number;
+  referenceLoss: number;
+  /** |loss − jsLoss| / |jsLoss| */
+  lossErrorVsJs: number;
+  /** max_k |grad_k − jsGrad_k| · N (the gradient carries the 1/N of 'mean'). */
+  gradErrorVsJs: number;
+  /** The same two against the float64 reference. */
+  lossErrorVsReference: number;
+  gradErrorVsReference: number;
+  milliseconds: number;
+}
+
+/** Label-smoothed mean loss and gradient in float64, straight from the kernel contract. */
+function float64Reference(logits: Float32Array, labels: Int32Array, numClasses: number, smoothing: number) {
+  const rows = labels.length;
+  const grad = new Float64Array(logits.length);
+  let total = 0;
+  for (let i = 0; i < rows; i++) {
+    const row = logits.subarray(i * numClasses, (i + 1) * numClasses);
+    let max = -Infinity;
+    let sumLogits = 0;
+    for (const z of row) {
+      max = Math.max(max, z);
+      sumLogits += z;
+    }
+    let sumExp = 0;
+    for (const z of row) sumExp += Math.exp(z - max);
+    const lse = max + Math.log(sumExp);
+    total += lse - (1 - smoothing) * row[labels[i]] - (smoothing / numClasses) * sumLogits;
+    for (let k = 0; k < numClasses; k++) {
+      const target = smoothing / numClasses + (k === labels[i] ? 1 - smoothing : 0);
+      grad[i * numClasses + k] = (Math.exp(row[k] - lse) - target) / rows;
+    }
+  }
+  return { loss: total / rows, grad };
+}
+
+/** max_i |a_i − b_i|, with NaN reported as Infinity (a NaN must not hide behind a comparison). */
+function maxDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let max = 0;
+  for (let i = 0; i < a.length; i++) {
+    const difference = Math.abs(a[i] - b[i]);
+    if (!(difference <= max)) max = Number.isNaN(difference) ? Infinity : difference;
+  }
+  return max;
+}
+
+/**
+ * A big batch (default 512 × 32000, logits ~ N(0, 3²), ε = 0.1, mean, with gradient) on every
+ * backend, against the js backend and against a float64 reference.
+ */
+export async function largeBatchAgainstJs(lib: Library, rows = 512, numClasses = 32000): Promise<BatchComparison[]> {
+  const { logits, labels } = randomBatch(rows, numClasses, 3);
+  const smoothing = 0.1;
+  const reference = float64Reference(logits, labels, numClasses, smoothing);
+  const js = await lib.createXent({ backend: 'js' });
+  const jsGrad = new Float32Array(logits.length);
+  const jsLoss = js.crossEntropy(logits, labels, { numClasses, smoothing, grad: jsGrad }).loss;
+  const grad = new Float32Array(logits.length);
+  const comparisons: BatchComparison[] = [];
+  for (const xent of await everyBackend(lib)) {
+    const start = performance.now();
+    const { loss } = xent.crossEntropy(logits, labels, { numClasses, smoothing, grad });
+    const milliseconds = performance.now() - start;
+    comparisons.push({
+      backend: xent.backend,
+      loss,
+      jsLoss,
+      referenceLoss: reference.loss,
+      lossErrorVsJs: Math.abs(loss - jsLoss) / Math.abs(jsLoss),
+      gradErrorVsJs: maxDifference(grad, jsGrad) * rows,
+      lossErrorVsReference: Math.abs(loss - reference.loss) / Math.abs(reference.loss),
+      gradErrorVsReference: maxDifference(grad, reference.grad) * rows,
+      milliseconds,
+    });
+  }
+  return comparisons;
+}
+
+export interface ErrorOutcome {
+  case: string;
+  /** The error's class name, or 'no error'. */
+  name: string;
+  message: string;
+}
+
+/**
+ * Bad input, identically in Node and the page: every case must throw, before any work, an error
+ * whose class and message match Node's exactly.
+ */
+export async function errorCases(lib: Library): Promise<ErrorOutcome[]> {
+  const xent = await lib.createXent({ backend: 'js' });
+  const fastest = await lib.createXent();
+  const logits = Float32Array.from(ANCHOR_PROBS, Math.log);
+  const cases: Array<[string, () => unknown]> = [
+    ['Float64Array logits', () => fastest.crossEntropy(new Float64Array(4) as never, [2], { numClasses: 4 })],
+    ['numClasses 0', () => fastest.crossEntropy(logits, [2], { numClasses: 0 })],
+    ['numClasses 2.5', () => fastest.crossEntropy(logits, [2], { numClasses: 2.5 })],
+    ['numClasses missing', () => fastest.crossEntropy(logits, [2], {} as never)],
+    ['logits length not N·K', () => fastest.crossEntropy(new Float32Array(5), [2], { numClasses: 4 })],
+    ['label out of range', () => fastest.crossEntropy(logits, [4], { numClasses: 4 })],
+    ['float label', () => fastest.crossEntropy(logits, [2.5], { numClasses: 4 })],
+    ['Float32Array labels', () => fastest.crossEntropy(logits, new Float32Array([2]) as never, { numClasses: 4 })],
+    ['smoothing NaN', () => fastest.crossEntropy(logits, [2], { numClasses: 4, smoothing: NaN })],
+    ['smoothing 1.5', () => fastest.crossEntropy(logits, [2], { numClasses: 4, smoothing: 1.5 })],
+    ['smoothing "0.1"', () => fastest.crossEntropy(logits, [2], { numClasses: 4, smoothing: '0.1' as never })],
+    ['unknown reduction', () => fastest.crossEntropy(logits, [2], { numClasses: 4, reduction: 'avg' as never })],
+    ['unknown option', () => fastest.crossEntropy(logits, [2], { numClasses: 4, smoothin: 0.1 } as never)],
+    ['grad buffer too short', () => fastest.crossEntropy(logits, [2], { numClasses: 4, grad: new Float32Array(3) })],
+    ['js backend, Float64Array logits', () => xent.crossEntropy(new Float64Array(4) as never, [2], { numClasses: 4 })],
+    ['explain, label 4', () => lib.explain(ANCHOR_PROBS, 4, { smoothing: 0.1 })],
+    ['labelSmooth, epsilon 2', () => lib.labelSmooth(2, 2, 4)],
+  ];
+  const outcomes: ErrorOutcome[] = [];
+  for (const [name, call] of cases) {
+    try {
+      call();
+      outcomes.push({ case: name, name: 'no error', message: '' });
+    } catch (error) {
+      const e = error as Error;
+      outcomes.push({ case: name, name: e.constructor.name, message: e.message });
+    }
+  }
+  const unknownBackend = await lib.createXent({ backend: 'gpu' as never }).then(
+    () => ({ name: 'no error', message: '' }),
+    (e: Error) => ({ name: e.constructor.name, message: e.message }),
+  );
+  outcomes.push({ case: 'createXent unknown backend', ...unknownBackend });
+  return outcomes;
+}

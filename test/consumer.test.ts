@@ -1,0 +1,277 @@
+/**
+ * The published package, as a stranger gets it: `npm pack`, install the tarball into a fresh
+ * temporary project (offline, from the npm cache), then use it from Node ESM, Node CommonJS,
+ * TypeScript (both module kinds), an esbuild browser bundle and a Vite browser build. Each
+ * must produce the seed's anchor numbers; the browser bundles run in headless Chromium.
+ *
+ * Needs a built dist/ (`npm test` builds first); a stale one is an error, not a silent pass.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { build as esbuild } from 'esbuild';
+import { build as viteBuild } from 'vite';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Browser } from 'playwright-core';
+import { repoRoot, serveDirectory } from '../scripts/web-lib.mjs';
+import { launchChromium, openPage } from './browser/chromium.js';
+
+const run = promisify(execFile);
+const SLOW = 120_000;
+
+let workDir: string;
+let projectDir: string;
+let packedFiles: string[];
+
+/** The anchor computation every consumer runs: p = [0.1, 0.2, 0.6, 0.1], true class 2, K = 4. */
+const ANCHOR_FUNCTION = `
+async function anchor(lib) {
+  const probs = [0.1, 0.2, 0.6, 0.1];
+  const logits = Float32Array.from(probs, Math.log);
+  const xent = await lib.createXent();
+  const hard = xent.crossEntropy(logits, [2], { numClasses: 4, grad: true });
+  const smooth = xent.crossEntropy(logits, [2], { numClasses: 4, smoothing: 0.1, grad: true });
+  return {
+    exports: Object.keys(lib).filter((name) => name !== 'default' && name !== '__esModule').sort(),
+    backend: xent.backend,
+    hardLoss: hard.loss,
+    smoothLoss: smooth.loss,
+    hardGrad: Array.from(hard.grad),
+    smoothGrad: Array.from(smooth.grad),
+    explainSmoothCE: lib.explain(probs, 2, { smoothing: 0.1 }).smoothCE,
+  };
+}
+`;
+
+const FILES: Record<string, string> = {
+  'package.json': JSON.stringify({ name: 'smoothxent-consumer', version: '1.0.0', private: true }, null, 2),
+  'esm.mjs': `import * as lib from 'smoothxent';\n${ANCHOR_FUNCTION}\nconsole.log(JSON.stringify(await anchor(lib)));\n`,
+  'cjs.cjs':
+    `const lib = require('smoothxent');\n${ANCHOR_FUNCTION}\n` +
+    `anchor(lib).then((result) => console.log(JSON.stringify(result)), (error) => { console.error(error); process.exit(1); });\n`,
+  // The browser entry, for both bundlers: the result lands on window and body[data-done].
+  'app.mjs':
+    `import * as lib from 'smoothxent';\n${ANCHOR_FUNCTION}\n` +
+    `anchor(lib).then(\n` +
+    `  (result) => { window.anchorResult = result; document.body.dataset.done = 'true'; },\n` +
+    `  (error) => { window.anchorError = String(error && error.stack || error); document.body.dataset.done = 'error'; },\n` +
+    `);\n`,
+  'index.html':
+    '<!doctype html>\n<html><head><meta charset="utf-8"><title>consumer</title><link rel="icon" href="data:,">' +
+    '<script type="module" src="./app.mjs"></script></head><body></body></html>\n',
+  // TypeScript consumers: the types must resolve for import and for require, and be real (not any).
+  'tsconfig.json': JSON.stringify(
+    {
+      compilerOptions: {
+        module: 'nodenext',
+        moduleResolution: 'nodenext',
+        target: 'es2022',
+        lib: ['es2022', 'dom'],
+        types: [],
+        strict: true,
+        noEmit: true,
+        skipLibCheck: false,
+      },
+      files: ['types-esm.mts', 'types-cjs.cts'],
+    },
+    null,
+    2,
+  ),
+  'types-esm.mts': [
+    "import { createXent, explain, type Xent, type BackendName } from 'smoothxent';",
+    'const xent: Xent = await createXent();',
+    'const backend: BackendName = xent.backend;',
+    "const { loss, grad } = xent.crossEntropy(new Float32Array(4), [2], { numClasses: 4, smoothing: 0.1, grad: true });",
+    'const total: number = loss + (grad?.length ?? 0) + explain([0.1, 0.2, 0.6, 0.1], 2).smoothCE;',
+    "const { losses } = xent.crossEntropy(new Float32Array(4), [2], { numClasses: 4, reduction: 'none' });",
+    'const first: number = losses[0];',
+    '// @ts-expect-error numClasses is required',
+    'xent.crossEntropy(new Float32Array(4), [2], {});',
+    'export { backend, total, first };',
+    '',
+  ].join('\n'),
+  'types-cjs.cts': [
+    "import smoothxent = require('smoothxent');",
+    'async function main(): Promise<number> {',
+    '  const xent: smoothxent.Xent = await smoothxent.createXent();',
+    "  return xent.crossEntropy(new Float32Array(4), [2], { numClasses: 4 }).loss;",
+    '}',
+    '// @ts-expect-error smoothing must be a number',
+    "smoothxent.createXent().then((xent) => xent.crossEntropy(new Float32Array(4), [2], { numClasses: 4, smoothing: '0.1' }));",
+    'export = main;',
+    '',
+  ].join('\n'),
+};
+
+/** Newest modification time of the files under `dir` (recursive), in ms. */
+async function newestMtime(dir: string): Promise<number> {
+  let newest = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? await newestMtime(path) : (await stat(path)).mtimeMs);
+  }
+  return newest;
+}
+
+async function checkDistIsBuilt(): Promise<void> {
+  const cjs = join(repoRoot, 'dist/index.cjs');
+  const built = await stat(cjs).then((s) => s.mtimeMs, () => 0);
+  if (built === 0) throw new Error('dist/index.cjs is missing: run `npm run build` first (`npm test` does).');
+  if ((await newestMtime(join(repoRoot, 'src'))) > built) {
+    throw new Error('dist/ is older than src/: run `npm run build` first (`npm test` does).');
+  }
+}
+
+beforeAll(async () => {
+  await checkDistIsBuilt();
+  workDir = await mkdtemp(join(tmpdir(), 'smoothxent-consumer-'));
+  projectDir = join(workDir, 'project');
+  await mkdir(projectDir);
+  const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', workDir], { cwd: repoRoot });
+  const [packed] = JSON.parse(stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
+  packedFiles = packed.files.map((f) => f.path);
+  for (const [name, content] of Object.entries(FILES)) await writeFile(join(projectDir, name), content);
+  // Offline: the tarball's one dependency (@assemblyscript/loader) comes from the npm cache.
+  await run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', join(workDir, packed.filename)], {
+    cwd: projectDir,
+  });
+}, SLOW);
+
+afterAll(async () => {
+  if (workDir) await rm(workDir, { recursive: true, force: true });
+});
+
+interface AnchorResult {
+  exports: string[];
+  backend: string;
+  hardLoss: number;
+  smoothLoss: number;
+  hardGrad: number[];
+  smoothGrad: number[];
+  explainSmoothCE: number;
+}
+
+function expectAnchor(result: AnchorResult) {
+  expect(result.hardLoss).toBeCloseTo(0.5108, 4);
+  expect(result.smoothLoss).toBeCloseTo(0.6279, 4);
+  expect(result.explainSmoothCE).toBeCloseTo(0.6279, 4);
+  expect(result.hardGrad[2]).toBeCloseTo(-0.4, 6);
+  expect(result.smoothGrad[2]).toBeCloseTo(-0.325, 6);
+  expect(result.hardGrad[0]).toBeCloseTo(0.1, 6);
+  expect(result.smoothGrad[0]).toBeCloseTo(0.075, 6);
+  expect(result.exports).toEqual(expect.arrayContaining(['createXent', 'explain', 'labelSmooth', 'crossEntropyFromProbs']));
+}
+
+const runNode = async (file: string): Promise<AnchorResult> =>
+  JSON.parse((await run(process.execPath, [file], { cwd: projectDir })).stdout);
+
+describe('the packed tarball', () => {
+  it('holds only dist/, README and package.json, with ESM, CJS and both kinds of types', () => {
+    for (const path of packedFiles) expect(path).toMatch(/^(dist\/|README\.md$|package\.json$|LICENSE)/);
+    expect(packedFiles).toEqual(
+      expect.arrayContaining(['package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/index.cjs', 'dist/index.d.cts']),
+    );
+    expect(packedFiles.some((path) => path.endsWith('.wasm'))).toBe(false); // binaries travel inside the JS
+  });
+
+  it('declares an exports map, no side effects and only browser-safe dependencies', async () => {
+    const manifest = JSON.parse(await readFile(join(projectDir, 'node_modules/smoothxent/package.json'), 'utf8'));
+    expect(manifest.exports['.'].import).toEqual({ types: './dist/index.d.ts', default: './dist/index.js' });
+    expect(manifest.exports['.'].require).toEqual({ types: './dist/index.d.cts', default: './dist/index.cjs' });
+    expect(manifest.sideEffects).toBe(false);
+    expect(Object.keys(manifest.dependencies ?? {})).toEqual(['@assemblyscript/loader']);
+  });
+});
+
+describe('the installed package in Node', () => {
+  it("imports from ESM and gives the seed's anchor numbers", async () => {
+    const result = await runNode('esm.mjs');
+    expectAnchor(result);
+    // Node 20 has SIMD, and relaxed SIMD only behind a flag (Node ≥ 22 has both).
+    expect(['wasm-relaxed-simd', 'wasm-simd']).toContain(result.backend);
+  });
+
+  it('requires from CommonJS with the same exports and numbers', async () => {
+    const [esm, cjs] = await Promise.all([runNode('esm.mjs'), runNode('cjs.cjs')]);
+    expectAnchor(cjs);
+    expect(cjs).toEqual(esm);
+  });
+
+  it('type-checks for TypeScript consumers of import and require', async () => {
+    const tsc = join(repoRoot, 'node_modules/typescript/bin/tsc');
+    const result = await run(process.execPath, [tsc, '-p', projectDir], { cwd: projectDir }).then(
+      () => '',
+      (error: { stdout?: string }) => error.stdout ?? String(error),
+    );
+    expect(result).toBe('');
+  }, SLOW);
+});
+
+describe('the installed package bundled for the browser', () => {
+  let browser: Browser;
+  let server: { url: string; close(): Promise<void> };
+
+  beforeAll(async () => {
+    browser = await launchChromium();
+    server = await serveDirectory(projectDir);
+  }, SLOW);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  async function runInChromium(path: string): Promise<AnchorResult> {
+    const { page, errors } = await openPage(browser, `${server.url}${path}`);
+    try {
+      await page.waitForSelector('body[data-done]', { state: 'attached', timeout: 30_000 });
+      const outcome = await page.evaluate(() => {
+        const w = window as unknown as { anchorResult?: unknown; anchorError?: string };
+        return { result: w.anchorResult, error: w.anchorError };
+      });
+      if (outcome.error) throw new Error(`the bundle failed in Chromium: ${outcome.error}`);
+      expect(errors).toEqual([]);
+      return outcome.result as AnchorResult;
+    } finally {
+      await page.close();
+    }
+  }
+
+  it('bundles with esbuild (platform browser) and runs in Chromium', async () => {
+    const outdir = join(projectDir, 'out-esbuild');
+    const result = await esbuild({
+      absWorkingDir: projectDir,
+      entryPoints: ['app.mjs'],
+      outdir,
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      minify: true,
+      metafile: true,
+      logLevel: 'silent',
+    });
+    expect(result.errors).toEqual([]);
+    // Only the package and its loader end up in the bundle: nothing from Node.
+    const inputs = Object.keys(result.metafile.inputs);
+    expect(inputs.filter((p) => !/^(app\.mjs|node_modules\/(smoothxent|@assemblyscript\/loader)\/)/.test(p))).toEqual([]);
+    await writeFile(join(outdir, 'index.html'), FILES['index.html'].replace('./app.mjs', './app.js'));
+    const anchor = await runInChromium('out-esbuild/');
+    expectAnchor(anchor);
+    expect(['wasm-relaxed-simd', 'wasm-simd']).toContain(anchor.backend);
+  }, SLOW);
+
+  it('builds with Vite and runs in Chromium', async () => {
+    await viteBuild({
+      root: projectDir,
+      configFile: false,
+      logLevel: 'silent',
+      base: './',
+      build: { outDir: 'out-vite', emptyOutDir: true },
+    });
+    const anchor = await runInChromium('out-vite/');
+    expectAnchor(anchor);
+    expect(['wasm-relaxed-simd', 'wasm-simd']).toContain(anchor.backend);
+  }, SLOW);
+});
