@@ -11,7 +11,7 @@ import { expMinus, expMinus4, madd } from './exp';
 // @ts-ignore: decorator
 @inline const BLOCK: i32 = 256;
 
-/** Second result of the two-result helpers (wasm has no cheap tuple return here). */
+/** The second result of rowExpSum (wasm has no cheap tuple return here). */
 export let secondSum: f64 = 0;
 
 // @ts-ignore: decorator
@@ -55,97 +55,62 @@ export function rowMax(z: usize, K: i32): f32 {
 }
 
 /**
- * max_k z_k, and Σ_k z_k (or Σ_k w_k·z_k when w ≠ 0) into `secondSum`.
- * Used when ε > 0: the smoothing term needs the row sum.
+ * Pass 2: S = Σ_k exp(z_k − m), storing each exp at e (unless e = 0), and, when `gaps` is
+ * set, Σ_k w_k·(z_k − m) (w_k = 1 when w = 0) into `secondSum`.
+ *
+ * The smoothing term needs Σ_k (lse − z_k) = K·log S + Σ_k (m − z_k). Summing the gaps
+ * z_k − m (all ≤ 0, so nothing cancels) instead of the logits themselves keeps the loss
+ * exact to float32 even for large, nearly equal logits, where Σz would lose the differences.
  */
-export function rowMaxAndSum(z: usize, w: usize, K: i32): f32 {
-  let m: f32 = -Infinity;
-  let total: f64 = 0;
-  let k = 0;
-  if (ASC_FEATURE_SIMD) {
-    let mv = f32x4.splat(-Infinity);
-    while (k + 4 <= K) {
-      const end = min(K & ~3, k + BLOCK);
-      let sv = f32x4.splat(0);
-      if (w) {
-        for (; k < end; k += 4) {
-          const v = v128.load(at(z, k));
-          mv = f32x4.pmax(mv, v);
-          sv = madd(v, v128.load(at(w, k)), sv);
-        }
-      } else {
-        for (; k < end; k += 4) {
-          const v = v128.load(at(z, k));
-          mv = f32x4.pmax(mv, v);
-          sv = f32x4.add(sv, v);
-        }
-      }
-      total += horizontalSum(sv);
-    }
-    m = horizontalMax(mv);
+export function rowExpSum(z: usize, e: usize, K: i32, m: f32, gaps: bool, w: usize): f64 {
+  if (e) {
+    if (!gaps) return expLoop(z, e, K, m, 0, true, false, false);
+    return w ? expLoop(z, e, K, m, w, true, true, true) : expLoop(z, e, K, m, 0, true, true, false);
   }
-  for (; k < K; k++) {
-    const v = load<f32>(at(z, k));
-    m = v > m ? v : m;
-    total += w ? <f64>(v * load<f32>(at(w, k))) : <f64>v;
-  }
-  secondSum = total;
-  return m;
+  if (!gaps) return expLoop(z, 0, K, m, 0, false, false, false);
+  return w ? expLoop(z, 0, K, m, w, false, true, true) : expLoop(z, 0, K, m, 0, false, true, false);
 }
 
-/**
- * Σ_k exp(scale·(z_k − m)), storing each exp at e (unless e = 0).
- * scale is 1 for class-label rows and 1/T for temperature-scaled soft targets.
- */
-export function rowExpSum(z: usize, e: usize, K: i32, m: f32, scale: f32): f64 {
+// Compiled once per flag combination (the flags are constants after inlining), so the
+// loops carry no per-element branch.
+// @ts-ignore: decorator
+@inline function expLoop(z: usize, e: usize, K: i32, m: f32, w: usize, keepExps: bool, gaps: bool, weighted: bool): f64 {
   let total: f64 = 0;
+  let gapTotal: f64 = 0;
   let k = 0;
   if (ASC_FEATURE_SIMD) {
     const mv = f32x4.splat(m);
-    const sc = f32x4.splat(scale);
-    const scaled = scale != 1;
     while (k + 4 <= K) {
       const end = min(K & ~3, k + BLOCK);
       let sv = f32x4.splat(0);
-      if (e) {
-        if (scaled) {
-          for (; k < end; k += 4) {
-            const x = expMinus4(f32x4.mul(f32x4.sub(v128.load(at(z, k)), mv), sc));
-            v128.store(at(e, k), x);
-            sv = f32x4.add(sv, x);
-          }
-        } else {
-          for (; k < end; k += 4) {
-            const x = expMinus4(f32x4.sub(v128.load(at(z, k)), mv));
-            v128.store(at(e, k), x);
-            sv = f32x4.add(sv, x);
-          }
-        }
-      } else {
-        if (scaled) {
-          for (; k < end; k += 4) {
-            sv = f32x4.add(sv, expMinus4(f32x4.mul(f32x4.sub(v128.load(at(z, k)), mv), sc)));
-          }
-        } else {
-          for (; k < end; k += 4) {
-            sv = f32x4.add(sv, expMinus4(f32x4.sub(v128.load(at(z, k)), mv)));
-          }
-        }
+      let gv = f32x4.splat(0);
+      for (; k < end; k += 4) {
+        const x = f32x4.sub(v128.load(at(z, k)), mv);
+        const v = expMinus4(x);
+        if (keepExps) v128.store(at(e, k), v);
+        sv = f32x4.add(sv, v);
+        if (gaps) gv = weighted ? madd(x, v128.load(at(w, k)), gv) : f32x4.add(gv, x);
       }
       total += horizontalSum(sv);
+      if (gaps) gapTotal += horizontalSum(gv);
     }
   }
   // Scalar build (and the SIMD tail): the same blocked f32 sums folded into f64.
   while (k < K) {
     const end = min(K, k + BLOCK);
     let part: f32 = 0;
+    let gapPart: f32 = 0;
     for (; k < end; k++) {
-      const x = expMinus((load<f32>(at(z, k)) - m) * scale);
-      if (e) store<f32>(at(e, k), x);
-      part += x;
+      const x = load<f32>(at(z, k)) - m;
+      const v = expMinus(x);
+      if (keepExps) store<f32>(at(e, k), v);
+      part += v;
+      if (gaps) gapPart += weighted ? x * load<f32>(at(w, k)) : x;
     }
     total += <f64>part;
+    gapTotal += <f64>gapPart;
   }
+  secondSum = gapTotal;
   return total;
 }
 

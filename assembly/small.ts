@@ -26,15 +26,15 @@ import { expMinus4, madd } from './exp';
 
 export function xentSmall(
   logits: usize, grad: usize, labels: usize, rows: i32, K: i32,
-  smoothing: f32, scale: f32, ignoreIndex: i32,
+  smoothing: f64, scale: f64, ignoreIndex: i32,
   weight: usize, weightSum: f64, zLoss: f64,
   scratch: usize, losses: usize, lseOut: usize, sumIn: f64,
 ): f64 {
   let sum = sumIn;
-  const eps = <f64>smoothing;
+  const eps = smoothing;
   const epsOverK = eps / <f64>K;
   const rowBytes = <usize>K << 2;
-  const beta = <f32>(epsOverK * <f64>scale);
+  const beta = <f32>(epsOverK * scale);
   const smoothed = eps > 0;
   for (let r = 0; r < rows; r += 4) {
     const last = min(rows - 1, r + 3);
@@ -43,9 +43,8 @@ export function xentSmall(
     const p1 = logits + <usize>min(r + 1, last) * rowBytes;
     const p2 = logits + <usize>min(r + 2, last) * rowBytes;
     const p3 = logits + <usize>last * rowBytes;
-    // Pass 1: gather columns into scratch, lane-wise max and (weighted) sum.
+    // Pass 1: gather columns into scratch, lane-wise max.
     let mv = f32x4.splat(-Infinity);
-    let sv = f32x4.splat(0);
     for (let k = 0; k < K; k++) {
       const o = <usize>k << 2;
       let v = f32x4.splat(load<f32>(p0 + o));
@@ -54,15 +53,18 @@ export function xentSmall(
       v = f32x4.replace_lane(v, 3, load<f32>(p3 + o));
       v128.store(scratch + (<usize>k << 4), v);
       mv = f32x4.pmax(mv, v);
-      if (smoothed) sv = weight ? madd(v, f32x4.splat(load<f32>(weight + o)), sv) : f32x4.add(sv, v);
     }
-    // Pass 2: exps in place in scratch, lane-wise sums.
+    // Pass 2: exps in place in scratch, lane-wise sums of the exps and (when ε > 0) of the
+    // (weighted) gaps z_k − m, which are ≤ 0 and so sum without cancellation.
     let ev = f32x4.splat(0);
+    let sv = f32x4.splat(0);
     for (let k = 0; k < K; k++) {
       const at = scratch + (<usize>k << 4);
-      const x = expMinus4(f32x4.sub(v128.load(at), mv));
-      v128.store(at, x);
-      ev = f32x4.add(ev, x);
+      const x = f32x4.sub(v128.load(at), mv);
+      const e = expMinus4(x);
+      v128.store(at, e);
+      ev = f32x4.add(ev, e);
+      if (smoothed) sv = weight ? madd(x, f32x4.splat(load<f32>(weight + (<usize>k << 2))), sv) : f32x4.add(sv, x);
     }
     // Per row: lse, loss, and the gradient's alpha and label term.
     let alphas = f32x4.splat(0);
@@ -74,29 +76,23 @@ export function xentSmall(
       const y = load<i32>(labels + (<usize>row << 2));
       const m = <f64>lane(mv, j);
       const S = <f64>lane(ev, j);
-      const lse = m + Math.log(S);
+      const logS = Math.log(S);
+      const lse = m + logS;
       if (lseOut) store<f32>(lseOut + (<usize>row << 2), <f32>lse);
       if (y == ignoreIndex) {
         if (losses) store<f32>(losses + (<usize>row << 2), 0);
         continue;
       }
       const zy = <f64>load<f32>(logits + <usize>row * rowBytes + (<usize>y << 2));
-      const sumZ = <f64>lane(sv, j);
       const wy: f64 = weight ? <f64>load<f32>(weight + (<usize>y << 2)) : 1;
-      let loss: f64;
-      if (weight) {
-        loss = (1 - eps) * wy * (lse - zy);
-        if (smoothed) loss += epsOverK * (weightSum * lse - sumZ);
-      } else {
-        loss = lse - (1 - eps) * zy;
-        if (smoothed) loss -= epsOverK * sumZ;
-      }
+      let loss = (1 - eps) * wy * (logS + (m - zy));
+      if (smoothed) loss += epsOverK * (weightSum * logS - <f64>lane(sv, j));
       if (zLoss != 0) loss += zLoss * lse * lse;
       if (losses) store<f32>(losses + (<usize>row << 2), <f32>loss);
       sum += loss;
       const A = (1 - eps) * wy + epsOverK * weightSum + 2 * zLoss * lse;
-      const alpha = <f32>(A / S * <f64>scale);
-      const fix = <f32>((1 - eps) * wy * <f64>scale);
+      const alpha = <f32>(A / S * scale);
+      const fix = <f32>((1 - eps) * wy * scale);
       switch (j) {
         case 0: { alphas = f32x4.replace_lane(alphas, 0, alpha); fixes = f32x4.replace_lane(fixes, 0, fix); live = i32x4.replace_lane(live, 0, y); break; }
         case 1: { alphas = f32x4.replace_lane(alphas, 1, alpha); fixes = f32x4.replace_lane(fixes, 1, fix); live = i32x4.replace_lane(live, 1, y); break; }

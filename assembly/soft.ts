@@ -4,21 +4,25 @@
 // Shapes: logits[rows·K], targets[rows·K], grad[rows·K] (may equal logits), weight[K]
 // (optional), losses[rows] and lse[rows] (optional outputs), all f32.
 //
-// Per row, with t'_k = (1−ε)·t_k + ε/K, u_k = w_k·t'_k (w ≡ 1 when absent), T the temperature:
-//   m      = max_k z_k;  B = Σ_k u_k;  C = Σ_k u_k·z_k, where a term with u_k = 0 is 0
-//            even against a −∞ logit                                          (pass 1)
-//   S      = Σ_k exp((z_k − m)/T),  lse = m/T + log S     (the lse of z/T)     (pass 2)
-//   loss   = −Σ_k u_k·log softmax(z/T)_k = B·lse − C/T
+// Per row, with t'_k = (1−ε)·t_k + ε/K, u_k = w_k·t'_k (w ≡ 1 when absent), T the temperature,
+// x_k = (z_k − m)/T ≤ 0:
+//   m      = max_k z_k                                                        (pass 1)
+//   S      = Σ_k exp(x_k),  lse = m/T + log S  (the lse of z/T);  B = Σ_k u_k;
+//   X      = Σ_k u_k·x_k, where a term with u_k = 0 is 0 even against a −∞ logit  (pass 2)
+//   loss   = −Σ_k u_k·log softmax(z/T)_k = Σ_k u_k·(log S − x_k) = B·log S − X
+//            (every term ≥ 0: no cancellation, unlike B·lse − Σ u·z/T for large logits)
 //   ∂/∂z_k = (B·p_k − u_k)/T                                                   (pass 3)
 // The gradient is with respect to the logits as given (the 1/T of the chain rule is in).
 
-import { rowExpSum } from './rows';
-import { madd } from './exp';
+import { rowMax } from './rows';
+import { expMinus, expMinus4, madd } from './exp';
 
+// Shorter blocks than rows.ts: B and X add many small target masses, and B multiplies
+// log S, so each f32 partial sum must stay short before it is folded into f64.
 // @ts-ignore: decorator
-@inline const BLOCK: i32 = 256;
+@inline const BLOCK: i32 = 32;
 
-let sumC: f64 = 0;
+let sumX: f64 = 0;
 let sumB: f64 = 0;
 
 // @ts-ignore: decorator
@@ -32,47 +36,61 @@ let sumB: f64 = 0;
     <f64>f32x4.extract_lane(v, 2) + <f64>f32x4.extract_lane(v, 3);
 }
 
-/** Pass 1: returns m; B and C into sumB, sumC. */
-function rowTargetSums(z: usize, t: usize, w: usize, K: i32, keep: f32, spread: f32): f32 {
-  let m: f32 = -Infinity;
+/** Pass 2: returns S; B and X into sumB, sumX; exps stored at g unless g = 0. */
+function rowSoftSums(z: usize, t: usize, w: usize, g: usize, K: i32, m: f32, invT: f32, keep: f32, spread: f32): f64 {
+  let S: f64 = 0;
   let b: f64 = 0;
-  let c: f64 = 0;
+  let x: f64 = 0;
   let k = 0;
   if (ASC_FEATURE_SIMD) {
-    let mv = f32x4.splat(-Infinity);
+    const mv = f32x4.splat(m);
+    const iv = f32x4.splat(invT);
     const kv = f32x4.splat(keep);
-    const sv = f32x4.splat(spread);
+    const sp = f32x4.splat(spread);
     const zero = f32x4.splat(0);
     while (k + 4 <= K) {
       const end = min(K & ~3, k + BLOCK);
+      let sv = zero;
       let bv = zero;
-      let cv = zero;
+      let xv = zero;
       for (; k < end; k += 4) {
-        const v = v128.load(at(z, k));
-        mv = f32x4.pmax(mv, v);
-        let u = madd(v128.load(at(t, k)), kv, sv);
+        const gap = f32x4.mul(f32x4.sub(v128.load(at(z, k)), mv), iv);
+        const e = expMinus4(gap);
+        if (g) v128.store(at(g, k), e);
+        sv = f32x4.add(sv, e);
+        let u = madd(v128.load(at(t, k)), kv, sp);
         if (w) u = f32x4.mul(u, v128.load(at(w, k)));
         bv = f32x4.add(bv, u);
-        // u·z where u ≠ 0, else 0 (0·−∞ would be NaN).
-        cv = f32x4.add(cv, v128.and(f32x4.mul(u, v), f32x4.ne(u, zero)));
+        // u·x where u ≠ 0, else 0 (0·−∞ would be NaN).
+        xv = f32x4.add(xv, v128.and(f32x4.mul(u, gap), f32x4.ne(u, zero)));
       }
+      S += lanes(sv);
       b += lanes(bv);
-      c += lanes(cv);
+      x += lanes(xv);
     }
-    const a = f32x4.pmax(mv, i32x4.shuffle(mv, mv, 2, 3, 0, 1));
-    m = f32x4.extract_lane(f32x4.pmax(a, i32x4.shuffle(a, a, 1, 0, 3, 2)), 0);
   }
-  for (; k < K; k++) {
-    const v = load<f32>(at(z, k));
-    m = v > m ? v : m;
-    let u = load<f32>(at(t, k)) * keep + spread;
-    if (w) u *= load<f32>(at(w, k));
-    b += <f64>u;
-    if (u != 0) c += <f64>(u * v);
+  while (k < K) {
+    const end = min(K, k + BLOCK);
+    let sp: f32 = 0;
+    let bp: f32 = 0;
+    let xp: f32 = 0;
+    for (; k < end; k++) {
+      const gap = (load<f32>(at(z, k)) - m) * invT;
+      const e = expMinus(gap);
+      if (g) store<f32>(at(g, k), e);
+      sp += e;
+      let u = load<f32>(at(t, k)) * keep + spread;
+      if (w) u *= load<f32>(at(w, k));
+      bp += u;
+      if (u != 0) xp += u * gap;
+    }
+    S += <f64>sp;
+    b += <f64>bp;
+    x += <f64>xp;
   }
   sumB = b;
-  sumC = c;
-  return m;
+  sumX = x;
+  return S;
 }
 
 /** Pass 3: g_k ← e_k·alpha − u_k·beta. */
@@ -98,31 +116,29 @@ function rowSoftGrad(g: usize, t: usize, w: usize, K: i32, keep: f32, spread: f3
 
 export function softRows(
   logits: usize, targets: usize, grad: usize, rows: i32, K: i32,
-  smoothing: f32, scale: f32, weight: usize, temperature: f32,
+  smoothing: f64, scale: f64, weight: usize, temperature: f64,
   losses: usize, lseOut: usize, sumIn: f64,
 ): f64 {
   let sum = sumIn;
-  const eps = <f64>smoothing;
-  const keep = <f32>(1 - eps);
-  const spread = <f32>(eps / <f64>K);
-  const invT = <f64>1 / <f64>temperature;
+  const keep = <f32>(1 - smoothing);
+  const spread = <f32>(smoothing / <f64>K);
+  const invT = 1 / temperature;
   const rowBytes = <usize>K << 2;
-  const beta = <f32>(<f64>scale * invT);
+  const beta = <f32>(scale * invT);
   for (let r = 0; r < rows; r++) {
     const z = logits + <usize>r * rowBytes;
     const t = targets + <usize>r * rowBytes;
     const g = grad ? grad + <usize>r * rowBytes : 0;
-    // Pass 1 reads z before pass 2 overwrites it (grad may alias logits).
-    const m = rowTargetSums(z, t, weight, K, keep, spread);
+    const m = rowMax(z, K);
+    // Pass 2 reads each z_k before writing its exp over it (grad may alias logits).
+    const S = rowSoftSums(z, t, weight, g, K, m, <f32>invT, keep, spread);
     const B = sumB;
-    const C = sumC;
-    const S = rowExpSum(z, g, K, m, <f32>invT);
-    const lse = <f64>m * invT + Math.log(S);
-    if (lseOut) store<f32>(lseOut + (<usize>r << 2), <f32>lse);
-    const loss = B * lse - C * invT;
+    const logS = Math.log(S);
+    if (lseOut) store<f32>(lseOut + (<usize>r << 2), <f32>(<f64>m * invT + logS));
+    const loss = B * logS - sumX;
     if (losses) store<f32>(losses + (<usize>r << 2), <f32>loss);
     sum += loss;
-    if (g) rowSoftGrad(g, t, weight, K, keep, spread, <f32>(B / S * <f64>scale * invT), beta);
+    if (g) rowSoftGrad(g, t, weight, K, keep, spread, <f32>(B / S * scale * invT), beta);
   }
   return sum;
 }

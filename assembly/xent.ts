@@ -7,34 +7,39 @@
 //
 // Per row with label y, smoothing ε, weights w (w ≡ 1 when absent, W = Σ_k w_k):
 //   z      ← c·tanh(z/c)                                   (softcap c, optional)
-//   m      = max_k z_k                                     (pass 1, with Σ_k w_k z_k when ε > 0)
-//   S      = Σ_k exp(z_k − m),  lse = m + log S           (pass 2, exps stored in grad)
-//   loss   = (1−ε)·w_y·(lse − z_y) + (ε/K)·(W·lse − Σ_k w_k z_k) + zLoss·lse²
+//   m      = max_k z_k                                     (pass 1)
+//   S      = Σ_k exp(z_k − m),  lse = m + log S           (pass 2, exps stored in grad,
+//            and Σ_k w_k·(z_k − m) when ε > 0)
+//   loss   = (1−ε)·w_y·(lse − z_y) + (ε/K)·Σ_k w_k·(lse − z_k) + zLoss·lse²
 //            — unweighted this is lse − (1−ε)·z_y − (ε/K)·Σz + zLoss·lse²; ε = 0 skips
-//            the Σz term, so masked (−∞) logits still give a finite hard-label loss.
+//            the smoothing term, so masked (−∞) logits still give a finite hard-label loss.
 //   ∂/∂z_k = p_k·A − (ε/K)·w_k − (1−ε)·w_y·[k = y],   A = (1−ε)·w_y + (ε/K)·W + 2·zLoss·lse
 //            (× the softcap chain factor 1 − (z_k/c)², × scale)              (pass 3)
 // Rows whose label equals ignoreIndex contribute 0 loss and 0 gradient.
+// For K ≤ 32 (SIMD builds) the work goes to small.ts, four rows per vector, same math.
 // The sum of row losses is accumulated in f64 in row order onto `sumIn` and returned,
 // so that the result does not depend on how rows are split into chunks.
 
 import { xentSmall, SMALL_K } from './small';
-import { rowMax, rowMaxAndSum, rowExpSum, rowGrad, rowSoftcap, capFactor, secondSum } from './rows';
+import { rowMax, rowExpSum, rowGrad, rowSoftcap, capFactor, secondSum } from './rows';
 
 export function xentRows(
   logits: usize, grad: usize, labels: usize, rows: i32, K: i32,
-  smoothing: f32, scale: f32, ignoreIndex: i32,
+  smoothing: f64, scale: f64, ignoreIndex: i32,
   weight: usize, weightSum: f64, zLoss: f64, softcap: f32, scratch: usize,
-  losses: usize, lseOut: usize, sumIn: f64,
+  losses: usize, lseOut: usize, sumIn: f64, rowWise: bool,
 ): f64 {
-  if (ASC_FEATURE_SIMD && K <= SMALL_K && softcap == 0) {
+  // Small K takes four rows per vector, unless the caller's whole batch has fewer than four
+  // rows (rowWise): the host decides from the batch, not the chunk, so that every chunk of a
+  // batch takes the same path and chunking never changes a result.
+  if (ASC_FEATURE_SIMD && K <= SMALL_K && softcap == 0 && !rowWise) {
     return xentSmall(logits, grad, labels, rows, K, smoothing, scale, ignoreIndex, weight, weightSum, zLoss, scratch, losses, lseOut, sumIn);
   }
   let sum = sumIn;
-  const eps = <f64>smoothing;
+  const eps = smoothing;
   const epsOverK = eps / <f64>K;
   const rowBytes = <usize>K << 2;
-  const beta = <f32>(epsOverK * <f64>scale);
+  const beta = <f32>(epsOverK * scale);
   for (let r = 0; r < rows; r++) {
     const z0 = logits + <usize>r * rowBytes;
     const g = grad ? grad + <usize>r * rowBytes : 0;
@@ -51,47 +56,40 @@ export function xentRows(
       rowSoftcap(z0, scratch, K, softcap);
       z = scratch;
     }
-    // Step 1: the max, and the (weighted) row sum the smoothing term needs.
-    let m: f32;
-    let sumZ: f64 = 0;
-    if (eps > 0 && !ignored) {
-      m = rowMaxAndSum(z, weight, K);
-      sumZ = secondSum;
-    } else {
-      m = rowMax(z, K);
-    }
+    // Step 1: the max.
+    const m = rowMax(z, K);
     // z_y is read before step 2, which may write the exps over the logits.
     const zy: f64 = ignored ? 0 : <f64>load<f32>(z + (<usize>y << 2));
-    // Step 2: exps (kept in the gradient buffer when it is wanted) and lse = m + log S.
+    // Step 2: exps (kept in the gradient buffer when it is wanted), S, and when ε > 0 the
+    // (weighted) sum of the gaps z_k − m for the smoothing term.
     const wantGrad = g != 0 && !ignored;
-    const S = rowExpSum(z, wantGrad ? g : 0, K, m, 1);
-    const lse = <f64>m + Math.log(S);
+    const smoothed = eps > 0 && !ignored;
+    const S = rowExpSum(z, wantGrad ? g : 0, K, m, smoothed, weight);
+    const gapSum = secondSum;
+    const logS = Math.log(S);
+    const lse = <f64>m + logS;
     if (lseOut) store<f32>(lseOut + (<usize>r << 2), <f32>lse);
     if (ignored) {
       if (g) memory.fill(g, 0, rowBytes);
       if (losses) store<f32>(losses + (<usize>r << 2), 0);
       continue;
     }
-    // Step 3: the row loss, in f64.
+    // Step 3: the row loss in f64, written with lse − z_k = log S + (m − z_k) so that every
+    // term is ≥ 0 and nothing cancels:
+    //   (1−ε)·w_y·(log S + m − z_y) + (ε/K)·(W·log S − Σ_k w_k·(z_k − m)) + zLoss·lse².
     const wy: f64 = weight ? <f64>load<f32>(weight + (<usize>y << 2)) : 1;
-    let loss: f64;
-    if (weight) {
-      loss = (1 - eps) * wy * (lse - zy);
-      if (eps > 0) loss += epsOverK * (weightSum * lse - sumZ);
-    } else {
-      loss = lse - (1 - eps) * zy;
-      if (eps > 0) loss -= epsOverK * sumZ;
-    }
+    let loss = (1 - eps) * wy * (logS + (<f64>m - zy));
+    if (smoothed) loss += epsOverK * (weightSum * logS - gapSum);
     if (zLoss != 0) loss += zLoss * lse * lse;
     if (losses) store<f32>(losses + (<usize>r << 2), <f32>loss);
     sum += loss;
     // Step 4: the gradient, g_k = e_k·(A/S)·scale − (ε/K)·w_k·scale, then the label's term.
     if (wantGrad) {
       const A = (1 - eps) * wy + epsOverK * weightSum + 2 * zLoss * lse;
-      const alpha = <f32>(A / S * <f64>scale);
+      const alpha = <f32>(A / S * scale);
       rowGrad(g, K, alpha, beta, eps > 0 ? weight : 0, softcap != 0 ? scratch : 0, softcap);
       const gy = g + (<usize>y << 2);
-      let fix = <f32>((1 - eps) * wy * <f64>scale);
+      let fix = <f32>((1 - eps) * wy * scale);
       if (softcap != 0) fix *= capFactor(load<f32>(scratch + (<usize>y << 2)), softcap);
       store<f32>(gy, load<f32>(gy) - fix);
     }

@@ -49,6 +49,9 @@ function layout(base: number, rows: number, K: number, parts: Parts): Layout {
   return { weight, scratch, logits, targets, labels, losses, lse, end: at };
 }
 
+/** Batches of fewer rows skip the small-K kernel, which would fill its lanes with copies. */
+const ROWS_PER_VECTOR = 4;
+
 /** Below this many elements a plain loop beats creating a subarray view to copy with. */
 const SMALL_COPY = 64;
 
@@ -140,7 +143,7 @@ export class WasmBackend implements Backend {
         at.logits, grad ? at.logits : 0, at.labels, r1 - r0, K,
         request.smoothing, request.scale, request.ignoreIndex,
         at.weight, request.weightSum, request.zLoss, request.softcap, at.scratch,
-        at.losses, at.lse, sum,
+        at.losses, at.lse, sum, rows < ROWS_PER_VECTOR,
       );
       if (grad) copyOut(grad, r0 * K, f32, at.logits >> 2, (r1 - r0) * K);
       if (losses) copyOut(losses, r0, f32, at.losses >> 2, r1 - r0);
@@ -205,7 +208,7 @@ export class WasmBackend implements Backend {
           at.logits, gradPtr, at.labels, rows, K,
           request.smoothing, request.scale, request.ignoreIndex,
           request.weight ? at.weight : 0, request.weightSum, request.zLoss, request.softcap, at.scratch,
-          wantLosses ? at.losses : 0, wantLse ? at.lse : 0, 0,
+          wantLosses ? at.losses : 0, wantLse ? at.lse : 0, 0, rows < ROWS_PER_VECTOR,
         );
         return {
           sum,

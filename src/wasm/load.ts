@@ -14,7 +14,7 @@ export interface KernelExports {
     logits: number, grad: number, labels: number, rows: number, K: number,
     smoothing: number, scale: number, ignoreIndex: number,
     weight: number, weightSum: number, zLoss: number, softcap: number, scratch: number,
-    losses: number, lse: number, sumIn: number,
+    losses: number, lse: number, sumIn: number, rowWise: boolean,
   ): number;
   softRows(
     logits: number, targets: number, grad: number, rows: number, K: number,
