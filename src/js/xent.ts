@@ -4,7 +4,7 @@
  * arithmetic, no allocation per call beyond a reused softcap scratch row.
  */
 import type { HardRequest } from '../backend.js';
-import { rowMax, rowSum, rowExpSum, rowSoftcap } from './rows.js';
+import { rowMax, rowExpSum, rowExpGapSum, rowSoftcap, second } from './rows.js';
 
 let scratch = new Float32Array(0);
 
@@ -31,31 +31,29 @@ export function hardRows(request: HardRequest): number {
       z = scratch;
       zBase = 0;
     }
-    // Step 1: max and the (weighted) row sum for the smoothing term.
+    // Step 1: the max.
     const m = rowMax(z, zBase, K);
-    const sumZ = eps > 0 && !ignored ? rowSum(z, zBase, K, weight) : 0;
     // z_y is read before step 2, which may write the exps over the logits (in place).
     const zy = ignored ? 0 : z[zBase + y];
-    // Step 2: exps into the gradient buffer, lse = m + log S.
+    // Step 2: exps into the gradient buffer, S, and when ε > 0 the (weighted) gap sum.
     const wantGrad = grad !== null && !ignored;
-    const S = rowExpSum(z, zBase, K, m, 1, wantGrad ? grad : null, base);
-    const lse = m + Math.log(S);
+    const smoothed = eps > 0 && !ignored;
+    const S = smoothed
+      ? rowExpGapSum(z, zBase, K, m, wantGrad ? grad : null, base, weight)
+      : rowExpSum(z, zBase, K, m, 1, wantGrad ? grad : null, base);
+    const logS = Math.log(S);
+    const lse = m + logS;
     if (lseOut) lseOut[r] = lse;
     if (ignored) {
       if (grad) grad.fill(0, base, base + K);
       if (losses) losses[r] = 0;
       continue;
     }
-    // Step 3: the row loss.
+    // Step 3: the row loss, every term ≥ 0 (lse − z_k = log S + m − z_k):
+    //   (1−ε)·w_y·(log S + m − z_y) + (ε/K)·(W·log S − Σ_k w_k·(z_k − m)) + zLoss·lse².
     const wy = weight ? weight[y] : 1;
-    let loss: number;
-    if (weight) {
-      loss = (1 - eps) * wy * (lse - zy);
-      if (eps > 0) loss += epsOverK * (weightSum * lse - sumZ);
-    } else {
-      loss = lse - (1 - eps) * zy;
-      if (eps > 0) loss -= epsOverK * sumZ;
-    }
+    let loss = (1 - eps) * wy * (logS + (m - zy));
+    if (smoothed) loss += epsOverK * (weightSum * logS - second.gapSum);
     if (zLoss !== 0) loss += zLoss * lse * lse;
     if (losses) losses[r] = loss;
     sum += loss;
