@@ -2,26 +2,50 @@
 //
 // With K = 10 a row is two and a half vectors, so the per-row work (reductions across
 // lanes, a log, the label fix-up) would cost as much as the exps. Here lane j of every
-// vector belongs to row r+j: column k of four rows is gathered into one vector and kept
-// transposed in scratch (K vectors), so max, sums, exps and the gradient are plain
-// lane-wise operations and each row's numbers never depend on which lane or group it
-// landed in (a short last group repeats its last row in the spare lanes). The math is
-// that of xent.ts, step for step; softcap takes the row-wise kernel.
+// vector belongs to row r+j: four rows are transposed 4×4 into scratch (K column vectors),
+// so max, sums, exps, the per-row loss (log included) and the gradient are plain lane-wise
+// operations, and each row's numbers never depend on which lane or group it landed in (a
+// short last group repeats its last row in the spare lanes). The math is that of xent.ts;
+// the per-row loss is evaluated in f32 lanes (every term is ≥ 0, so it keeps a few ulp)
+// and summed in f64 in row order. Softcap takes the row-wise kernel.
 
-import { expMinus4, madd } from './exp';
+import { expMinus4, logAtLeastOne4, madd } from './exp';
 
 // @ts-ignore: decorator
 @inline export const SMALL_K: i32 = 32;
 
+/** Transposes the 4×4 block of rows a, b, c, d and stores its four columns at out. */
+// @ts-ignore: decorator
+@inline function transpose4(a: v128, b: v128, c: v128, d: v128, out: usize): void {
+  const ab01 = i32x4.shuffle(a, b, 0, 4, 1, 5);
+  const ab23 = i32x4.shuffle(a, b, 2, 6, 3, 7);
+  const cd01 = i32x4.shuffle(c, d, 0, 4, 1, 5);
+  const cd23 = i32x4.shuffle(c, d, 2, 6, 3, 7);
+  v128.store(out, i32x4.shuffle(ab01, cd01, 0, 1, 4, 5));
+  v128.store(out, i32x4.shuffle(ab01, cd01, 2, 3, 6, 7), 16);
+  v128.store(out, i32x4.shuffle(ab23, cd23, 0, 1, 4, 5), 32);
+  v128.store(out, i32x4.shuffle(ab23, cd23, 2, 3, 6, 7), 48);
+}
+
 // @ts-ignore: decorator
 @inline function lane(v: v128, j: i32): f32 {
-  // extract_lane needs a constant index.
-  switch (j) {
-    case 0: return f32x4.extract_lane(v, 0);
-    case 1: return f32x4.extract_lane(v, 1);
-    case 2: return f32x4.extract_lane(v, 2);
-    default: return f32x4.extract_lane(v, 3);
+  // extract_lane takes a constant index.
+  if (j == 0) return f32x4.extract_lane(v, 0);
+  if (j == 1) return f32x4.extract_lane(v, 1);
+  if (j == 2) return f32x4.extract_lane(v, 2);
+  return f32x4.extract_lane(v, 3);
+}
+
+/** Stores the first `count` lanes of v at ptr, ptr + 4, … */
+// @ts-ignore: decorator
+@inline function storeLanes(ptr: usize, v: v128, count: i32): void {
+  if (count == 4) {
+    v128.store(ptr, v);
+    return;
   }
+  store<f32>(ptr, f32x4.extract_lane(v, 0));
+  if (count > 1) store<f32>(ptr, f32x4.extract_lane(v, 1), 4);
+  if (count > 2) store<f32>(ptr, f32x4.extract_lane(v, 2), 8);
 }
 
 export function xentSmall(
@@ -36,6 +60,11 @@ export function xentSmall(
   const rowBytes = <usize>K << 2;
   const beta = <f32>(epsOverK * scale);
   const smoothed = eps > 0;
+  const keepV = f32x4.splat(<f32>(1 - eps));
+  const spreadV = f32x4.splat(<f32>epsOverK);
+  const weightSumV = f32x4.splat(<f32>weightSum);
+  const zLossV = f32x4.splat(<f32>zLoss);
+  const scaleV = f32x4.splat(<f32>scale);
   for (let r = 0; r < rows; r += 4) {
     const last = min(rows - 1, r + 3);
     // Row pointers of the four lanes (spare lanes repeat the last row).
@@ -43,9 +72,17 @@ export function xentSmall(
     const p1 = logits + <usize>min(r + 1, last) * rowBytes;
     const p2 = logits + <usize>min(r + 2, last) * rowBytes;
     const p3 = logits + <usize>last * rowBytes;
-    // Pass 1: gather columns into scratch, lane-wise max.
+    // Pass 1: columns of the four rows into scratch (4×4 transposes of row vectors, then
+    // single gathers for the K mod 4 tail), lane-wise max.
     let mv = f32x4.splat(-Infinity);
-    for (let k = 0; k < K; k++) {
+    let k = 0;
+    for (; k + 4 <= K; k += 4) {
+      const o = <usize>k << 2;
+      const cols = scratch + (<usize>k << 4);
+      transpose4(v128.load(p0 + o), v128.load(p1 + o), v128.load(p2 + o), v128.load(p3 + o), cols);
+      mv = f32x4.pmax(mv, f32x4.pmax(f32x4.pmax(v128.load(cols), v128.load(cols, 16)), f32x4.pmax(v128.load(cols, 32), v128.load(cols, 48))));
+    }
+    for (; k < K; k++) {
       const o = <usize>k << 2;
       let v = f32x4.splat(load<f32>(p0 + o));
       v = f32x4.replace_lane(v, 1, load<f32>(p1 + o));
@@ -62,68 +99,100 @@ export function xentSmall(
       const at = scratch + (<usize>k << 4);
       const x = f32x4.sub(v128.load(at), mv);
       const e = expMinus4(x);
-      v128.store(at, e);
+      if (grad) v128.store(at, e);
       ev = f32x4.add(ev, e);
       if (smoothed) sv = weight ? madd(x, f32x4.splat(load<f32>(weight + (<usize>k << 2))), sv) : f32x4.add(sv, x);
     }
-    // Per row: lse, loss, and the gradient's alpha and label term.
-    let alphas = f32x4.splat(0);
-    let fixes = f32x4.splat(0);
-    let live = i32x4.splat(0);
+    // Per row, four lanes at once in f32 (every loss term is ≥ 0, so f32 keeps the row
+    // loss to a few ulp): lse, loss, and the gradient's alpha and label term.
     const count = last - r + 1;
-    for (let j = 0; j < count; j++) {
-      const row = r + j;
-      const y = load<i32>(labels + (<usize>row << 2));
-      const m = <f64>lane(mv, j);
-      const S = <f64>lane(ev, j);
-      const logS = Math.log(S);
-      const lse = m + logS;
-      if (lseOut) store<f32>(lseOut + (<usize>row << 2), <f32>lse);
-      if (y == ignoreIndex) {
-        if (losses) store<f32>(losses + (<usize>row << 2), 0);
-        continue;
-      }
-      const zy = <f64>load<f32>(logits + <usize>row * rowBytes + (<usize>y << 2));
-      const wy: f64 = weight ? <f64>load<f32>(weight + (<usize>y << 2)) : 1;
-      let loss = (1 - eps) * wy * (logS + (m - zy));
-      if (smoothed) loss += epsOverK * (weightSum * logS - <f64>lane(sv, j));
-      if (zLoss != 0) loss += zLoss * lse * lse;
-      if (losses) store<f32>(losses + (<usize>row << 2), <f32>loss);
-      sum += loss;
-      const A = (1 - eps) * wy + epsOverK * weightSum + 2 * zLoss * lse;
-      const alpha = <f32>(A / S * scale);
-      const fix = <f32>((1 - eps) * wy * scale);
-      switch (j) {
-        case 0: { alphas = f32x4.replace_lane(alphas, 0, alpha); fixes = f32x4.replace_lane(fixes, 0, fix); live = i32x4.replace_lane(live, 0, y); break; }
-        case 1: { alphas = f32x4.replace_lane(alphas, 1, alpha); fixes = f32x4.replace_lane(fixes, 1, fix); live = i32x4.replace_lane(live, 1, y); break; }
-        case 2: { alphas = f32x4.replace_lane(alphas, 2, alpha); fixes = f32x4.replace_lane(fixes, 2, fix); live = i32x4.replace_lane(live, 2, y); break; }
-        default: { alphas = f32x4.replace_lane(alphas, 3, alpha); fixes = f32x4.replace_lane(fixes, 3, fix); live = i32x4.replace_lane(live, 3, y); break; }
-      }
+    const y0 = load<i32>(labels + (<usize>r << 2));
+    const y1 = load<i32>(labels + (<usize>min(r + 1, last) << 2));
+    const y2 = load<i32>(labels + (<usize>min(r + 2, last) << 2));
+    const y3 = load<i32>(labels + (<usize>last << 2));
+    let live = i32x4.splat(y0);
+    live = i32x4.replace_lane(live, 1, y1);
+    live = i32x4.replace_lane(live, 2, y2);
+    live = i32x4.replace_lane(live, 3, y3);
+    const ignored = i32x4.eq(live, i32x4.splat(ignoreIndex));
+    // z_y and w_y per lane (an ignored row reads class 0: its values are masked out).
+    let zy = f32x4.splat(load<f32>(p0 + (<usize>(y0 == ignoreIndex ? 0 : y0) << 2)));
+    zy = f32x4.replace_lane(zy, 1, load<f32>(p1 + (<usize>(y1 == ignoreIndex ? 0 : y1) << 2)));
+    zy = f32x4.replace_lane(zy, 2, load<f32>(p2 + (<usize>(y2 == ignoreIndex ? 0 : y2) << 2)));
+    zy = f32x4.replace_lane(zy, 3, load<f32>(p3 + (<usize>(y3 == ignoreIndex ? 0 : y3) << 2)));
+    let wy = f32x4.splat(1);
+    if (weight) {
+      wy = f32x4.splat(load<f32>(weight + (<usize>(y0 == ignoreIndex ? 0 : y0) << 2)));
+      wy = f32x4.replace_lane(wy, 1, load<f32>(weight + (<usize>(y1 == ignoreIndex ? 0 : y1) << 2)));
+      wy = f32x4.replace_lane(wy, 2, load<f32>(weight + (<usize>(y2 == ignoreIndex ? 0 : y2) << 2)));
+      wy = f32x4.replace_lane(wy, 3, load<f32>(weight + (<usize>(y3 == ignoreIndex ? 0 : y3) << 2)));
     }
+    const logS = logAtLeastOne4(ev);
+    const lse = f32x4.add(mv, logS);
+    if (lseOut) storeLanes(lseOut + (<usize>r << 2), lse, count);
+    // (1−ε)·w_y·(log S + m − z_y) + (ε/K)·(W·log S − Σ_k w_k·(z_k − m)) + zLoss·lse²
+    let loss = f32x4.mul(f32x4.mul(keepV, wy), f32x4.add(logS, f32x4.sub(mv, zy)));
+    if (smoothed) loss = madd(spreadV, f32x4.sub(f32x4.mul(weightSumV, logS), sv), loss);
+    if (zLoss != 0) loss = madd(f32x4.mul(zLossV, lse), lse, loss);
+    loss = v128.andnot(loss, ignored);
+    if (losses) storeLanes(losses + (<usize>r << 2), loss, count);
+    sum += <f64>f32x4.extract_lane(loss, 0);
+    if (count > 1) sum += <f64>f32x4.extract_lane(loss, 1);
+    if (count > 2) sum += <f64>f32x4.extract_lane(loss, 2);
+    if (count > 3) sum += <f64>f32x4.extract_lane(loss, 3);
+    // alpha = A/S·scale with A = (1−ε)·w_y + (ε/K)·W + 2·zLoss·lse; fix = (1−ε)·w_y·scale.
+    let A = madd(keepV, wy, f32x4.mul(spreadV, weightSumV));
+    if (zLoss != 0) A = madd(f32x4.mul(zLossV, f32x4.splat(2)), lse, A);
+    const alphas = v128.andnot(f32x4.mul(f32x4.div(A, ev), scaleV), ignored);
+    const fixes = v128.andnot(f32x4.mul(f32x4.mul(keepV, wy), scaleV), ignored);
     if (!grad) continue;
-    // Pass 3: g = e·alpha − beta·w_k − fix·[k = y], lane-wise, scattered back to the rows.
-    // Ignored rows have alpha = 0 and fix = 0, but beta·w_k ≠ 0: they are zeroed below.
+    // Pass 3: g = e·alpha − beta·w_k, lane-wise, scattered back to the rows; then the
+    // label's term −fix at [k = y] per row. Ignored rows (alpha = 0 but beta·w_k ≠ 0) are
+    // zeroed at the end.
     const q0 = grad + <usize>r * rowBytes;
     const q1 = grad + <usize>min(r + 1, last) * rowBytes;
     const q2 = grad + <usize>min(r + 2, last) * rowBytes;
     const q3 = grad + <usize>last * rowBytes;
     const bv = f32x4.splat(-beta);
-    for (let k = 0; k < K; k++) {
-      const o = <usize>k << 2;
-      const e = v128.load(scratch + (<usize>k << 4));
+    // Whole groups of four columns go back through a transpose and four row stores.
+    // Spare lanes alias the last row with dummy values: lane 3 is stored first, so the
+    // real lane of that row, stored after it, wins.
+    let c = 0;
+    for (; c + 4 <= K; c += 4) {
+      const cols = scratch + (<usize>c << 4);
+      for (let i = 0; i < 4; i++) {
+        const at = cols + (<usize>i << 4);
+        const b = weight && smoothed ? f32x4.mul(bv, f32x4.splat(load<f32>(weight + (<usize>(c + i) << 2)))) : bv;
+        v128.store(at, madd(v128.load(at), alphas, b));
+      }
+      const o = <usize>c << 2;
+      transpose4(v128.load(cols), v128.load(cols, 16), v128.load(cols, 32), v128.load(cols, 48), cols);
+      v128.store(q3 + o, v128.load(cols, 48));
+      v128.store(q2 + o, v128.load(cols, 32));
+      v128.store(q1 + o, v128.load(cols, 16));
+      v128.store(q0 + o, v128.load(cols));
+    }
+    for (; c < K; c++) {
+      const o = <usize>c << 2;
+      const e = v128.load(scratch + (<usize>c << 4));
       const b = weight && smoothed ? f32x4.mul(bv, f32x4.splat(load<f32>(weight + o))) : bv;
-      let g = madd(e, alphas, b);
-      g = f32x4.sub(g, v128.and(fixes, i32x4.eq(live, i32x4.splat(k))));
-      // Spare lanes alias the last row with dummy values: lane 3 is stored first, so the
-      // real lane of that row, stored after it, wins.
+      const g = madd(e, alphas, b);
       store<f32>(q3 + o, f32x4.extract_lane(g, 3));
       store<f32>(q2 + o, f32x4.extract_lane(g, 2));
       store<f32>(q1 + o, f32x4.extract_lane(g, 1));
       store<f32>(q0 + o, f32x4.extract_lane(g, 0));
     }
+    // The label's term, per real row after the stores; ignored rows are zeroed instead.
     for (let j = 0; j < count; j++) {
       const row = r + j;
-      if (load<i32>(labels + (<usize>row << 2)) == ignoreIndex) memory.fill(grad + <usize>row * rowBytes, 0, rowBytes);
+      const y = load<i32>(labels + (<usize>row << 2));
+      const q = grad + <usize>row * rowBytes;
+      if (y == ignoreIndex) {
+        memory.fill(q, 0, rowBytes);
+      } else {
+        const gy = q + (<usize>y << 2);
+        store<f32>(gy, load<f32>(gy) - lane(fixes, j));
+      }
     }
   }
   return sum;
