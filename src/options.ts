@@ -7,19 +7,22 @@
 import type { HardRequest, IndexArray, SoftRequest } from './backend.js';
 import type { CommonOptions, CrossEntropyOptions, GradOption, Labels, Reduction, SoftCrossEntropyOptions } from './types.js';
 
-/** A short, readable rendering of a bad value for an error message. */
+/** A short, readable rendering of a bad value for an error message (shared with seed.ts). */
 export function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'bigint') return `${value}n`;
   if (typeof value === 'number') return Object.is(value, -0) ? '-0' : String(value);
-  if (value === null || value === undefined || typeof value === 'boolean') return String(value);
-  if (Array.isArray(value)) return `Array(${value.length})`;
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return `an array of length ${value.length}`;
   if (ArrayBuffer.isView(value)) {
     const length = (value as unknown as { length?: number }).length;
-    return `${value.constructor.name}(${length ?? value.byteLength})`;
+    return length === undefined ? value.constructor.name : `${value.constructor.name}(${length})`;
   }
-  if (typeof value === 'function') return 'a function';
-  return Object.prototype.toString.call(value).slice(8, -1);
+  if (value !== null && typeof value === 'object') {
+    const name = (value as object).constructor?.name;
+    return name && name !== 'Object' ? `a ${name}` : 'an object';
+  }
+  return String(value);
 }
 
 const typeError = (what: string, expected: string, value: unknown) =>

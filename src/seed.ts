@@ -19,6 +19,8 @@
  * so smoothing adds a pull of strength ε towards predicting the uniform distribution.
  */
 
+import { describe } from './options.js';
+
 /** One class of `explain`'s trace: the targets, log p and that class's share of the smoothed loss. */
 export interface ExplainRow {
   className: string;
@@ -67,22 +69,6 @@ const PROBS_SUM_TOLERANCE = 1e-6;
 // ---------------------------------------------------------------------------------------------
 // Validation. Every check runs before any work; messages name the argument and the bad value.
 // Wrong type or missing → TypeError; right type but out of range → RangeError.
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'bigint') return `${value}n`;
-  if (typeof value === 'function') return 'a function';
-  if (Array.isArray(value)) return `an array of length ${value.length}`;
-  if (ArrayBuffer.isView(value)) {
-    const length = (value as unknown as { length?: number }).length;
-    return length === undefined ? value.constructor.name : `${value.constructor.name}(${length})`;
-  }
-  if (value !== null && typeof value === 'object') {
-    const name = (value as object).constructor?.name;
-    return name && name !== 'Object' ? `a ${name}` : 'an object';
-  }
-  return String(value);
-}
 
 function fail(ErrorClass: typeof TypeError | typeof RangeError, name: string, what: string, value: unknown): never {
   throw new ErrorClass(`${name} must be ${what}, got ${describe(value)}`);
