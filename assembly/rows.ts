@@ -6,7 +6,7 @@
 // f64 after each block: f32 lanes keep the loop as fast as the exp, the f64 fold
 // keeps the error of a 128 000-class row near one f32 rounding per block.
 
-import { expMinus, expMinus4, madd } from './exp';
+import { expMinus, expMinus4, expMinus4k, expConstant, madd } from './exp';
 
 // @ts-ignore: decorator
 @inline const BLOCK: i32 = 256;
@@ -80,13 +80,15 @@ export function rowExpSum(z: usize, e: usize, K: i32, m: f32, gaps: bool, w: usi
   let k = 0;
   if (ASC_FEATURE_SIMD) {
     const mv = f32x4.splat(m);
+    const E0 = expConstant(0), E1 = expConstant(1), E2 = expConstant(2), E3 = expConstant(3), E4 = expConstant(4);
+    const E5 = expConstant(5), E6 = expConstant(6), E7 = expConstant(7), E8 = expConstant(8), E9 = expConstant(9);
     while (k + 4 <= K) {
       const end = min(K & ~3, k + BLOCK);
       let sv = f32x4.splat(0);
       let gv = f32x4.splat(0);
       for (; k < end; k += 4) {
         const x = f32x4.sub(v128.load(at(z, k)), mv);
-        const v = expMinus4(x);
+        const v = expMinus4k(x, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
         if (keepExps) v128.store(at(e, k), v);
         sv = f32x4.add(sv, v);
         if (gaps) gv = weighted ? madd(x, v128.load(at(w, k)), gv) : f32x4.add(gv, x);

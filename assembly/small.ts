@@ -9,7 +9,7 @@
 // the per-row loss is evaluated in f32 lanes (every term is ≥ 0, so it keeps a few ulp)
 // and summed in f64 in row order. Softcap takes the row-wise kernel.
 
-import { expMinus4, logAtLeastOne4, madd } from './exp';
+import { expMinus4k, expConstant, logAtLeastOne4, madd } from './exp';
 
 // @ts-ignore: decorator
 @inline export const SMALL_K: i32 = 32;
@@ -65,6 +65,8 @@ export function xentSmall(
   const weightSumV = f32x4.splat(<f32>weightSum);
   const zLossV = f32x4.splat(<f32>zLoss);
   const scaleV = f32x4.splat(<f32>scale);
+  const E0 = expConstant(0), E1 = expConstant(1), E2 = expConstant(2), E3 = expConstant(3), E4 = expConstant(4);
+  const E5 = expConstant(5), E6 = expConstant(6), E7 = expConstant(7), E8 = expConstant(8), E9 = expConstant(9);
   for (let r = 0; r < rows; r += 4) {
     const last = min(rows - 1, r + 3);
     // Row pointers of the four lanes (spare lanes repeat the last row).
@@ -98,7 +100,7 @@ export function xentSmall(
     for (let k = 0; k < K; k++) {
       const at = scratch + (<usize>k << 4);
       const x = f32x4.sub(v128.load(at), mv);
-      const e = expMinus4(x);
+      const e = expMinus4k(x, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
       if (grad) v128.store(at, e);
       ev = f32x4.add(ev, e);
       if (smoothed) sv = weight ? madd(x, f32x4.splat(load<f32>(weight + (<usize>k << 2))), sv) : f32x4.add(sv, x);

@@ -15,7 +15,7 @@
 // The gradient is with respect to the logits as given (the 1/T of the chain rule is in).
 
 import { rowMax } from './rows';
-import { expMinus, expMinus4, madd } from './exp';
+import { expMinus, expMinus4k, expConstant, madd } from './exp';
 
 // Shorter blocks than rows.ts: B and X add many small target masses, and B multiplies
 // log S, so each f32 partial sum must stay short before it is folded into f64.
@@ -48,6 +48,8 @@ function rowSoftSums(z: usize, t: usize, w: usize, g: usize, K: i32, m: f32, inv
     const kv = f32x4.splat(keep);
     const sp = f32x4.splat(spread);
     const zero = f32x4.splat(0);
+    const E0 = expConstant(0), E1 = expConstant(1), E2 = expConstant(2), E3 = expConstant(3), E4 = expConstant(4);
+    const E5 = expConstant(5), E6 = expConstant(6), E7 = expConstant(7), E8 = expConstant(8), E9 = expConstant(9);
     while (k + 4 <= K) {
       const end = min(K & ~3, k + BLOCK);
       let sv = zero;
@@ -55,7 +57,7 @@ function rowSoftSums(z: usize, t: usize, w: usize, g: usize, K: i32, m: f32, inv
       let xv = zero;
       for (; k < end; k += 4) {
         const gap = f32x4.mul(f32x4.sub(v128.load(at(z, k)), mv), iv);
-        const e = expMinus4(gap);
+        const e = expMinus4k(gap, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
         if (g) v128.store(at(g, k), e);
         sv = f32x4.add(sv, e);
         let u = madd(v128.load(at(t, k)), kv, sp);
