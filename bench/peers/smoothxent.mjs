@@ -1,0 +1,142 @@
+/**
+ * smoothxent itself, from the built package (dist/), in three ways:
+ * - the public API `xent.crossEntropy(logits, labels, options)` on each backend: data is
+ *   copied into wasm memory and the gradient comes back in a new Float32Array;
+ * - a zero-copy batch: `xent.createBatch(N, K)`, logits and labels written once outside
+ *   the timed call, then `batch.crossEntropy(...)` (gradient in the batch's own view);
+ * - the floors: one SIMD expf pass and one memcpy over the same number of floats, in
+ *   wasm memory, from dist/floors.js.
+ */
+
+const distUrl = new URL('../../dist/', import.meta.url);
+let library;
+const xents = new Map();
+
+async function loadLibrary() {
+  library ??= Promise.all([import(new URL('index.js', distUrl)), import(new URL('floors.js', distUrl))]).then(
+    ([index, floors]) => ({ createXent: index.createXent, createFloors: floors.createFloors }),
+  );
+  return library;
+}
+
+/** One Xent per backend for the whole run; undefined (with the reason) when the backend is unavailable. */
+export async function getXent(backend) {
+  if (!xents.has(backend)) {
+    xents.set(
+      backend,
+      loadLibrary()
+        .then(({ createXent }) => createXent({ backend }))
+        .then(
+          (xent) => {
+            if (xent.backend !== backend) throw new Error(`asked for ${backend}, got ${xent.backend}`);
+            return { xent };
+          },
+          (error) => ({ reason: String(error?.message ?? error) }),
+        ),
+    );
+  }
+  return xents.get(backend);
+}
+
+async function availability(backend) {
+  const { reason } = await getXent(backend);
+  return reason ? `createXent({ backend: '${backend}' }) failed: ${reason}` : true;
+}
+
+function apiMethod(backend) {
+  return {
+    id: `smoothxent-${backend}`,
+    label: `smoothxent ${backend}`,
+    available: () => availability(backend),
+    async prepare({ logits, labels, numClasses, smoothing, grad }) {
+      const { xent } = await getXent(backend);
+      const options = { numClasses, smoothing, reduction: 'mean', grad };
+      const call = () => xent.crossEntropy(logits, labels, options);
+      return { call, evaluate: call, dispose() {} };
+    },
+  };
+}
+
+/**
+ * The public API with the gradient written into a caller-owned Float32Array reused across
+ * calls (`grad: buffer`): separates smoothxent's own cost from allocating (and, on a fresh
+ * mapping, page-faulting) a new N·K gradient array on every call. Loss + gradient mode only.
+ */
+function reusedGradMethod(backend) {
+  return {
+    id: `smoothxent-${backend}-reused-grad`,
+    label: `smoothxent ${backend}, grad into a reused array`,
+    modes: ['loss+grad'],
+    available: () => availability(backend),
+    async prepare({ logits, labels, numClasses, smoothing }) {
+      const { xent } = await getXent(backend);
+      const options = { numClasses, smoothing, reduction: 'mean', grad: new Float32Array(logits.length) };
+      const call = () => xent.crossEntropy(logits, labels, options);
+      const evaluate = () => {
+        const result = call();
+        return { loss: result.loss, grad: (result.grad ?? options.grad).slice() };
+      };
+      return { call, evaluate, dispose() {} };
+    },
+  };
+}
+
+function batchMethod(backend, shortName) {
+  return {
+    id: `smoothxent-batch-${shortName}`,
+    label: `smoothxent ${backend}, zero-copy batch`,
+    available: () => availability(backend),
+    async prepare({ logits, labels, rows, numClasses, smoothing, grad }) {
+      const { xent } = await getXent(backend);
+      const batch = xent.createBatch(rows, numClasses);
+      batch.logits.set(logits);
+      batch.labels.set(labels);
+      const options = { smoothing, reduction: 'mean', grad };
+      const call = () => batch.crossEntropy(options);
+      const evaluate = () => {
+        const result = batch.crossEntropy(options);
+        return { loss: result.loss, grad: grad ? (result.grad ?? batch.grad).slice() : undefined };
+      };
+      return { call, evaluate, dispose: () => batch.dispose() };
+    },
+  };
+}
+
+function floorMethod(kind, backend, id, label) {
+  return {
+    id,
+    label,
+    floor: true,
+    async available() {
+      try {
+        const { createFloors } = await loadLibrary();
+        await createFloors(4, backend);
+        return true;
+      } catch (error) {
+        return `createFloors(4, '${backend}') failed: ${error?.message ?? error}`;
+      }
+    },
+    async prepare({ rows, numClasses }) {
+      const { createFloors } = await loadLibrary();
+      const floors = await createFloors(rows * numClasses, backend);
+      const call = kind === 'exp' ? () => floors.expPass() : () => floors.memcpy();
+      return { call, evaluate: undefined, dispose() {} };
+    },
+  };
+}
+
+export const smoothxentMethods = [
+  apiMethod('js'),
+  apiMethod('wasm'),
+  apiMethod('wasm-simd'),
+  apiMethod('wasm-relaxed-simd'),
+  reusedGradMethod('wasm-simd'),
+  batchMethod('wasm-simd', 'simd'),
+  batchMethod('wasm-relaxed-simd', 'relaxed'),
+];
+
+export const floorMethods = [
+  floorMethod('exp', 'wasm-simd', 'floor-exp-simd', 'floor: one SIMD expf pass'),
+  floorMethod('exp', 'wasm-relaxed-simd', 'floor-exp-relaxed', 'floor: one relaxed-SIMD expf pass'),
+  floorMethod('memcpy', 'wasm-simd', 'floor-memcpy', 'floor: memcpy (read + write)'),
+];
