@@ -48,6 +48,20 @@ import { expMinus4k, expConstant, logAtLeastOne4, madd } from './exp';
   if (count > 2) store<f32>(ptr, f32x4.extract_lane(v, 2), 8);
 }
 
+/**
+ * Rows are taken in blocks of BLOCK_GROUPS groups of four, in three stages per block: (1)
+ * transpose, max and exps per group; (2) the per-row loss for every group of the block;
+ * (3) the gradient per group. Stage 2 is a chain of dependent steps (a log, a division)
+ * per group; run back to back for independent groups, they overlap in the CPU instead of
+ * stalling between the passes of one group.
+ *
+ * Scratch: BLOCK_GROUPS·K column vectors, then BLOCK_GROUPS vectors each of m, S, the gap
+ * sum, alpha and the label term: 512·(K + 5) bytes (must match SMALL_SCRATCH_BYTES in
+ * src/wasm/bridge.ts).
+ */
+// @ts-ignore: decorator
+@inline const BLOCK_GROUPS: i32 = 32;
+
 export function xentSmall(
   logits: usize, grad: usize, labels: usize, rows: i32, K: i32,
   smoothing: f64, scale: f64, ignoreIndex: i32,
@@ -60,140 +74,171 @@ export function xentSmall(
   const rowBytes = <usize>K << 2;
   const beta = <f32>(epsOverK * scale);
   const smoothed = eps > 0;
-  const keepV = f32x4.splat(<f32>(1 - eps));
-  const spreadV = f32x4.splat(<f32>epsOverK);
-  const weightSumV = f32x4.splat(<f32>weightSum);
-  const zLossV = f32x4.splat(<f32>zLoss);
-  const scaleV = f32x4.splat(<f32>scale);
-  const E0 = expConstant(0), E1 = expConstant(1), E2 = expConstant(2), E3 = expConstant(3), E4 = expConstant(4);
-  const E5 = expConstant(5), E6 = expConstant(6), E7 = expConstant(7), E8 = expConstant(8), E9 = expConstant(9);
-  for (let r = 0; r < rows; r += 4) {
-    const last = min(rows - 1, r + 3);
-    // Row pointers of the four lanes (spare lanes repeat the last row).
-    const p0 = logits + <usize>r * rowBytes;
-    const p1 = logits + <usize>min(r + 1, last) * rowBytes;
-    const p2 = logits + <usize>min(r + 2, last) * rowBytes;
-    const p3 = logits + <usize>last * rowBytes;
-    // Pass 1: columns of the four rows into scratch (4×4 transposes of row vectors, then
-    // single gathers for the K mod 4 tail), lane-wise max.
-    let mv = f32x4.splat(-Infinity);
-    let k = 0;
-    for (; k + 4 <= K; k += 4) {
-      const o = <usize>k << 2;
-      const cols = scratch + (<usize>k << 4);
-      transpose4(v128.load(p0 + o), v128.load(p1 + o), v128.load(p2 + o), v128.load(p3 + o), cols);
-      mv = f32x4.pmax(mv, f32x4.pmax(f32x4.pmax(v128.load(cols), v128.load(cols, 16)), f32x4.pmax(v128.load(cols, 32), v128.load(cols, 48))));
-    }
-    for (; k < K; k++) {
-      const o = <usize>k << 2;
-      let v = f32x4.splat(load<f32>(p0 + o));
-      v = f32x4.replace_lane(v, 1, load<f32>(p1 + o));
-      v = f32x4.replace_lane(v, 2, load<f32>(p2 + o));
-      v = f32x4.replace_lane(v, 3, load<f32>(p3 + o));
-      v128.store(scratch + (<usize>k << 4), v);
-      mv = f32x4.pmax(mv, v);
-    }
-    // Pass 2: exps in place in scratch, lane-wise sums of the exps and (when ε > 0) of the
-    // (weighted) gaps z_k − m, which are ≤ 0 and so sum without cancellation.
-    let ev = f32x4.splat(0);
-    let sv = f32x4.splat(0);
-    for (let k = 0; k < K; k++) {
-      const at = scratch + (<usize>k << 4);
-      const x = f32x4.sub(v128.load(at), mv);
-      const e = expMinus4k(x, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-      if (grad) v128.store(at, e);
-      ev = f32x4.add(ev, e);
-      if (smoothed) sv = weight ? madd(x, f32x4.splat(load<f32>(weight + (<usize>k << 2))), sv) : f32x4.add(sv, x);
-    }
-    // Per row, four lanes at once in f32 (every loss term is ≥ 0, so f32 keeps the row
-    // loss to a few ulp): lse, loss, and the gradient's alpha and label term.
-    const count = last - r + 1;
-    const y0 = load<i32>(labels + (<usize>r << 2));
-    const y1 = load<i32>(labels + (<usize>min(r + 1, last) << 2));
-    const y2 = load<i32>(labels + (<usize>min(r + 2, last) << 2));
-    const y3 = load<i32>(labels + (<usize>last << 2));
-    let live = i32x4.splat(y0);
-    live = i32x4.replace_lane(live, 1, y1);
-    live = i32x4.replace_lane(live, 2, y2);
-    live = i32x4.replace_lane(live, 3, y3);
-    const ignored = i32x4.eq(live, i32x4.splat(ignoreIndex));
-    // z_y and w_y per lane (an ignored row reads class 0: its values are masked out).
-    let zy = f32x4.splat(load<f32>(p0 + (<usize>(y0 == ignoreIndex ? 0 : y0) << 2)));
-    zy = f32x4.replace_lane(zy, 1, load<f32>(p1 + (<usize>(y1 == ignoreIndex ? 0 : y1) << 2)));
-    zy = f32x4.replace_lane(zy, 2, load<f32>(p2 + (<usize>(y2 == ignoreIndex ? 0 : y2) << 2)));
-    zy = f32x4.replace_lane(zy, 3, load<f32>(p3 + (<usize>(y3 == ignoreIndex ? 0 : y3) << 2)));
-    let wy = f32x4.splat(1);
-    if (weight) {
-      wy = f32x4.splat(load<f32>(weight + (<usize>(y0 == ignoreIndex ? 0 : y0) << 2)));
-      wy = f32x4.replace_lane(wy, 1, load<f32>(weight + (<usize>(y1 == ignoreIndex ? 0 : y1) << 2)));
-      wy = f32x4.replace_lane(wy, 2, load<f32>(weight + (<usize>(y2 == ignoreIndex ? 0 : y2) << 2)));
-      wy = f32x4.replace_lane(wy, 3, load<f32>(weight + (<usize>(y3 == ignoreIndex ? 0 : y3) << 2)));
-    }
-    const logS = logAtLeastOne4(ev);
-    const lse = f32x4.add(mv, logS);
-    if (lseOut) storeLanes(lseOut + (<usize>r << 2), lse, count);
-    // (1−ε)·w_y·(log S + m − z_y) + (ε/K)·(W·log S − Σ_k w_k·(z_k − m)) + zLoss·lse²
-    let loss = f32x4.mul(f32x4.mul(keepV, wy), f32x4.add(logS, f32x4.sub(mv, zy)));
-    if (smoothed) loss = madd(spreadV, f32x4.sub(f32x4.mul(weightSumV, logS), sv), loss);
-    if (zLoss != 0) loss = madd(f32x4.mul(zLossV, lse), lse, loss);
-    loss = v128.andnot(loss, ignored);
-    if (losses) storeLanes(losses + (<usize>r << 2), loss, count);
-    sum += <f64>f32x4.extract_lane(loss, 0);
-    if (count > 1) sum += <f64>f32x4.extract_lane(loss, 1);
-    if (count > 2) sum += <f64>f32x4.extract_lane(loss, 2);
-    if (count > 3) sum += <f64>f32x4.extract_lane(loss, 3);
-    // alpha = A/S·scale with A = (1−ε)·w_y + (ε/K)·W + 2·zLoss·lse; fix = (1−ε)·w_y·scale.
-    let A = madd(keepV, wy, f32x4.mul(spreadV, weightSumV));
-    if (zLoss != 0) A = madd(f32x4.mul(zLossV, f32x4.splat(2)), lse, A);
-    const alphas = v128.andnot(f32x4.mul(f32x4.div(A, ev), scaleV), ignored);
-    const fixes = v128.andnot(f32x4.mul(f32x4.mul(keepV, wy), scaleV), ignored);
-    if (!grad) continue;
-    // Pass 3: g = e·alpha − beta·w_k, lane-wise, scattered back to the rows; then the
-    // label's term −fix at [k = y] per row. Ignored rows (alpha = 0 but beta·w_k ≠ 0) are
-    // zeroed at the end.
-    const q0 = grad + <usize>r * rowBytes;
-    const q1 = grad + <usize>min(r + 1, last) * rowBytes;
-    const q2 = grad + <usize>min(r + 2, last) * rowBytes;
-    const q3 = grad + <usize>last * rowBytes;
-    const bv = f32x4.splat(-beta);
-    // Whole groups of four columns go back through a transpose and four row stores.
-    // Spare lanes alias the last row with dummy values: lane 3 is stored first, so the
-    // real lane of that row, stored after it, wins.
-    let c = 0;
-    for (; c + 4 <= K; c += 4) {
-      const cols = scratch + (<usize>c << 4);
-      for (let i = 0; i < 4; i++) {
-        const at = cols + (<usize>i << 4);
-        const b = weight && smoothed ? f32x4.mul(bv, f32x4.splat(load<f32>(weight + (<usize>(c + i) << 2)))) : bv;
-        v128.store(at, madd(v128.load(at), alphas, b));
+  const groupBytes = <usize>K << 4;
+  const maxes = scratch + <usize>BLOCK_GROUPS * groupBytes;
+  const sums = maxes + (<usize>BLOCK_GROUPS << 4);
+  const gapSums = sums + (<usize>BLOCK_GROUPS << 4);
+  const alphaAt = gapSums + (<usize>BLOCK_GROUPS << 4);
+  const fixAt = alphaAt + (<usize>BLOCK_GROUPS << 4);
+  for (let block = 0; block < rows; block += BLOCK_GROUPS << 2) {
+    const groups = min(BLOCK_GROUPS, (rows - block + 3) >> 2);
+    // Stage 1: per group, pass 1 (transpose, max) and pass 2 (exps, sums).
+    const E0 = expConstant(0), E1 = expConstant(1), E2 = expConstant(2), E3 = expConstant(3), E4 = expConstant(4);
+    const E5 = expConstant(5), E6 = expConstant(6), E7 = expConstant(7), E8 = expConstant(8), E9 = expConstant(9);
+    for (let g = 0; g < groups; g++) {
+      const r = block + (g << 2);
+      const last = min(rows - 1, r + 3);
+      const cols = scratch + <usize>g * groupBytes;
+      // Row pointers of the four lanes (spare lanes repeat the last row).
+      const p0 = logits + <usize>r * rowBytes;
+      const p1 = logits + <usize>min(r + 1, last) * rowBytes;
+      const p2 = logits + <usize>min(r + 2, last) * rowBytes;
+      const p3 = logits + <usize>last * rowBytes;
+      // Pass 1: 4×4 transposes of row vectors (single gathers for the K mod 4 tail), max.
+      let mv = f32x4.splat(-Infinity);
+      let k = 0;
+      for (; k + 4 <= K; k += 4) {
+        const o = <usize>k << 2;
+        const at = cols + (<usize>k << 4);
+        transpose4(v128.load(p0 + o), v128.load(p1 + o), v128.load(p2 + o), v128.load(p3 + o), at);
+        mv = f32x4.pmax(mv, f32x4.pmax(f32x4.pmax(v128.load(at), v128.load(at, 16)), f32x4.pmax(v128.load(at, 32), v128.load(at, 48))));
       }
-      const o = <usize>c << 2;
-      transpose4(v128.load(cols), v128.load(cols, 16), v128.load(cols, 32), v128.load(cols, 48), cols);
-      v128.store(q3 + o, v128.load(cols, 48));
-      v128.store(q2 + o, v128.load(cols, 32));
-      v128.store(q1 + o, v128.load(cols, 16));
-      v128.store(q0 + o, v128.load(cols));
+      for (; k < K; k++) {
+        const o = <usize>k << 2;
+        let v = f32x4.splat(load<f32>(p0 + o));
+        v = f32x4.replace_lane(v, 1, load<f32>(p1 + o));
+        v = f32x4.replace_lane(v, 2, load<f32>(p2 + o));
+        v = f32x4.replace_lane(v, 3, load<f32>(p3 + o));
+        v128.store(cols + (<usize>k << 4), v);
+        mv = f32x4.pmax(mv, v);
+      }
+      // Pass 2: exps in place (when the gradient is wanted), sums of the exps and, when
+      // ε > 0, of the (weighted) gaps z_k − m, which are ≤ 0 and so sum without cancellation.
+      let ev = f32x4.splat(0);
+      let sv = f32x4.splat(0);
+      for (let k = 0; k < K; k++) {
+        const at = cols + (<usize>k << 4);
+        const x = f32x4.sub(v128.load(at), mv);
+        const e = expMinus4k(x, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+        if (grad) v128.store(at, e);
+        ev = f32x4.add(ev, e);
+        if (smoothed) sv = weight ? madd(x, f32x4.splat(load<f32>(weight + (<usize>k << 2))), sv) : f32x4.add(sv, x);
+      }
+      v128.store(maxes + (<usize>g << 4), mv);
+      v128.store(sums + (<usize>g << 4), ev);
+      v128.store(gapSums + (<usize>g << 4), sv);
     }
-    for (; c < K; c++) {
-      const o = <usize>c << 2;
-      const e = v128.load(scratch + (<usize>c << 4));
-      const b = weight && smoothed ? f32x4.mul(bv, f32x4.splat(load<f32>(weight + o))) : bv;
-      const g = madd(e, alphas, b);
-      store<f32>(q3 + o, f32x4.extract_lane(g, 3));
-      store<f32>(q2 + o, f32x4.extract_lane(g, 2));
-      store<f32>(q1 + o, f32x4.extract_lane(g, 1));
-      store<f32>(q0 + o, f32x4.extract_lane(g, 0));
+    // Stage 2: per group, four rows at once in f32 (every loss term is ≥ 0, so f32 keeps the
+    // row loss to a few ulp): lse, loss, and the gradient's alpha and label term.
+    const keepV = f32x4.splat(<f32>(1 - eps));
+    const spreadV = f32x4.splat(<f32>epsOverK);
+    const weightSumV = f32x4.splat(<f32>weightSum);
+    const zLossV = f32x4.splat(<f32>zLoss);
+    const scaleV = f32x4.splat(<f32>scale);
+    for (let g = 0; g < groups; g++) {
+      const r = block + (g << 2);
+      const last = min(rows - 1, r + 3);
+      const count = last - r + 1;
+      const mv = v128.load(maxes + (<usize>g << 4));
+      const ev = v128.load(sums + (<usize>g << 4));
+      const sv = v128.load(gapSums + (<usize>g << 4));
+      const y0 = load<i32>(labels + (<usize>r << 2));
+      const y1 = load<i32>(labels + (<usize>min(r + 1, last) << 2));
+      const y2 = load<i32>(labels + (<usize>min(r + 2, last) << 2));
+      const y3 = load<i32>(labels + (<usize>last << 2));
+      let live = i32x4.splat(y0);
+      live = i32x4.replace_lane(live, 1, y1);
+      live = i32x4.replace_lane(live, 2, y2);
+      live = i32x4.replace_lane(live, 3, y3);
+      const ignored = i32x4.eq(live, i32x4.splat(ignoreIndex));
+      // z_y and w_y per lane (an ignored row reads class 0: its values are masked out).
+      const c0 = <usize>(y0 == ignoreIndex ? 0 : y0) << 2;
+      const c1 = <usize>(y1 == ignoreIndex ? 0 : y1) << 2;
+      const c2 = <usize>(y2 == ignoreIndex ? 0 : y2) << 2;
+      const c3 = <usize>(y3 == ignoreIndex ? 0 : y3) << 2;
+      let zy = f32x4.splat(load<f32>(logits + <usize>r * rowBytes + c0));
+      zy = f32x4.replace_lane(zy, 1, load<f32>(logits + <usize>min(r + 1, last) * rowBytes + c1));
+      zy = f32x4.replace_lane(zy, 2, load<f32>(logits + <usize>min(r + 2, last) * rowBytes + c2));
+      zy = f32x4.replace_lane(zy, 3, load<f32>(logits + <usize>last * rowBytes + c3));
+      let wy = f32x4.splat(1);
+      if (weight) {
+        wy = f32x4.splat(load<f32>(weight + c0));
+        wy = f32x4.replace_lane(wy, 1, load<f32>(weight + c1));
+        wy = f32x4.replace_lane(wy, 2, load<f32>(weight + c2));
+        wy = f32x4.replace_lane(wy, 3, load<f32>(weight + c3));
+      }
+      const logS = logAtLeastOne4(ev);
+      const lse = f32x4.add(mv, logS);
+      if (lseOut) storeLanes(lseOut + (<usize>r << 2), lse, count);
+      // (1−ε)·w_y·(log S + m − z_y) + (ε/K)·(W·log S − Σ_k w_k·(z_k − m)) + zLoss·lse²
+      let loss = f32x4.mul(f32x4.mul(keepV, wy), f32x4.add(logS, f32x4.sub(mv, zy)));
+      if (smoothed) loss = madd(spreadV, f32x4.sub(f32x4.mul(weightSumV, logS), sv), loss);
+      if (zLoss != 0) loss = madd(f32x4.mul(zLossV, lse), lse, loss);
+      loss = v128.andnot(loss, ignored);
+      if (losses) storeLanes(losses + (<usize>r << 2), loss, count);
+      sum += <f64>f32x4.extract_lane(loss, 0);
+      if (count > 1) sum += <f64>f32x4.extract_lane(loss, 1);
+      if (count > 2) sum += <f64>f32x4.extract_lane(loss, 2);
+      if (count > 3) sum += <f64>f32x4.extract_lane(loss, 3);
+      if (!grad) continue;
+      // alpha = A/S·scale with A = (1−ε)·w_y + (ε/K)·W + 2·zLoss·lse; fix = (1−ε)·w_y·scale.
+      let A = madd(keepV, wy, f32x4.mul(spreadV, weightSumV));
+      if (zLoss != 0) A = madd(f32x4.mul(zLossV, f32x4.splat(2)), lse, A);
+      v128.store(alphaAt + (<usize>g << 4), v128.andnot(f32x4.mul(f32x4.div(A, ev), scaleV), ignored));
+      v128.store(fixAt + (<usize>g << 4), v128.andnot(f32x4.mul(f32x4.mul(keepV, wy), scaleV), ignored));
     }
-    // The label's term, per real row after the stores; ignored rows are zeroed instead.
-    for (let j = 0; j < count; j++) {
-      const row = r + j;
-      const y = load<i32>(labels + (<usize>row << 2));
-      const q = grad + <usize>row * rowBytes;
-      if (y == ignoreIndex) {
-        memory.fill(q, 0, rowBytes);
-      } else {
-        const gy = q + (<usize>y << 2);
-        store<f32>(gy, load<f32>(gy) - lane(fixes, j));
+    if (!grad) continue;
+    // Stage 3: per group, g = e·alpha − beta·w_k lane-wise, back to the rows through 4×4
+    // transposes (single scatters for the tail), then the label's term −fix at [k = y].
+    // Ignored rows (alpha = 0 but beta·w_k ≠ 0) are zeroed instead.
+    const bv = f32x4.splat(-beta);
+    for (let g = 0; g < groups; g++) {
+      const r = block + (g << 2);
+      const last = min(rows - 1, r + 3);
+      const count = last - r + 1;
+      const cols = scratch + <usize>g * groupBytes;
+      const alphas = v128.load(alphaAt + (<usize>g << 4));
+      const fixes = v128.load(fixAt + (<usize>g << 4));
+      const q0 = grad + <usize>r * rowBytes;
+      const q1 = grad + <usize>min(r + 1, last) * rowBytes;
+      const q2 = grad + <usize>min(r + 2, last) * rowBytes;
+      const q3 = grad + <usize>last * rowBytes;
+      // Spare lanes alias the last row with dummy values: lane 3 is stored first, so the
+      // real lane of that row, stored after it, wins.
+      let c = 0;
+      for (; c + 4 <= K; c += 4) {
+        const at = cols + (<usize>c << 4);
+        for (let i = 0; i < 4; i++) {
+          const b = weight && smoothed ? f32x4.mul(bv, f32x4.splat(load<f32>(weight + (<usize>(c + i) << 2)))) : bv;
+          const v = at + (<usize>i << 4);
+          v128.store(v, madd(v128.load(v), alphas, b));
+        }
+        const o = <usize>c << 2;
+        transpose4(v128.load(at), v128.load(at, 16), v128.load(at, 32), v128.load(at, 48), at);
+        v128.store(q3 + o, v128.load(at, 48));
+        v128.store(q2 + o, v128.load(at, 32));
+        v128.store(q1 + o, v128.load(at, 16));
+        v128.store(q0 + o, v128.load(at));
+      }
+      for (; c < K; c++) {
+        const o = <usize>c << 2;
+        const b = weight && smoothed ? f32x4.mul(bv, f32x4.splat(load<f32>(weight + o))) : bv;
+        const v = madd(v128.load(cols + (<usize>c << 4)), alphas, b);
+        store<f32>(q3 + o, f32x4.extract_lane(v, 3));
+        store<f32>(q2 + o, f32x4.extract_lane(v, 2));
+        store<f32>(q1 + o, f32x4.extract_lane(v, 1));
+        store<f32>(q0 + o, f32x4.extract_lane(v, 0));
+      }
+      for (let j = 0; j < count; j++) {
+        const row = r + j;
+        const y = load<i32>(labels + (<usize>row << 2));
+        const q = grad + <usize>row * rowBytes;
+        if (y == ignoreIndex) {
+          memory.fill(q, 0, rowBytes);
+        } else {
+          const gy = q + (<usize>y << 2);
+          store<f32>(gy, load<f32>(gy) - lane(fixes, j));
+        }
       }
     }
   }

@@ -4,7 +4,7 @@
  * the results out. Zero-copy batches get an instance of their own (see createBatch).
  *
  * Arena layout for one call (byte offsets from the heap base, 16-aligned):
- *   [weight K f32]? [scratch 4·K f32] | chunk: [logits rows·K f32 (gradient written over them)]
+ *   [weight K f32]? [kernel scratch] | chunk: [logits rows·K f32 (gradient written over them)]
  *   [targets rows·K f32]? [labels rows i32]? [losses rows f32]? [lse rows f32]?
  * Rows per chunk = what fits in the arena (at least one: a single row larger than the
  * arena grows the memory). After `memory.grow` every JS view of the old buffer is
@@ -36,7 +36,7 @@ interface Layout {
 function layout(base: number, rows: number, K: number, parts: Parts): Layout {
   const weight = parts.weight ? base : 0;
   const scratch = align16(base + (parts.weight ? 4 * K : 0));
-  const logits = align16(scratch + 16 * K);
+  const logits = align16(scratch + scratchBytes(K));
   let at = align16(logits + 4 * rows * K);
   const targets = parts.targets ? at : 0;
   if (parts.targets) at = align16(at + 4 * rows * K);
@@ -48,6 +48,13 @@ function layout(base: number, rows: number, K: number, parts: Parts): Layout {
   if (parts.lse) at = align16(at + 4 * rows);
   return { weight, scratch, logits, targets, labels, losses, lse, end: at };
 }
+
+/**
+ * Kernel scratch: the small-K kernel's blocks of column vectors (must match BLOCK_GROUPS and
+ * its layout in assembly/small.ts), else one row for the softcap.
+ */
+const SMALL_K = 32;
+const scratchBytes = (K: number) => (K <= SMALL_K ? 512 * (K + 5) : 4 * K);
 
 /** Batches of fewer rows skip the small-K kernel, which would fill its lanes with copies. */
 const ROWS_PER_VECTOR = 4;
