@@ -86,6 +86,23 @@ export function rowExpSum(z: usize, e: usize, K: i32, m: f32, gaps: bool, w: usi
       const end = min(K & ~3, k + BLOCK);
       let sv = f32x4.splat(0);
       let gv = f32x4.splat(0);
+      // Two vectors per iteration: the loop's own bookkeeping is a sixth of its work otherwise.
+      // The sums still add the vectors one after the other, so the order is unchanged.
+      for (; k + 8 <= end; k += 8) {
+        const x0 = f32x4.sub(v128.load(at(z, k)), mv);
+        const x1 = f32x4.sub(v128.load(at(z, k), 16), mv);
+        const v0 = expMinus4k(x0, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+        const v1 = expMinus4k(x1, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+        if (keepExps) {
+          v128.store(at(e, k), v0);
+          v128.store(at(e, k), v1, 16);
+        }
+        sv = f32x4.add(f32x4.add(sv, v0), v1);
+        if (gaps) {
+          gv = weighted ? madd(x0, v128.load(at(w, k)), gv) : f32x4.add(gv, x0);
+          gv = weighted ? madd(x1, v128.load(at(w, k), 16), gv) : f32x4.add(gv, x1);
+        }
+      }
       for (; k < end; k += 4) {
         const x = f32x4.sub(v128.load(at(z, k)), mv);
         const v = expMinus4k(x, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
