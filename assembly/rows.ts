@@ -161,6 +161,16 @@ export function rowGrad(g: usize, K: i32, alpha: f32, beta: f32, w: usize, zc: u
     const bv = f32x4.splat(-beta);
     const one = f32x4.splat(1);
     const ic = f32x4.splat(invCap);
+    if (!weighted && !capped) {
+      // The common case, four vectors per iteration (the loop is otherwise half bookkeeping).
+      for (; k + 16 <= K; k += 16) {
+        const p = at(g, k);
+        v128.store(p, madd(v128.load(p), av, bv));
+        v128.store(p, madd(v128.load(p, 16), av, bv), 16);
+        v128.store(p, madd(v128.load(p, 32), av, bv), 32);
+        v128.store(p, madd(v128.load(p, 48), av, bv), 48);
+      }
+    }
     for (; k + 4 <= K; k += 4) {
       const e = v128.load(at(g, k));
       let v = weighted

@@ -81,6 +81,30 @@ function reusedGradMethod(backend) {
   };
 }
 
+/**
+ * `createXent()` with no options: the backend 'auto' picks, plus its dispatch of tiny calls
+ * to the JS backend. The label names the backend it picked.
+ */
+let autoXent;
+function autoMethod() {
+  const method = {
+    id: 'smoothxent-auto',
+    label: 'smoothxent auto',
+    async available() {
+      autoXent ??= loadLibrary().then(({ createXent }) => createXent());
+      method.label = `smoothxent auto (${(await autoXent).backend})`;
+      return true;
+    },
+    async prepare({ logits, labels, numClasses, smoothing, grad }) {
+      const xent = await autoXent;
+      const options = { numClasses, smoothing, reduction: 'mean', grad };
+      const call = () => xent.crossEntropy(logits, labels, options);
+      return { call, evaluate: call, dispose() {} };
+    },
+  };
+  return method;
+}
+
 function batchMethod(backend, shortName) {
   return {
     id: `smoothxent-batch-${shortName}`,
@@ -126,6 +150,7 @@ function floorMethod(kind, backend, id, label) {
 }
 
 export const smoothxentMethods = [
+  autoMethod(),
   apiMethod('js'),
   apiMethod('wasm'),
   apiMethod('wasm-simd'),
