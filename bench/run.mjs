@@ -9,7 +9,7 @@
  *
  * Options:
  *   --quick              short time per task; results.json is written only with --out
- *   --shapes A,B         ROWSxCLASSES list (default 8192x10,4096x1000,512x32000,32x128000,1x4)
+ *   --shapes A,B         ROWSxCLASSES list (default 8192x10,4096x1000,512x32000,32x128000,1x4,4x16,16x256)
  *   --methods A,B        keep methods whose id contains one of these substrings
  *   --modes A,B          loss+grad and/or loss (default both)
  *   --time MS            tinybench time budget per task (default 500; --quick 50)
@@ -50,7 +50,7 @@ const RELAXED_SIMD_PROBE = new Uint8Array([
 const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
-    shapes: { type: 'string', default: '8192x10,4096x1000,512x32000,32x128000,1x4' },
+    shapes: { type: 'string', default: '8192x10,4096x1000,512x32000,32x128000,1x4,4x16,16x256' },
     methods: { type: 'string' },
     modes: { type: 'string', default: 'loss+grad,loss' },
     time: { type: 'string' },
