@@ -126,6 +126,18 @@ function runCoreCase(xent: Xent, c: CoreCase): void {
   });
 }
 
+/** Central differences of `total` at `logits` match the analytic gradient to 6 decimals. */
+function expectFiniteDifferences(logits: Float64Array, analytic: ArrayLike<number>, total: (z: Float64Array) => number): void {
+  const h = 1e-6;
+  for (let j = 0; j < logits.length; j++) {
+    const up = logits.slice();
+    const down = logits.slice();
+    up[j] += h;
+    down[j] -= h;
+    expect(analytic[j]).toBeCloseTo((total(up) - total(down)) / (2 * h), 6);
+  }
+}
+
 describe('float64 reference (self-checks)', () => {
   it('gives the known answer for logits [1, 2, 3], label 2, with and without smoothing', () => {
     const logits = [1, 2, 3];
@@ -182,14 +194,7 @@ describe('float64 reference (self-checks)', () => {
             return reduction === 'none' ? 0.7 * r.rowLosses.reduce((a, b) => a + b, 0) : 0.7 * r.loss;
           };
           const analytic = referenceCrossEntropy(logits, labels, options).grad;
-          const h = 1e-6;
-          for (let j = 0; j < N * K; j++) {
-            const up = logits.slice();
-            const down = logits.slice();
-            up[j] += h;
-            down[j] -= h;
-            expect(analytic[j]).toBeCloseTo((total(up) - total(down)) / (2 * h), 6);
-          }
+          expectFiniteDifferences(logits, analytic, total);
         },
       ),
       { seed: 12, numRuns: 60 },
@@ -217,14 +222,7 @@ describe('float64 reference (self-checks)', () => {
             return reduction === 'none' ? r.rowLosses.reduce((a, b) => a + b, 0) : r.loss;
           };
           const analytic = referenceSoftCrossEntropy(logits, targets, options).grad;
-          const h = 1e-6;
-          for (let j = 0; j < N * K; j++) {
-            const up = logits.slice();
-            const down = logits.slice();
-            up[j] += h;
-            down[j] -= h;
-            expect(analytic[j]).toBeCloseTo((total(up) - total(down)) / (2 * h), 6);
-          }
+          expectFiniteDifferences(logits, analytic, total);
         },
       ),
       { seed: 13, numRuns: 60 },
