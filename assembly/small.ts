@@ -14,19 +14,6 @@ import { expMinus4k, expConstant, logAtLeastOne4, madd } from './exp';
 // @ts-ignore: decorator
 @inline export const SMALL_K: i32 = 32;
 
-/** Transposes the 4×4 block of rows a, b, c, d and stores its four columns at out. */
-// @ts-ignore: decorator
-@inline function transpose4(a: v128, b: v128, c: v128, d: v128, out: usize): void {
-  const ab01 = i32x4.shuffle(a, b, 0, 4, 1, 5);
-  const ab23 = i32x4.shuffle(a, b, 2, 6, 3, 7);
-  const cd01 = i32x4.shuffle(c, d, 0, 4, 1, 5);
-  const cd23 = i32x4.shuffle(c, d, 2, 6, 3, 7);
-  v128.store(out, i32x4.shuffle(ab01, cd01, 0, 1, 4, 5));
-  v128.store(out, i32x4.shuffle(ab01, cd01, 2, 3, 6, 7), 16);
-  v128.store(out, i32x4.shuffle(ab23, cd23, 0, 1, 4, 5), 32);
-  v128.store(out, i32x4.shuffle(ab23, cd23, 2, 3, 6, 7), 48);
-}
-
 // @ts-ignore: decorator
 @inline function lane(v: v128, j: i32): f32 {
   // extract_lane takes a constant index.
@@ -46,6 +33,52 @@ import { expMinus4k, expConstant, logAtLeastOne4, madd } from './exp';
   store<f32>(ptr, f32x4.extract_lane(v, 0));
   if (count > 1) store<f32>(ptr, f32x4.extract_lane(v, 1), 4);
   if (count > 2) store<f32>(ptr, f32x4.extract_lane(v, 2), 8);
+}
+
+/**
+ * Pass 2 of one group: e = exp(x − m) for the K column vectors at cols (stored in place when
+ * keepExps), their sum to `out` and, when gaps, the sum of the (weighted) gaps to `gapOut`.
+ * Two columns per iteration; the sums still add them one after the other.
+ */
+// @ts-ignore: decorator
+@inline function expColumns(
+  cols: usize, K: i32, mv: v128, w: usize, out: usize, gapOut: usize,
+  keepExps: bool, gaps: bool, weighted: bool,
+  E0: v128, E1: v128, E2: v128, E3: v128, E4: v128, E5: v128, E6: v128, E7: v128, E8: v128, E9: v128,
+): void {
+  let ev = f32x4.splat(0);
+  let sv = f32x4.splat(0);
+  let k = 0;
+  for (; k + 2 <= K; k += 2) {
+    const at = cols + (<usize>k << 4);
+    const x0 = f32x4.sub(v128.load(at), mv);
+    const x1 = f32x4.sub(v128.load(at, 16), mv);
+    const e0 = expMinus4k(x0, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+    const e1 = expMinus4k(x1, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+    if (keepExps) {
+      v128.store(at, e0);
+      v128.store(at, e1, 16);
+    }
+    ev = f32x4.add(f32x4.add(ev, e0), e1);
+    if (gaps) {
+      if (weighted) {
+        sv = madd(x0, f32x4.splat(load<f32>(w + (<usize>k << 2))), sv);
+        sv = madd(x1, f32x4.splat(load<f32>(w + (<usize>k << 2), 4)), sv);
+      } else {
+        sv = f32x4.add(f32x4.add(sv, x0), x1);
+      }
+    }
+  }
+  if (k < K) {
+    const at = cols + (<usize>k << 4);
+    const x = f32x4.sub(v128.load(at), mv);
+    const e = expMinus4k(x, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+    if (keepExps) v128.store(at, e);
+    ev = f32x4.add(ev, e);
+    if (gaps) sv = weighted ? madd(x, f32x4.splat(load<f32>(w + (<usize>k << 2))), sv) : f32x4.add(sv, x);
+  }
+  v128.store(out, ev);
+  v128.store(gapOut, sv);
 }
 
 /**
@@ -100,8 +133,19 @@ export function xentSmall(
       for (; k + 4 <= K; k += 4) {
         const o = <usize>k << 2;
         const at = cols + (<usize>k << 4);
-        transpose4(v128.load(p0 + o), v128.load(p1 + o), v128.load(p2 + o), v128.load(p3 + o), at);
-        mv = f32x4.pmax(mv, f32x4.pmax(f32x4.pmax(v128.load(at), v128.load(at, 16)), f32x4.pmax(v128.load(at, 32), v128.load(at, 48))));
+        const ab01 = i32x4.shuffle(v128.load(p0 + o), v128.load(p1 + o), 0, 4, 1, 5);
+        const ab23 = i32x4.shuffle(v128.load(p0 + o), v128.load(p1 + o), 2, 6, 3, 7);
+        const cd01 = i32x4.shuffle(v128.load(p2 + o), v128.load(p3 + o), 0, 4, 1, 5);
+        const cd23 = i32x4.shuffle(v128.load(p2 + o), v128.load(p3 + o), 2, 6, 3, 7);
+        const c0 = i32x4.shuffle(ab01, cd01, 0, 1, 4, 5);
+        const c1 = i32x4.shuffle(ab01, cd01, 2, 3, 6, 7);
+        const c2 = i32x4.shuffle(ab23, cd23, 0, 1, 4, 5);
+        const c3 = i32x4.shuffle(ab23, cd23, 2, 3, 6, 7);
+        v128.store(at, c0);
+        v128.store(at, c1, 16);
+        v128.store(at, c2, 32);
+        v128.store(at, c3, 48);
+        mv = f32x4.pmax(mv, f32x4.pmax(f32x4.pmax(c0, c1), f32x4.pmax(c2, c3)));
       }
       for (; k < K; k++) {
         const o = <usize>k << 2;
@@ -114,19 +158,19 @@ export function xentSmall(
       }
       // Pass 2: exps in place (when the gradient is wanted), sums of the exps and, when
       // ε > 0, of the (weighted) gaps z_k − m, which are ≤ 0 and so sum without cancellation.
-      let ev = f32x4.splat(0);
-      let sv = f32x4.splat(0);
-      for (let k = 0; k < K; k++) {
-        const at = cols + (<usize>k << 4);
-        const x = f32x4.sub(v128.load(at), mv);
-        const e = expMinus4k(x, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-        if (grad) v128.store(at, e);
-        ev = f32x4.add(ev, e);
-        if (smoothed) sv = weight ? madd(x, f32x4.splat(load<f32>(weight + (<usize>k << 2))), sv) : f32x4.add(sv, x);
+      // The flags are loop-invariant: each combination is its own loop (constants after inlining).
+      const out = sums + (<usize>g << 4);
+      const gapOut = gapSums + (<usize>g << 4);
+      if (grad) {
+        if (!smoothed) expColumns(cols, K, mv, 0, out, gapOut, true, false, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+        else if (weight) expColumns(cols, K, mv, weight, out, gapOut, true, true, true, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+        else expColumns(cols, K, mv, 0, out, gapOut, true, true, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+      } else {
+        if (!smoothed) expColumns(cols, K, mv, 0, out, gapOut, false, false, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+        else if (weight) expColumns(cols, K, mv, weight, out, gapOut, false, true, true, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+        else expColumns(cols, K, mv, 0, out, gapOut, false, true, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
       }
       v128.store(maxes + (<usize>g << 4), mv);
-      v128.store(sums + (<usize>g << 4), ev);
-      v128.store(gapSums + (<usize>g << 4), sv);
     }
     // Stage 2: per group, four rows at once in f32 (every loss term is ≥ 0, so f32 keeps the
     // row loss to a few ulp): lse, loss, and the gradient's alpha and label term.
@@ -205,24 +249,35 @@ export function xentSmall(
       const q3 = grad + <usize>last * rowBytes;
       // Spare lanes alias the last row with dummy values: lane 3 is stored first, so the
       // real lane of that row, stored after it, wins.
+      const weighted = weight != 0 && smoothed;
       let c = 0;
       for (; c + 4 <= K; c += 4) {
         const at = cols + (<usize>c << 4);
-        for (let i = 0; i < 4; i++) {
-          const b = weight && smoothed ? f32x4.mul(bv, f32x4.splat(load<f32>(weight + (<usize>(c + i) << 2)))) : bv;
-          const v = at + (<usize>i << 4);
-          v128.store(v, madd(v128.load(v), alphas, b));
-        }
         const o = <usize>c << 2;
-        transpose4(v128.load(at), v128.load(at, 16), v128.load(at, 32), v128.load(at, 48), at);
-        v128.store(q3 + o, v128.load(at, 48));
-        v128.store(q2 + o, v128.load(at, 32));
-        v128.store(q1 + o, v128.load(at, 16));
-        v128.store(q0 + o, v128.load(at));
+        let b0 = bv, b1 = bv, b2 = bv, b3 = bv;
+        if (weighted) {
+          b0 = f32x4.mul(bv, f32x4.splat(load<f32>(weight + o)));
+          b1 = f32x4.mul(bv, f32x4.splat(load<f32>(weight + o, 4)));
+          b2 = f32x4.mul(bv, f32x4.splat(load<f32>(weight + o, 8)));
+          b3 = f32x4.mul(bv, f32x4.splat(load<f32>(weight + o, 12)));
+        }
+        // Four gradient columns, transposed in registers into four row pieces.
+        const g0 = madd(v128.load(at), alphas, b0);
+        const g1 = madd(v128.load(at, 16), alphas, b1);
+        const g2 = madd(v128.load(at, 32), alphas, b2);
+        const g3 = madd(v128.load(at, 48), alphas, b3);
+        const ab01 = i32x4.shuffle(g0, g1, 0, 4, 1, 5);
+        const ab23 = i32x4.shuffle(g0, g1, 2, 6, 3, 7);
+        const cd01 = i32x4.shuffle(g2, g3, 0, 4, 1, 5);
+        const cd23 = i32x4.shuffle(g2, g3, 2, 6, 3, 7);
+        v128.store(q3 + o, i32x4.shuffle(ab23, cd23, 2, 3, 6, 7));
+        v128.store(q2 + o, i32x4.shuffle(ab23, cd23, 0, 1, 4, 5));
+        v128.store(q1 + o, i32x4.shuffle(ab01, cd01, 2, 3, 6, 7));
+        v128.store(q0 + o, i32x4.shuffle(ab01, cd01, 0, 1, 4, 5));
       }
       for (; c < K; c++) {
         const o = <usize>c << 2;
-        const b = weight && smoothed ? f32x4.mul(bv, f32x4.splat(load<f32>(weight + o))) : bv;
+        const b = weighted ? f32x4.mul(bv, f32x4.splat(load<f32>(weight + o))) : bv;
         const v = madd(v128.load(cols + (<usize>c << 4)), alphas, b);
         store<f32>(q3 + o, f32x4.extract_lane(v, 3));
         store<f32>(q2 + o, f32x4.extract_lane(v, 2));
