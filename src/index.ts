@@ -7,7 +7,7 @@
  */
 import type { Backend, HardRequest } from './backend.js';
 import { JsBackend } from './js/backend.js';
-import { describe, prepareHard, prepareSoft, hardSettings, labelsOf, scaleOf, CREATE_KEYS, type Outputs } from './options.js';
+import { describe, prepareHard, prepareSoft, hardSettings, labelsOf, scaleOf, checkKnownKeys, CREATE_KEYS, BATCH_KEYS, type Outputs } from './options.js';
 import { WasmBackend } from './wasm/bridge.js';
 import type { WasmBackendName } from './wasm/load.js';
 import { BACKENDS, type Batch, type BatchOptions, type BackendName, type CreateOptions, type Reduction, type ResultFor, type Xent } from './types.js';
@@ -87,7 +87,6 @@ class XentImpl implements Xent {
   }
 }
 
-const BATCH_KEYS = ['smoothing', 'reduction', 'grad', 'gradScale', 'weight', 'lse', 'ignoreIndex', 'zLoss', 'softcap'];
 
 function batchOf(impl: Backend, rows: number, numClasses: number): Batch {
   const storage = impl.createBatch(rows, numClasses);
@@ -102,9 +101,7 @@ function batchOf(impl: Backend, rows: number, numClasses: number): Batch {
     crossEntropy(options: BatchOptions = {}) {
       if (disposed) throw new Error(`${where}: this batch was disposed`);
       if (typeof options !== 'object' || options === null) throw new TypeError(`${where}: options must be an object, got ${describe(options)}`);
-      for (const key of Object.keys(options)) {
-        if (!BATCH_KEYS.includes(key)) throw new TypeError(`${where}: unknown option ${JSON.stringify(key)} (known: ${BATCH_KEYS.join(', ')})`);
-      }
+      checkKnownKeys(options, BATCH_KEYS, where);
       const record = options as Record<string, unknown>;
       const settings = hardSettings(record, numClasses, where);
       const reduction = record.reduction === undefined ? 'mean' : record.reduction;
@@ -172,11 +169,7 @@ async function tryBackend(name: BackendName, arenaBytes: number): Promise<Backen
  */
 export async function createXent(options: CreateOptions = {}): Promise<Xent> {
   if (typeof options !== 'object' || options === null) throw new TypeError(`createXent: options must be an object, got ${describe(options)}`);
-  for (const key of Object.keys(options)) {
-    if (!(CREATE_KEYS as readonly string[]).includes(key)) {
-      throw new TypeError(`createXent: unknown option ${JSON.stringify(key)} (known: ${CREATE_KEYS.join(', ')})`);
-    }
-  }
+  checkKnownKeys(options, CREATE_KEYS, 'createXent');
   const choice = options.backend ?? 'auto';
   if (choice !== 'auto' && !BACKENDS.includes(choice)) {
     if (typeof choice !== 'string') throw new TypeError(`createXent: backend must be a string, got ${describe(choice)}`);

@@ -30,17 +30,19 @@ const typeError = (what: string, expected: string, value: unknown) =>
 const rangeError = (what: string, expected: string, value: unknown) =>
   new RangeError(`${what} must be ${expected}, got ${describe(value)}`);
 
-function checkKnownKeys(options: object, allowed: readonly string[], where: string): void {
-  for (const key of Object.keys(options)) {
+/** Rejects option names outside `allowed` (a typo such as `smoothng` must not pass silently). */
+export function checkKnownKeys(options: object, allowed: readonly string[], where: string): void {
+  for (const key in options) {
     if (!allowed.includes(key)) {
       throw new TypeError(`${where}: unknown option ${JSON.stringify(key)} (known: ${allowed.join(', ')})`);
     }
   }
 }
 
-function number(what: string, value: unknown, expected: string, ok: (v: number) => boolean): number {
-  if (typeof value !== 'number') throw typeError(what, `a number (${expected})`, value);
-  if (!ok(value)) throw rangeError(what, expected, value);
+/** A number option; the message (where: name) is only built when the check fails. */
+function number(where: string, name: string, value: unknown, expected: string, ok: (v: number) => boolean): number {
+  if (typeof value !== 'number') throw typeError(`${where}: ${name}`, `a number (${expected})`, value);
+  if (!ok(value)) throw rangeError(`${where}: ${name}`, expected, value);
   return value;
 }
 
@@ -56,7 +58,7 @@ export function checkLogits(logits: unknown, where: string, name = 'logits'): as
 
 export function checkNumClasses(value: unknown, where: string): number {
   if (value === undefined) throw new TypeError(`${where}: numClasses is required (an integer ≥ 1), got undefined`);
-  return number(`${where}: numClasses`, value, 'an integer ≥ 1', (v) => Number.isInteger(v) && v >= 1 && v <= 2 ** 31 - 1);
+  return number(where, 'numClasses', value, 'an integer ≥ 1', (v) => Number.isInteger(v) && v >= 1 && v <= 2 ** 31 - 1);
 }
 
 function checkRows(logits: Float32Array, numClasses: number, where: string, name = 'logits'): number {
@@ -75,12 +77,12 @@ function reductionOf(value: unknown, where: string): Reduction {
 
 function smoothingOf(value: unknown, where: string): number {
   if (value === undefined) return 0;
-  return number(`${where}: smoothing`, value, 'a number in [0, 1]', (v) => v >= 0 && v <= 1);
+  return number(where, 'smoothing', value, 'a number in [0, 1]', (v) => v >= 0 && v <= 1);
 }
 
 function gradScaleOf(value: unknown, where: string): number {
   if (value === undefined) return 1;
-  return number(`${where}: gradScale`, value, 'a finite number', Number.isFinite);
+  return number(where, 'gradScale', value, 'a finite number', Number.isFinite);
 }
 
 function booleanOf(value: unknown, what: string): boolean {
@@ -214,15 +216,17 @@ function countedRows(labels: IndexArray, ignoreIndex: number, weight: Float32Arr
 /** Everything of `crossEntropy` but the logits and labels (shared with zero-copy batches). */
 export function hardSettings(options: Record<string, unknown>, numClasses: number, where: string) {
   const ignoreIndex = options.ignoreIndex === undefined ? -100
-    : number(`${where}: ignoreIndex`, options.ignoreIndex, 'an integer in the int32 range', (v) => Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31);
+    : number(where, 'ignoreIndex', options.ignoreIndex, 'an integer in the int32 range', (v) => Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31);
   const zLoss = options.zLoss === undefined ? 0
-    : number(`${where}: zLoss`, options.zLoss, 'a finite number ≥ 0', (v) => v >= 0 && v < Infinity);
+    : number(where, 'zLoss', options.zLoss, 'a finite number ≥ 0', (v) => v >= 0 && v < Infinity);
   const softcap = options.softcap === undefined ? 0
-    : number(`${where}: softcap`, options.softcap, 'a finite number > 0', (v) => v > 0 && v < Infinity);
+    : number(where, 'softcap', options.softcap, 'a finite number > 0', (v) => v > 0 && v < Infinity);
+  const { weight, weightSum } = weightOf(options.weight, numClasses, where);
   return {
     smoothing: smoothingOf(options.smoothing, where),
     gradScale: gradScaleOf(options.gradScale, where),
-    ...weightOf(options.weight, numClasses, where),
+    weight,
+    weightSum,
     ignoreIndex,
     zLoss,
     softcap,
@@ -275,7 +279,7 @@ export function prepareSoft(logits: unknown, targets: unknown, options: unknown)
   const gradScale = gradScaleOf(options.gradScale, where);
   const { weight } = weightOf(options.weight, numClasses, where);
   const temperature = options.temperature === undefined ? 1
-    : number(`${where}: temperature`, options.temperature, 'a finite number > 0', (v) => v > 0 && v < Infinity);
+    : number(where, 'temperature', options.temperature, 'a finite number > 0', (v) => v > 0 && v < Infinity);
   const outputs = outputsOf(options as unknown as SoftCrossEntropyOptions, rows, logits, where);
   if (outputs.grad && outputs.grad !== logits && outputs.grad.buffer === targets.buffer) {
     const start = Math.max(outputs.grad.byteOffset, targets.byteOffset);
@@ -299,4 +303,5 @@ export function prepareSoft(logits: unknown, targets: unknown, options: unknown)
 }
 
 export const CREATE_KEYS = ['backend', 'arenaBytes'] as const;
+export const BATCH_KEYS = ['smoothing', 'reduction', 'grad', 'gradScale', 'weight', 'lse', 'ignoreIndex', 'zLoss', 'softcap'] as const;
 export type { CrossEntropyOptions, Labels };
