@@ -6,7 +6,7 @@
 // f64 after each block: f32 lanes keep the loop as fast as the exp, the f64 fold
 // keeps the error of a 128 000-class row near one f32 rounding per block.
 
-import { expMinus, expMinus4, expMinus4k, expConstant, madd } from './exp';
+import { expMinus, expMinus4k, expConstant, madd } from './exp';
 
 // @ts-ignore: decorator
 @inline const BLOCK: i32 = 256;
@@ -240,24 +240,33 @@ export function rowGrad(g: usize, K: i32, alpha: f32, beta: f32, w: usize, zc: u
   return x < 0 ? -r : r;
 }
 
+// The series coefficients as vectors, loaded where used (a v128.const is rebuilt on every
+// iteration): T15, T13, … T3, then SMALL.
+const TANH_TABLE = memory.data<f32>([
+  T15, T15, T15, T15, T13, T13, T13, T13, T11, T11, T11, T11, T9, T9, T9, T9,
+  T7, T7, T7, T7, T5, T5, T5, T5, T3, T3, T3, T3, SMALL, SMALL, SMALL, SMALL,
+], 16);
+
+/** tanh of four lanes, the exp constants E0…E9 passed in (hoisted by the caller). */
 // @ts-ignore: decorator
-@inline function tanh4(x: v128): v128 {
+@inline function tanh4(
+  x: v128, E0: v128, E1: v128, E2: v128, E3: v128, E4: v128, E5: v128, E6: v128, E7: v128, E8: v128, E9: v128,
+): v128 {
   const a = f32x4.abs(x);
   const x2 = f32x4.mul(x, x);
-  let p = madd(f32x4.splat(T15), x2, f32x4.splat(T13));
-  p = madd(p, x2, f32x4.splat(T11));
-  p = madd(p, x2, f32x4.splat(T9));
-  p = madd(p, x2, f32x4.splat(T7));
-  p = madd(p, x2, f32x4.splat(T5));
-  p = madd(p, x2, f32x4.splat(T3));
+  let p = madd(v128.load(TANH_TABLE), x2, v128.load(TANH_TABLE, 16));
+  p = madd(p, x2, v128.load(TANH_TABLE, 32));
+  p = madd(p, x2, v128.load(TANH_TABLE, 48));
+  p = madd(p, x2, v128.load(TANH_TABLE, 64));
+  p = madd(p, x2, v128.load(TANH_TABLE, 80));
+  p = madd(p, x2, v128.load(TANH_TABLE, 96));
   const small = madd(f32x4.mul(x, x2), p, x);
-  const q = expMinus4(f32x4.mul(a, f32x4.splat(-2)));
+  const q = expMinus4k(f32x4.sub(f32x4.neg(a), a), E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
   const one = f32x4.splat(1);
   const large = f32x4.div(f32x4.sub(one, q), f32x4.add(one, q));
   // Copy the sign of x onto the large-|x| result (its magnitude is ≥ 0).
-  const signBit = i32x4.splat(0x80000000);
-  const signed = v128.or(large, v128.and(x, signBit));
-  return v128.bitselect(small, signed, f32x4.lt(a, f32x4.splat(SMALL)));
+  const signed = v128.or(large, v128.and(x, i32x4.splat(0x80000000)));
+  return v128.bitselect(small, signed, f32x4.lt(a, v128.load(TANH_TABLE, 112)));
 }
 
 /** zc_k = c·tanh(z_k/c) for one row (Gemma-2 logit soft-capping). */
@@ -267,8 +276,11 @@ export function rowSoftcap(z: usize, zc: usize, K: i32, cap: f32): void {
   if (ASC_FEATURE_SIMD) {
     const iv = f32x4.splat(inv);
     const cv = f32x4.splat(cap);
+    const E0 = expConstant(0), E1 = expConstant(1), E2 = expConstant(2), E3 = expConstant(3), E4 = expConstant(4);
+    const E5 = expConstant(5), E6 = expConstant(6), E7 = expConstant(7), E8 = expConstant(8), E9 = expConstant(9);
     for (; k + 4 <= K; k += 4) {
-      v128.store(at(zc, k), f32x4.mul(cv, tanh4(f32x4.mul(v128.load(at(z, k)), iv))));
+      const t = tanh4(f32x4.mul(v128.load(at(z, k)), iv), E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+      v128.store(at(zc, k), f32x4.mul(cv, t));
     }
   }
   for (; k < K; k++) {
