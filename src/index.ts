@@ -7,10 +7,10 @@
  */
 import type { Backend, HardRequest } from './backend.js';
 import { JsBackend } from './js/backend.js';
-import { describe, prepareHard, prepareSoft, hardSettings, labelsOf, scaleOf, checkKnownKeys, CREATE_KEYS, BATCH_KEYS, type Outputs } from './options.js';
+import { describe, prepareHard, prepareSoft, hardSettings, labelsOf, scaleOf, checkKnownKeys, checkOptionsObject, reductionOf, booleanOf, CREATE_KEYS, BATCH_KEYS, type Outputs } from './options.js';
 import { WasmBackend } from './wasm/bridge.js';
 import type { WasmBackendName } from './wasm/load.js';
-import { BACKENDS, type Batch, type BatchOptions, type BackendName, type CreateOptions, type Reduction, type ResultFor, type Xent } from './types.js';
+import { BACKENDS, type Batch, type BatchOptions, type BackendName, type CreateOptions, type Reduction, type Xent } from './types.js';
 
 export * from './types.js';
 export { labelSmooth, crossEntropyFromProbs, explain, optimalLogitGap, softmax, klDivergence } from './seed.js';
@@ -100,17 +100,14 @@ function batchOf(impl: Backend, rows: number, numClasses: number): Batch {
     grad: storage.grad,
     crossEntropy(options: BatchOptions = {}) {
       if (disposed) throw new Error(`${where}: this batch was disposed`);
-      if (typeof options !== 'object' || options === null) throw new TypeError(`${where}: options must be an object, got ${describe(options)}`);
+      checkOptionsObject(options, where);
       checkKnownKeys(options, BATCH_KEYS, where);
       const record = options as Record<string, unknown>;
       const settings = hardSettings(record, numClasses, where);
-      const reduction = record.reduction === undefined ? 'mean' : record.reduction;
-      if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none') {
-        throw new RangeError(`${where}: reduction must be 'mean', 'sum' or 'none', got ${describe(reduction)}`);
-      }
+      const reduction = reductionOf(record.reduction, where);
       const gradMode = record.grad === undefined || record.grad === false ? 'none' : record.grad === true ? 'own' : record.grad === 'inplace' ? 'inplace' : null;
       if (gradMode === null) throw new TypeError(`${where}: grad must be false, true or 'inplace', got ${describe(record.grad)}`);
-      if (record.lse !== undefined && typeof record.lse !== 'boolean') throw new TypeError(`${where}: lse must be a boolean, got ${describe(record.lse)}`);
+      const wantLse = booleanOf(record.lse, `${where}: lse`);
       const { counted } = labelsOf(storage.labels, rows, numClasses, settings.ignoreIndex, settings.weight, where);
       const denominator = reduction === 'mean' ? counted : 1;
       const nothingCounts = reduction === 'mean' && !(denominator > 0);
@@ -120,7 +117,7 @@ function batchOf(impl: Backend, rows: number, numClasses: number): Batch {
           weight: settings.weight, weightSum: settings.weightSum, zLoss: settings.zLoss, softcap: settings.softcap,
           scale: scaleOf(reduction, settings.gradScale, denominator),
         },
-        nothingCounts ? 'none' : gradMode, reduction === 'none', record.lse === true,
+        nothingCounts ? 'none' : gradMode, reduction === 'none', wantLse,
       );
       const gradOut = gradMode === 'own' ? storage.grad : gradMode === 'inplace' ? storage.logits : null;
       if (nothingCounts && gradOut) gradOut.fill(0);

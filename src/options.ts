@@ -5,7 +5,7 @@
  * and shows the bad value.
  */
 import type { HardRequest, IndexArray, SoftRequest } from './backend.js';
-import type { CommonOptions, CrossEntropyOptions, GradOption, Labels, Reduction, SoftCrossEntropyOptions } from './types.js';
+import type { CommonOptions, GradOption, Reduction, SoftCrossEntropyOptions } from './types.js';
 
 /** A short, readable rendering of a bad value for an error message (shared with seed.ts). */
 export function describe(value: unknown): string {
@@ -46,7 +46,7 @@ function number(where: string, name: string, value: unknown, expected: string, o
   return value;
 }
 
-function checkOptionsObject(options: unknown, where: string): asserts options is Record<string, unknown> {
+export function checkOptionsObject(options: unknown, where: string): asserts options is Record<string, unknown> {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw typeError(`${where}: options`, 'an object', options);
   }
@@ -68,7 +68,7 @@ function checkRows(logits: Float32Array, numClasses: number, where: string, name
   return logits.length / numClasses;
 }
 
-function reductionOf(value: unknown, where: string): Reduction {
+export function reductionOf(value: unknown, where: string): Reduction {
   if (value === undefined) return 'mean';
   if (value === 'mean' || value === 'sum' || value === 'none') return value;
   if (typeof value !== 'string') throw typeError(`${where}: reduction`, "'mean', 'sum' or 'none'", value);
@@ -85,7 +85,7 @@ function gradScaleOf(value: unknown, where: string): number {
   return number(where, 'gradScale', value, 'a finite number', Number.isFinite);
 }
 
-function booleanOf(value: unknown, what: string): boolean {
+export function booleanOf(value: unknown, what: string): boolean {
   if (value === undefined) return false;
   if (typeof value !== 'boolean') throw typeError(what, 'a boolean', value);
   return value;
@@ -304,4 +304,3 @@ export function prepareSoft(logits: unknown, targets: unknown, options: unknown)
 
 export const CREATE_KEYS = ['backend', 'arenaBytes'] as const;
 export const BATCH_KEYS = ['smoothing', 'reduction', 'grad', 'gradScale', 'weight', 'lse', 'ignoreIndex', 'zLoss', 'softcap'] as const;
-export type { CrossEntropyOptions, Labels };
