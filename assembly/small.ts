@@ -156,6 +156,11 @@ export function xentSmall(
         v128.store(cols + (<usize>k << 4), v);
         mv = f32x4.pmax(mv, v);
       }
+      v128.store(maxes + (<usize>g << 4), mv);
+    }
+    for (let g = 0; g < groups; g++) {
+      const cols = scratch + <usize>g * groupBytes;
+      const mv = v128.load(maxes + (<usize>g << 4));
       // Pass 2: exps in place (when the gradient is wanted), sums of the exps and, when
       // ε > 0, of the (weighted) gaps z_k − m, which are ≤ 0 and so sum without cancellation.
       // The flags are loop-invariant: each combination is its own loop (constants after inlining).
@@ -170,7 +175,6 @@ export function xentSmall(
         else if (weight) expColumns(cols, K, mv, weight, out, gapOut, false, true, true, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
         else expColumns(cols, K, mv, 0, out, gapOut, false, true, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
       }
-      v128.store(maxes + (<usize>g << 4), mv);
     }
     // Stage 2: per group, four rows at once in f32 (every loss term is ≥ 0, so f32 keeps the
     // row loss to a few ulp): lse, loss, and the gradient's alpha and label term.

@@ -8,6 +8,14 @@ import type { Batch, BackendName } from './types.js';
 /** Label arrays as the kernels read them (BigInt64Array and number[] are converted). */
 export type IndexArray = Int32Array | Uint8Array | Uint16Array | Uint32Array;
 
+/**
+ * Checks labels and counts them for the mean's denominator in one pass: returns the number
+ * of labels that are not ignoreIndex (or their total class weight, summed in f64 in row
+ * order) when every label is in [0, numClasses) or ignoreIndex, else −1 − i for the first
+ * bad index i. js/labels.ts in JS; the wasm backends scan in wasm (assembly/labels.ts).
+ */
+export type LabelCounter = (labels: IndexArray, numClasses: number, ignoreIndex: number, weight: Float32Array | null) => number;
+
 export interface HardRequest {
   logits: Float32Array;
   labels: IndexArray;
@@ -51,6 +59,8 @@ export interface BatchStorage {
   logits: Float32Array;
   labels: Int32Array;
   grad: Float32Array;
+  /** LabelCounter on the batch's own labels. */
+  countLabels(numClasses: number, ignoreIndex: number, weight: Float32Array | null): number;
   /** Runs the kernel on the batch's own memory; `grad` is 'none' | 'own' | 'inplace'. */
   hard(request: Omit<HardRequest, 'logits' | 'labels' | 'grad' | 'losses' | 'lse'>, grad: 'none' | 'own' | 'inplace', losses: boolean, lse: boolean): { sum: number; losses: Float32Array | null; lse: Float32Array | null };
   dispose(): void;
@@ -61,6 +71,7 @@ export interface Backend {
   /** Σ of the row losses in f64, in row order; fills grad / losses / lse when given. */
   hard(request: HardRequest): number;
   soft(request: SoftRequest): number;
+  countLabels: LabelCounter;
   createBatch(rows: number, numClasses: number): BatchStorage;
 }
 

@@ -5,7 +5,7 @@
  *   const xent = await createXent();            // picks the fastest backend that works here
  *   const { loss, grad } = xent.crossEntropy(logits, labels, { numClasses: 1000, smoothing: 0.1, grad: true });
  */
-import type { Backend, HardRequest } from './backend.js';
+import type { Backend, HardRequest, LabelCounter } from './backend.js';
 import { JsBackend } from './js/backend.js';
 import { describe, prepareHard, prepareSoft, hardSettings, labelsOf, scaleOf, checkKnownKeys, checkOptionsObject, reductionOf, booleanOf, CREATE_KEYS, BATCH_KEYS, type Outputs } from './options.js';
 import { WasmBackend } from './wasm/bridge.js';
@@ -66,8 +66,11 @@ class XentImpl implements Xent {
     return this.tiny && isTiny(rows, numClasses) ? this.tiny : this.impl;
   }
 
+  /** The label counter of the backend a call of this size runs on. */
+  private readonly counter = (rows: number, numClasses: number) => this.pick(rows, numClasses).countLabels;
+
   crossEntropy(logits: Float32Array, labels: unknown, options: unknown) {
-    const { request, outputs, denominator } = prepareHard(logits, labels, options);
+    const { request, outputs, denominator } = prepareHard(logits, labels, options, this.counter);
     const sum = runHard(this.pick(request.rows, request.numClasses), request, outputs.reduction, denominator);
     return resultOf(sum, outputs, denominator) as never;
   }
@@ -92,6 +95,7 @@ function batchOf(impl: Backend, rows: number, numClasses: number): Batch {
   const storage = impl.createBatch(rows, numClasses);
   let disposed = false;
   const where = 'batch.crossEntropy';
+  const count: LabelCounter = (_, k, ignoreIndex, weight) => storage.countLabels(k, ignoreIndex, weight);
   return {
     rows,
     numClasses,
@@ -108,7 +112,7 @@ function batchOf(impl: Backend, rows: number, numClasses: number): Batch {
       const gradMode = record.grad === undefined || record.grad === false ? 'none' : record.grad === true ? 'own' : record.grad === 'inplace' ? 'inplace' : null;
       if (gradMode === null) throw new TypeError(`${where}: grad must be false, true or 'inplace', got ${describe(record.grad)}`);
       const wantLse = booleanOf(record.lse, `${where}: lse`);
-      const { counted } = labelsOf(storage.labels, rows, numClasses, settings.ignoreIndex, settings.weight, where);
+      const { counted } = labelsOf(storage.labels, rows, numClasses, settings.ignoreIndex, settings.weight, where, count);
       const denominator = reduction === 'mean' ? counted : 1;
       const nothingCounts = reduction === 'mean' && !(denominator > 0);
       const { sum, losses, lse } = storage.hard(

@@ -4,7 +4,8 @@
  * value, RangeError for a right-typed value outside its range; each names the argument
  * and shows the bad value.
  */
-import type { HardRequest, IndexArray, SoftRequest } from './backend.js';
+import type { HardRequest, IndexArray, LabelCounter, SoftRequest } from './backend.js';
+import { countLabels } from './js/labels.js';
 import type { CommonOptions, GradOption, Reduction, SoftCrossEntropyOptions } from './types.js';
 
 /** A short, readable rendering of a bad value for an error message (shared with seed.ts). */
@@ -155,20 +156,18 @@ export interface Prepared<R> {
 
 /**
  * Checks the labels and returns them as an index array the kernels read, with the mean's
- * denominator: the number of rows not ignored, or their total class weight.
+ * denominator: the number of rows not ignored, or their total class weight. Typed int
+ * arrays are checked and counted by `count` (the backend's); BigInt64Array and number[]
+ * are checked here while they are converted.
  */
 export function labelsOf(
   labels: unknown, rows: number, numClasses: number, ignoreIndex: number,
-  weight: Float32Array | null, where: string,
+  weight: Float32Array | null, where: string, count: LabelCounter = countLabels,
 ): { labels: IndexArray; counted: number } {
   let indices: IndexArray;
   if (labels instanceof Int32Array || labels instanceof Uint8Array || labels instanceof Uint16Array || labels instanceof Uint32Array) {
     checkLabelCount(labels.length, rows, where);
     indices = labels;
-    for (let i = 0; i < rows; i++) {
-      const y = labels[i];
-      if ((y < 0 || y >= numClasses) && y !== ignoreIndex) throw badLabel(i, y, numClasses, ignoreIndex, where);
-    }
   } else if (labels instanceof BigInt64Array) {
     checkLabelCount(labels.length, rows, where);
     indices = new Int32Array(rows);
@@ -191,7 +190,9 @@ export function labelsOf(
   } else {
     throw typeError(`${where}: labels`, 'an Int32Array, Uint8Array, Uint16Array, Uint32Array, BigInt64Array or number[] of class indices', labels);
   }
-  return { labels: indices, counted: countedRows(indices, ignoreIndex, weight) };
+  const counted = count(indices, numClasses, ignoreIndex, weight);
+  if (counted < 0) throw badLabel(-1 - counted, indices[-1 - counted], numClasses, ignoreIndex, where);
+  return { labels: indices, counted };
 }
 
 function checkLabelCount(length: number, rows: number, where: string): void {
@@ -200,17 +201,6 @@ function checkLabelCount(length: number, rows: number, where: string): void {
 
 function badLabel(i: number, value: unknown, numClasses: number, ignoreIndex: number, where: string): RangeError {
   return new RangeError(`${where}: labels[${i}] must be an integer in [0, ${numClasses}) or ignoreIndex (${ignoreIndex}), got ${describe(value)}`);
-}
-
-/** The mean's denominator: rows whose label is not ignoreIndex, or their total class weight. */
-function countedRows(labels: IndexArray, ignoreIndex: number, weight: Float32Array | null): number {
-  let counted = 0;
-  if (weight) {
-    for (let i = 0; i < labels.length; i++) if (labels[i] !== ignoreIndex) counted += weight[labels[i]];
-  } else {
-    for (let i = 0; i < labels.length; i++) if (labels[i] !== ignoreIndex) counted++;
-  }
-  return counted;
 }
 
 /** Everything of `crossEntropy` but the logits and labels (shared with zero-copy batches). */
@@ -239,7 +229,8 @@ export function scaleOf(reduction: Reduction, gradScale: number, denominator: nu
   return denominator > 0 ? gradScale / denominator : 0;
 }
 
-export function prepareHard(logits: unknown, labels: unknown, options: unknown): Prepared<HardRequest> {
+/** @param count the label counter of the backend that will run the call */
+export function prepareHard(logits: unknown, labels: unknown, options: unknown, count: (rows: number, numClasses: number) => LabelCounter): Prepared<HardRequest> {
   const where = 'crossEntropy';
   checkLogits(logits, where);
   checkOptionsObject(options, where);
@@ -248,7 +239,7 @@ export function prepareHard(logits: unknown, labels: unknown, options: unknown):
   const rows = checkRows(logits, numClasses, where);
   const settings = hardSettings(options, numClasses, where);
   const outputs = outputsOf(options as unknown as CommonOptions, rows, logits, where);
-  const { labels: indices, counted } = labelsOf(labels, rows, numClasses, settings.ignoreIndex, settings.weight, where);
+  const { labels: indices, counted } = labelsOf(labels, rows, numClasses, settings.ignoreIndex, settings.weight, where, count(rows, numClasses));
   const denominator = outputs.reduction === 'mean' ? counted : 1;
   return {
     request: {

@@ -2,12 +2,14 @@
 import type { Backend, BatchStorage } from '../backend.js';
 import { hardRows } from './xent.js';
 import { softRows } from './soft.js';
+import { countLabels } from './labels.js';
 
 export class JsBackend implements Backend {
   readonly name = 'js' as const;
 
   hard = hardRows;
   soft = softRows;
+  countLabels = countLabels;
 
   createBatch(rows: number, K: number): BatchStorage {
     const logits = new Float32Array(rows * K);
@@ -16,6 +18,7 @@ export class JsBackend implements Backend {
     let alive = true;
     return {
       logits, labels, grad,
+      countLabels: (numClasses, ignoreIndex, weight) => countLabels(labels, numClasses, ignoreIndex, weight),
       hard(request, gradMode, wantLosses, wantLse) {
         if (!alive) throw new Error('this batch was disposed');
         const losses = wantLosses ? new Float32Array(rows) : null;

@@ -10,7 +10,8 @@
  * arena grows the memory). After `memory.grow` every JS view of the old buffer is
  * detached, so views are rebuilt right after each growth and never handed out.
  */
-import type { Backend, BatchStorage, HardRequest, SoftRequest } from '../backend.js';
+import type { Backend, BatchStorage, HardRequest, LabelCounter, SoftRequest } from '../backend.js';
+import { countLabels } from '../js/labels.js';
 import { compile, instantiateWith, instantiateWithSync, PAGE, MAX_PAGES, type KernelExports, type WasmBackendName } from './load.js';
 
 const align16 = (bytes: number) => Math.ceil(bytes / 16) * 16;
@@ -130,6 +131,31 @@ export class WasmBackend implements Backend {
     return Math.max(1, Math.min(rows, Math.floor(budget / perRow)));
   }
 
+  /**
+   * LabelCounter: the labels are copied into the arena and scanned in wasm (in passes that
+   * fit), ~40× faster than the JS loop. Short arrays stay in JS, and so do Uint32Array
+   * labels, whose values ≥ 2³¹ would wrap to negative numbers in the arena's int32s.
+   */
+  readonly countLabels: LabelCounter = (labels, numClasses, ignoreIndex, weight) => {
+    const n = labels.length;
+    if (n <= SMALL_COPY || labels instanceof Uint32Array) return countLabels(labels, numClasses, ignoreIndex, weight);
+    const weightAt = this.base;
+    const labelsAt = align16(weightAt + 4 * numClasses);
+    const pass = Math.min(n, Math.max(1024, Math.floor((this.base + this.arenaBytes - labelsAt) / 4)));
+    this.ensureBytes(labelsAt + 4 * pass);
+    const { f32, i32, kernels } = this;
+    if (weight) copy(f32, weightAt >> 2, weight, 0, numClasses);
+    let counted = 0;
+    for (let i0 = 0; i0 < n; i0 += pass) {
+      const i1 = Math.min(n, i0 + pass);
+      copy(i32, labelsAt >> 2, labels, i0, i1);
+      const c = kernels.labelScan(labelsAt, i1 - i0, numClasses, ignoreIndex);
+      if (c < 0) return c - i0;
+      counted = weight ? kernels.labelWeightSum(labelsAt, i1 - i0, weightAt, ignoreIndex, counted) : counted + c;
+    }
+    return counted;
+  };
+
   hard(request: HardRequest): number {
     const { logits, labels, rows, numClasses: K, grad, losses, lse, weight } = request;
     if (rows === 0) return 0;
@@ -207,6 +233,13 @@ export class WasmBackend implements Backend {
     let alive = true;
     return {
       logits, labels, grad,
+      countLabels(numClasses, ignoreIndex, weight) {
+        if (!alive) throw new Error('this batch was disposed');
+        const counted = kernels.labelScan(at.labels, rows, numClasses, ignoreIndex);
+        if (counted < 0 || !weight) return counted;
+        copy(f32, at.weight >> 2, weight, 0, K);
+        return kernels.labelWeightSum(at.labels, rows, at.weight, ignoreIndex, 0);
+      },
       hard(request, gradMode, wantLosses, wantLse) {
         if (!alive) throw new Error('this batch was disposed');
         if (request.weight) copy(f32, at.weight >> 2, request.weight, 0, K);

@@ -21,6 +21,8 @@ export interface KernelExports {
     smoothing: number, scale: number, weight: number, temperature: number,
     losses: number, lse: number, sumIn: number,
   ): number;
+  labelScan(labels: number, n: number, K: number, ignoreIndex: number): number;
+  labelWeightSum(labels: number, n: number, weight: number, ignoreIndex: number, sumIn: number): number;
   expFloor(ptr: number, n: number): void;
   copyFloor(dst: number, src: number, n: number): void;
   heapBase(): number;
