@@ -3,7 +3,7 @@
 export { xentRows } from './xent';
 export { softRows } from './soft';
 export { expFloor, copyFloor } from './exp';
-export { labelScan, labelWeightSum } from './labels';
+export { labelScan, labelWeightSum, firstBadTarget } from './labels';
 
 /** First free byte after the static data: the host's arena starts here (16-aligned). */
 export function heapBase(): usize {

@@ -16,6 +16,9 @@ export type IndexArray = Int32Array | Uint8Array | Uint16Array | Uint32Array;
  */
 export type LabelCounter = (labels: IndexArray, numClasses: number, ignoreIndex: number, weight: Float32Array | null) => number;
 
+/** The first index of a target that is not a probability ≥ 0 (NaN included), or −1. */
+export type TargetChecker = (targets: Float32Array) => number;
+
 export interface HardRequest {
   logits: Float32Array;
   labels: IndexArray;
@@ -72,6 +75,7 @@ export interface Backend {
   hard(request: HardRequest): number;
   soft(request: SoftRequest): number;
   countLabels: LabelCounter;
+  firstBadTarget: TargetChecker;
   createBatch(rows: number, numClasses: number): BatchStorage;
 }
 

@@ -68,6 +68,8 @@ class XentImpl implements Xent {
 
   /** The label counter of the backend a call of this size runs on. */
   private readonly counter = (rows: number, numClasses: number) => this.pick(rows, numClasses).countLabels;
+  /** The target checker of the backend a call of this size runs on. */
+  private readonly checker = (rows: number, numClasses: number) => this.pick(rows, numClasses).firstBadTarget;
 
   crossEntropy(logits: Float32Array, labels: unknown, options: unknown) {
     const { request, outputs, denominator } = prepareHard(logits, labels, options, this.counter);
@@ -76,7 +78,7 @@ class XentImpl implements Xent {
   }
 
   softCrossEntropy(logits: Float32Array, targets: Float32Array, options: unknown) {
-    const { request, outputs, denominator } = prepareSoft(logits, targets, options);
+    const { request, outputs, denominator } = prepareSoft(logits, targets, options, this.checker);
     const sum = this.pick(request.rows, request.numClasses).soft(request);
     return resultOf(sum, outputs, denominator) as never;
   }

@@ -4,7 +4,7 @@
  * value, RangeError for a right-typed value outside its range; each names the argument
  * and shows the bad value.
  */
-import type { HardRequest, IndexArray, LabelCounter, SoftRequest } from './backend.js';
+import type { HardRequest, IndexArray, LabelCounter, SoftRequest, TargetChecker } from './backend.js';
 import { countLabels } from './js/labels.js';
 import type { CommonOptions, GradOption, Reduction, SoftCrossEntropyOptions } from './types.js';
 
@@ -255,7 +255,8 @@ export function prepareHard(logits: unknown, labels: unknown, options: unknown, 
   };
 }
 
-export function prepareSoft(logits: unknown, targets: unknown, options: unknown): Prepared<SoftRequest> {
+/** @param check the target checker of the backend that will run the call */
+export function prepareSoft(logits: unknown, targets: unknown, options: unknown, check: (rows: number, numClasses: number) => TargetChecker): Prepared<SoftRequest> {
   const where = 'softCrossEntropy';
   checkLogits(logits, where);
   checkOptionsObject(options, where);
@@ -277,10 +278,8 @@ export function prepareSoft(logits: unknown, targets: unknown, options: unknown)
     const end = Math.min(outputs.grad.byteOffset + outputs.grad.byteLength, targets.byteOffset + targets.byteLength);
     if (start < end) throw new RangeError(`${where}: grad overlaps targets`);
   }
-  for (let i = 0; i < targets.length; i++) {
-    const t = targets[i];
-    if (!(t >= 0)) throw new RangeError(`${where}: targets[${i}] must be a probability ≥ 0, got ${describe(t)}`);
-  }
+  const bad = check(rows, numClasses)(targets);
+  if (bad >= 0) throw new RangeError(`${where}: targets[${bad}] must be a probability ≥ 0, got ${describe(targets[bad])}`);
   const denominator = outputs.reduction === 'mean' ? rows : 1;
   return {
     request: {

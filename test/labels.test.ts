@@ -4,11 +4,12 @@
  * number — the same count, the same f64 bits of a weighted denominator, the same first bad
  * index — as a plain reference, on arrays long enough for the SIMD body, the scalar tail and
  * several passes through a 64 KiB arena. The public API then names the first bad label.
+ * The same for the soft targets' check (every target ≥ 0).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { IndexArray, LabelCounter } from '../src/backend.js';
-import { countLabels } from '../src/js/labels.js';
+import type { IndexArray, LabelCounter, TargetChecker } from '../src/backend.js';
+import { countLabels, firstBadTarget } from '../src/js/labels.js';
 import { WasmBackend } from '../src/wasm/bridge.js';
 import type { WasmBackendName } from '../src/wasm/load.js';
 import { BACKENDS } from '../src/index.js';
@@ -24,11 +25,11 @@ function reference(labels: ArrayLike<number>, K: number, ignoreIndex: number, we
   return counted;
 }
 
-const counters: { name: string; count: LabelCounter }[] = [{ name: 'js', count: countLabels }];
+const counters: { name: string; count: LabelCounter; check: TargetChecker }[] = [{ name: 'js', count: countLabels, check: firstBadTarget }];
 for (const name of BACKENDS.filter((b) => b !== 'js') as WasmBackendName[]) {
   try {
     const backend = await WasmBackend.create(name, 64 * 1024);
-    counters.push({ name: `${name} (64 KiB arena)`, count: backend.countLabels });
+    counters.push({ name: `${name} (64 KiB arena)`, count: backend.countLabels, check: backend.firstBadTarget });
   } catch (error) {
     if (name !== 'wasm-relaxed-simd' || process.env.SMOOTHXENT_RELAXED === '1') throw error;
   }
@@ -86,6 +87,59 @@ describe.each(counters)('countLabels on $name', ({ count }) => {
     expect(count(new Int32Array(5000).fill(-100), 10, -100, null)).toBe(0);
     expect(count(new Int32Array(5000).fill(-100), 10, -100, new Float32Array(10).fill(2))).toBe(0);
     expect(count(new Int32Array(0), 10, -100, null)).toBe(0);
+  });
+});
+
+describe.each(counters)('firstBadTarget on $name', ({ check }) => {
+  it('finds the first target that is not ≥ 0 (NaN, −∞, a negative tiny) anywhere, across passes', () => {
+    const n = 40003; // 64 KiB arena: passes of 16384 floats
+    expect(check(new Float32Array(n).fill(0.25))).toBe(-1);
+    expect(check(new Float32Array(0))).toBe(-1);
+    expect(check(Float32Array.of(0, -0, 1, Infinity, 3e38, 1e-45))).toBe(-1);
+    for (const bad of [Number.NaN, -1e-45, -Infinity, -2]) {
+      for (const at of [0, 1, 3, 4, 7, 8, 9, 16383, 16384, 16391, 32768, 40000, 40002]) {
+        const targets = new Float32Array(n).fill(0.5);
+        targets[at] = bad;
+        if (at + 5 < n) targets[at + 5] = -1; // a later bad target must not win
+        expect(check(targets)).toBe(at);
+      }
+    }
+  });
+
+  it('agrees with the plain loop on random arrays (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.float32Array({ minLength: 0, maxLength: 300 }),
+        fc.integer({ min: 0, max: 20000 }),
+        (head, padding) => {
+          const targets = new Float32Array(padding + head.length);
+          targets.fill(0.125, 0, padding);
+          targets.set(head, padding);
+          let expected = -1;
+          for (let i = 0; i < targets.length && expected < 0; i++) if (!(targets[i] >= 0)) expected = i;
+          expect(check(targets)).toBe(expected);
+        },
+      ),
+      { seed: 9191, numRuns: 150 },
+    );
+  });
+});
+
+describe('the public API names the first bad target of a long array', async () => {
+  const xents = await createAllBackends({ arenaBytes: 64 * 1024 });
+  it.each(xents.map((xent) => ({ xent, name: xent.backend })))('$name', ({ xent }) => {
+    const rows = 9000;
+    const K = 5;
+    const logits = Float32Array.from({ length: rows * K }, (_, i) => Math.sin(i));
+    const targets = new Float32Array(rows * K).fill(0.2);
+    targets[33333] = -0.5;
+    targets[44000] = Number.NaN;
+    const grad = new Float32Array(rows * K).fill(3.5);
+    expect(() => xent.softCrossEntropy(logits, targets, { numClasses: K, grad })).toThrow(RangeError);
+    expect(() => xent.softCrossEntropy(logits, targets, { numClasses: K, grad })).toThrow(/targets\[33333\].*got -0\.5$/);
+    expect(grad.every((g) => g === 3.5)).toBe(true);
+    targets[33333] = 0.2;
+    expect(() => xent.softCrossEntropy(logits, targets, { numClasses: K, grad })).toThrow(/targets\[44000\].*got NaN$/);
   });
 });
 

@@ -2,7 +2,7 @@
 import type { Backend, BatchStorage } from '../backend.js';
 import { hardRows } from './xent.js';
 import { softRows } from './soft.js';
-import { countLabels } from './labels.js';
+import { countLabels, firstBadTarget } from './labels.js';
 
 export class JsBackend implements Backend {
   readonly name = 'js' as const;
@@ -10,6 +10,7 @@ export class JsBackend implements Backend {
   hard = hardRows;
   soft = softRows;
   countLabels = countLabels;
+  firstBadTarget = firstBadTarget;
 
   createBatch(rows: number, K: number): BatchStorage {
     const logits = new Float32Array(rows * K);

@@ -1,5 +1,5 @@
-/** The label check and count in JS (the wasm side is assembly/labels.ts). */
-import type { IndexArray, LabelCounter } from '../backend.js';
+/** The label and target checks in JS (the wasm side is assembly/labels.ts). */
+import type { IndexArray, LabelCounter, TargetChecker } from '../backend.js';
 
 /** The LabelCounter contract (backend.ts), one pass over the caller's array. */
 export const countLabels: LabelCounter = (labels: IndexArray, numClasses: number, ignoreIndex: number, weight: Float32Array | null): number => {
@@ -21,4 +21,10 @@ export const countLabels: LabelCounter = (labels: IndexArray, numClasses: number
     }
   }
   return counted;
+};
+
+/** The TargetChecker contract (backend.ts). */
+export const firstBadTarget: TargetChecker = (targets: Float32Array): number => {
+  for (let i = 0; i < targets.length; i++) if (!(targets[i] >= 0)) return i;
+  return -1;
 };

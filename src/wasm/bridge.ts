@@ -10,8 +10,8 @@
  * arena grows the memory). After `memory.grow` every JS view of the old buffer is
  * detached, so views are rebuilt right after each growth and never handed out.
  */
-import type { Backend, BatchStorage, HardRequest, LabelCounter, SoftRequest } from '../backend.js';
-import { countLabels } from '../js/labels.js';
+import type { Backend, BatchStorage, HardRequest, LabelCounter, SoftRequest, TargetChecker } from '../backend.js';
+import { countLabels, firstBadTarget } from '../js/labels.js';
 import { compile, instantiateWith, instantiateWithSync, PAGE, MAX_PAGES, type KernelExports, type WasmBackendName } from './load.js';
 
 const align16 = (bytes: number) => Math.ceil(bytes / 16) * 16;
@@ -154,6 +154,21 @@ export class WasmBackend implements Backend {
       counted = weight ? kernels.labelWeightSum(labelsAt, i1 - i0, weightAt, ignoreIndex, counted) : counted + c;
     }
     return counted;
+  };
+
+  /** TargetChecker: the targets are copied into the arena and scanned in wasm, in passes that fit. */
+  readonly firstBadTarget: TargetChecker = (targets) => {
+    const n = targets.length;
+    if (n <= SMALL_COPY) return firstBadTarget(targets);
+    const pass = Math.min(n, Math.floor(this.arenaBytes / 4));
+    const { f32, kernels, base } = this;
+    for (let i0 = 0; i0 < n; i0 += pass) {
+      const i1 = Math.min(n, i0 + pass);
+      copy(f32, base >> 2, targets, i0, i1);
+      const bad = kernels.firstBadTarget(base, i1 - i0);
+      if (bad >= 0) return i0 + bad;
+    }
+    return -1;
   };
 
   hard(request: HardRequest): number {

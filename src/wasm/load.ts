@@ -23,6 +23,7 @@ export interface KernelExports {
   ): number;
   labelScan(labels: number, n: number, K: number, ignoreIndex: number): number;
   labelWeightSum(labels: number, n: number, weight: number, ignoreIndex: number, sumIn: number): number;
+  firstBadTarget(targets: number, n: number): number;
   expFloor(ptr: number, n: number): void;
   copyFloor(dst: number, src: number, n: number): void;
   heapBase(): number;
