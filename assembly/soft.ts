@@ -32,8 +32,9 @@ let sumB: f64 = 0;
 
 // @ts-ignore: decorator
 @inline function lanes(v: v128): f64 {
-  return <f64>f32x4.extract_lane(v, 0) + <f64>f32x4.extract_lane(v, 1) +
-    <f64>f32x4.extract_lane(v, 2) + <f64>f32x4.extract_lane(v, 3);
+  // (l0 + l2) + (l1 + l3) in f64: two widenings and one vector add instead of four of each.
+  const pair = f64x2.add(f64x2.promote_low_f32x4(v), f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 2, 3)));
+  return f64x2.extract_lane(pair, 0) + f64x2.extract_lane(pair, 1);
 }
 
 /** Pass 2: returns S; B and X into sumB, sumX; exps stored at g unless g = 0. */
@@ -45,30 +46,41 @@ function rowSoftSums(z: usize, t: usize, w: usize, g: usize, K: i32, m: f32, inv
   if (ASC_FEATURE_SIMD) {
     const mv = f32x4.splat(m);
     const iv = f32x4.splat(invT);
-    const kv = f32x4.splat(keep);
-    const sp = f32x4.splat(spread);
     const zero = f32x4.splat(0);
+    const vectorEnd = K & ~3;
+    // B and X first, while z is intact (g may alias it), in a loop of their own: fused with
+    // the exps, the loop needs more vector registers than x64 has and spills.
+    {
+      const kv = f32x4.splat(keep);
+      const sp = f32x4.splat(spread);
+      for (let j = 0; j < vectorEnd; ) {
+        const end = min(vectorEnd, j + BLOCK);
+        let bv = zero;
+        let xv = zero;
+        for (; j < end; j += 4) {
+          const gap = f32x4.mul(f32x4.sub(v128.load(at(z, j)), mv), iv);
+          let u = madd(v128.load(at(t, j)), kv, sp);
+          if (w) u = f32x4.mul(u, v128.load(at(w, j)));
+          bv = f32x4.add(bv, u);
+          // u·x where u ≠ 0, else 0 (0·−∞ would be NaN).
+          xv = f32x4.add(xv, v128.and(f32x4.mul(u, gap), f32x4.ne(u, zero)));
+        }
+        b += lanes(bv);
+        x += lanes(xv);
+      }
+    }
     const E0 = expConstant(0), E1 = expConstant(1), E2 = expConstant(2), E3 = expConstant(3), E4 = expConstant(4);
     const E5 = expConstant(5), E6 = expConstant(6), E7 = expConstant(7), E8 = expConstant(8), E9 = expConstant(9);
-    while (k + 4 <= K) {
-      const end = min(K & ~3, k + BLOCK);
+    while (k < vectorEnd) {
+      const end = min(vectorEnd, k + BLOCK);
       let sv = zero;
-      let bv = zero;
-      let xv = zero;
       for (; k < end; k += 4) {
         const gap = f32x4.mul(f32x4.sub(v128.load(at(z, k)), mv), iv);
         const e = expMinus4k(gap, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
         if (g) v128.store(at(g, k), e);
         sv = f32x4.add(sv, e);
-        let u = madd(v128.load(at(t, k)), kv, sp);
-        if (w) u = f32x4.mul(u, v128.load(at(w, k)));
-        bv = f32x4.add(bv, u);
-        // u·x where u ≠ 0, else 0 (0·−∞ would be NaN).
-        xv = f32x4.add(xv, v128.and(f32x4.mul(u, gap), f32x4.ne(u, zero)));
       }
       S += lanes(sv);
-      b += lanes(bv);
-      x += lanes(xv);
     }
   }
   while (k < K) {
