@@ -141,20 +141,19 @@ export function copyFloor(dst: usize, src: usize, n: i32): void {
   memory.copy(dst, src, <usize>n << 2);
 }
 
-// log(x) for four lanes x ≥ 1 (sums of exps, whose largest term is exactly 1): Cephes'
-// logf. x = 2^e·f with f in [√½, √2), log x = e·ln 2 + log1p(f − 1), the latter as
-// t − t²/2 + t³·P(t), ln 2 split hi/lo. Error about 1 ulp; NaN lanes stay NaN.
-const LOG_TABLE = memory.data<f32>([
-  7.0376836292e-2, 7.0376836292e-2, 7.0376836292e-2, 7.0376836292e-2,
-  -1.1514610310e-1, -1.1514610310e-1, -1.1514610310e-1, -1.1514610310e-1,
-  1.1676998740e-1, 1.1676998740e-1, 1.1676998740e-1, 1.1676998740e-1,
-  -1.2420140846e-1, -1.2420140846e-1, -1.2420140846e-1, -1.2420140846e-1,
-  1.4249322787e-1, 1.4249322787e-1, 1.4249322787e-1, 1.4249322787e-1,
-  -1.6668057665e-1, -1.6668057665e-1, -1.6668057665e-1, -1.6668057665e-1,
-  2.0000714765e-1, 2.0000714765e-1, 2.0000714765e-1, 2.0000714765e-1,
-  -2.4999993993e-1, -2.4999993993e-1, -2.4999993993e-1, -2.4999993993e-1,
-  3.3333331174e-1, 3.3333331174e-1, 3.3333331174e-1, 3.3333331174e-1,
-], 16);
+// log(x) for four lanes x ≥ 1 (sums of exps, whose largest term is exactly 1). x = 2^e·f
+// with f in [√½, √2), log x = e·ln 2 + log f, ln 2 split hi/lo, and log f = 2·atanh(s) with
+// s = (f − 1)/(f + 1) in ±0.1716: 2s + 2s·w·R(w), w = s², R a degree-2 fit to
+// (atanh(s)/s − 1)/w (relative error 8e-10). One division and three coefficients instead of
+// Cephes' nine-term polynomial: 12 fewer operations on the small-K kernel's per-row path.
+// Max error 1.95 ulp over x in [1, 40000] (against float64, simulated in float32); NaN lanes
+// stay NaN.
+// @ts-ignore: decorator
+@inline const LOG_R0: f32 = 0.33333388192002134;
+// @ts-ignore: decorator
+@inline const LOG_R1: f32 = 0.19988770672247258;
+// @ts-ignore: decorator
+@inline const LOG_R2: f32 = 0.1493586649275714;
 
 // @ts-ignore: decorator
 @inline export function logAtLeastOne4(x: v128): v128 {
@@ -163,22 +162,14 @@ const LOG_TABLE = memory.data<f32>([
   let f = v128.or(v128.and(x, i32x4.splat(0x007FFFFF)), i32x4.splat(0x3F000000));
   const below = f32x4.lt(f, f32x4.splat(0.707106781186547524));
   e = i32x4.add(e, below); // the mask is −1 where f < √½
-  const t = f32x4.sub(f32x4.add(f, v128.and(f, below)), f32x4.splat(1));
+  f = f32x4.add(f, v128.and(f, below));
+  const one = f32x4.splat(1);
+  const s = f32x4.div(f32x4.sub(f, one), f32x4.add(f, one));
+  const w = f32x4.mul(s, s);
+  const R = madd(madd(f32x4.splat(LOG_R2), w, f32x4.splat(LOG_R1)), w, f32x4.splat(LOG_R0));
+  const s2 = f32x4.add(s, s);
+  const logF = madd(f32x4.mul(s2, w), R, s2);
   const ef = f32x4.convert_i32x4_s(e);
-  const t2 = f32x4.mul(t, t);
-  // P(t) = Σ a_j·t^j, j = 0…8 (a_8 first in the table), by Estrin's scheme: this log sits on
-  // the per-row critical path of small.ts, where Horner's nine dependent steps showed.
-  const t4 = f32x4.mul(t2, t2);
-  const q0 = madd(v128.load(LOG_TABLE, 112), t, v128.load(LOG_TABLE, 128));
-  const q1 = madd(v128.load(LOG_TABLE, 80), t, v128.load(LOG_TABLE, 96));
-  const q2 = madd(v128.load(LOG_TABLE, 48), t, v128.load(LOG_TABLE, 64));
-  const q3 = madd(v128.load(LOG_TABLE, 16), t, v128.load(LOG_TABLE, 32));
-  const r0 = madd(q1, t2, q0);
-  const r1 = madd(q3, t2, q2);
-  const p = madd(v128.load(LOG_TABLE), f32x4.mul(t4, t4), madd(r1, t4, r0));
-  let y = f32x4.mul(f32x4.mul(p, t), t2);
-  y = madd(ef, f32x4.splat(-2.12194440e-4), y);
-  y = madd(t2, f32x4.splat(-0.5), y);
-  const r = madd(ef, f32x4.splat(0.693359375), f32x4.add(t, y));
+  const r = madd(ef, f32x4.splat(0.693359375), madd(ef, f32x4.splat(-2.12194440e-4), logF));
   return v128.bitselect(x, r, f32x4.ne(x, x));
 }

@@ -7,7 +7,7 @@
 // operations, and each row's numbers never depend on which lane or group it landed in (a
 // short last group repeats its last row in the spare lanes). The math is that of xent.ts;
 // the per-row loss is evaluated in f32 lanes (every term is ≥ 0, so it keeps a few ulp)
-// and summed in f64 in row order. Softcap takes the row-wise kernel.
+// and summed in f64, group by group in row order. Softcap takes the row-wise kernel.
 
 import { expMinus4k, expConstant, logAtLeastOne4, madd } from './exp';
 
@@ -224,10 +224,16 @@ export function xentSmall(
       if (zLoss != 0) loss = madd(f32x4.mul(zLossV, lse), lse, loss);
       loss = v128.andnot(loss, ignored);
       if (losses) storeLanes(losses + (<usize>r << 2), loss, count);
-      sum += <f64>f32x4.extract_lane(loss, 0);
-      if (count > 1) sum += <f64>f32x4.extract_lane(loss, 1);
-      if (count > 2) sum += <f64>f32x4.extract_lane(loss, 2);
-      if (count > 3) sum += <f64>f32x4.extract_lane(loss, 3);
+      // Rows in pairs, (l0 + l2) + (l1 + l3), in f64: one addition to `sum` per group instead
+      // of a chain of four. Chunks hold whole groups (bridge.ts), so chunking does not change it.
+      if (count == 4) {
+        const pair = f64x2.add(f64x2.promote_low_f32x4(loss), f64x2.promote_low_f32x4(i32x4.shuffle(loss, loss, 2, 3, 2, 3)));
+        sum += f64x2.extract_lane(pair, 0) + f64x2.extract_lane(pair, 1);
+      } else {
+        sum += <f64>f32x4.extract_lane(loss, 0);
+        if (count > 1) sum += <f64>f32x4.extract_lane(loss, 1);
+        if (count > 2) sum += <f64>f32x4.extract_lane(loss, 2);
+      }
       if (!grad) continue;
       // alpha = A/S·scale with A = (1−ε)·w_y + (ε/K)·W + 2·zLoss·lse; fix = (1−ε)·w_y·scale.
       let A = madd(keepV, wy, f32x4.mul(spreadV, weightSumV));

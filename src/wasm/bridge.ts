@@ -124,11 +124,15 @@ export class WasmBackend implements Backend {
 
   /**
    * Rows per chunk: as many as fill CHUNK_BYTES (so that a chunk's copy in, three passes
-   * and copy out all hit the cache), never more than the arena holds, at least one.
+   * and copy out all hit the cache), never more than the arena holds, at least one; a
+   * multiple of ROWS_PER_VECTOR when more, so that chunks hold whole groups of the small-K
+   * kernel, which sums its row losses group by group: the result does not depend on the
+   * arena's size.
    */
   private rowsPerChunk(rows: number, fixed: number, perRow: number): number {
     const budget = Math.min(CHUNK_BYTES, this.arenaBytes - fixed);
-    return Math.max(1, Math.min(rows, Math.floor(budget / perRow)));
+    const fit = Math.max(1, Math.floor(budget / perRow));
+    return Math.min(rows, fit < ROWS_PER_VECTOR ? fit : fit - (fit % ROWS_PER_VECTOR));
   }
 
   /**
