@@ -8,11 +8,16 @@
 // short last group repeats its last row in the spare lanes). The math is that of xent.ts;
 // the per-row loss is evaluated in f32 lanes (every term is ≥ 0, so it keeps a few ulp)
 // and summed in f64, group by group in row order. Softcap takes the row-wise kernel.
+//
+// Up to K = 64: each lane then sums at most 64 terms in f32, as the row-wise kernel does
+// between its f64 folds, so the accuracy is the same (~2–3·10⁻⁷ relative on a row loss).
+// It beat the row-wise kernel up to K = 128 (K = 33: 2.3 → 1.3 ns/logit; K = 100: 1.37 →
+// 1.17), but past 64 the longer f32 sums and the f32 log doubled the worst row error.
 
 import { expMinus4k, expConstant, logAtLeastOne4, madd } from './exp';
 
 // @ts-ignore: decorator
-@inline export const SMALL_K: i32 = 32;
+@inline export const SMALL_K: i32 = 64;
 
 // @ts-ignore: decorator
 @inline function lane(v: v128, j: i32): f32 {
@@ -82,18 +87,20 @@ import { expMinus4k, expConstant, logAtLeastOne4, madd } from './exp';
 }
 
 /**
- * Rows are taken in blocks of BLOCK_GROUPS groups of four, in three stages per block: (1)
+ * Rows are taken in blocks of blockGroups(K) groups of four, in three stages per block: (1)
  * transpose, max and exps per group; (2) the per-row loss for every group of the block;
  * (3) the gradient per group. Stage 2 is a chain of dependent steps (a log, a division)
  * per group; run back to back for independent groups, they overlap in the CPU instead of
  * stalling between the passes of one group.
  *
- * Scratch: BLOCK_GROUPS·K column vectors, then BLOCK_GROUPS vectors each of m, S, the gap
- * sum, alpha and the label term: 512·(K + 5) bytes (must match SMALL_SCRATCH_BYTES in
- * src/wasm/bridge.ts).
+ * Scratch: G·K column vectors, then G vectors each of m, S, the gap sum, alpha and the label
+ * term, G = blockGroups(K): 16·G·(K + 5) bytes, at most 18 KiB (must match scratchBytes in
+ * src/wasm/bridge.ts). Fewer groups per block for larger K keep a block's columns in L1.
  */
 // @ts-ignore: decorator
-@inline const BLOCK_GROUPS: i32 = 32;
+@inline function blockGroups(K: i32): i32 {
+  return K <= 32 ? 32 : 16;
+}
 
 export function xentSmall(
   logits: usize, grad: usize, labels: usize, rows: i32, K: i32,
@@ -108,13 +115,14 @@ export function xentSmall(
   const beta = <f32>(epsOverK * scale);
   const smoothed = eps > 0;
   const groupBytes = <usize>K << 4;
-  const maxes = scratch + <usize>BLOCK_GROUPS * groupBytes;
-  const sums = maxes + (<usize>BLOCK_GROUPS << 4);
-  const gapSums = sums + (<usize>BLOCK_GROUPS << 4);
-  const alphaAt = gapSums + (<usize>BLOCK_GROUPS << 4);
-  const fixAt = alphaAt + (<usize>BLOCK_GROUPS << 4);
-  for (let block = 0; block < rows; block += BLOCK_GROUPS << 2) {
-    const groups = min(BLOCK_GROUPS, (rows - block + 3) >> 2);
+  const G = blockGroups(K);
+  const maxes = scratch + <usize>G * groupBytes;
+  const sums = maxes + (<usize>G << 4);
+  const gapSums = sums + (<usize>G << 4);
+  const alphaAt = gapSums + (<usize>G << 4);
+  const fixAt = alphaAt + (<usize>G << 4);
+  for (let block = 0; block < rows; block += G << 2) {
+    const groups = min(G, (rows - block + 3) >> 2);
     // Stage 1: per group, pass 1 (transpose, max) and pass 2 (exps, sums).
     const E0 = expConstant(0), E1 = expConstant(1), E2 = expConstant(2), E3 = expConstant(3), E4 = expConstant(4);
     const E5 = expConstant(5), E6 = expConstant(6), E7 = expConstant(7), E8 = expConstant(8), E9 = expConstant(9);

@@ -16,7 +16,7 @@
 //   ∂/∂z_k = p_k·A − (ε/K)·w_k − (1−ε)·w_y·[k = y],   A = (1−ε)·w_y + (ε/K)·W + 2·zLoss·lse
 //            (× the softcap chain factor 1 − (z_k/c)², × scale)              (pass 3)
 // Rows whose label equals ignoreIndex contribute 0 loss and 0 gradient.
-// For K ≤ 32 (SIMD builds) the work goes to small.ts, four rows per vector, same math.
+// For K ≤ 64 (SIMD builds) the work goes to small.ts, four rows per vector, same math.
 // The sum of row losses is accumulated in f64 in row order onto `sumIn` and returned,
 // so that the result does not depend on how rows are split into chunks.
 

@@ -49,7 +49,7 @@ export function gaussian(random: () => number, sigma: number): number {
   return sigma * Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
 }
 
-export const CLASS_COUNTS = [1, 2, 3, 4, 5, 7, 17, 100, 1000, 1001, 32003] as const;
+export const CLASS_COUNTS = [1, 2, 3, 4, 5, 7, 17, 32, 33, 64, 65, 100, 1000, 1001, 32003] as const;
 export const SIGMAS = [0.1, 1, 10, 100, 1e4] as const;
 export const LABEL_TYPES = ['int32', 'uint8', 'uint16', 'uint32', 'bigint64', 'array'] as const;
 export type LabelType = (typeof LABEL_TYPES)[number];

@@ -80,7 +80,7 @@ interface OptionsCase {
 }
 
 const optionsCaseArbitrary: fc.Arbitrary<OptionsCase> = fc.record({
-  numClasses: fc.constantFrom(1, 2, 3, 5, 6, 7, 9, 13, 33, 100, 1001),
+  numClasses: fc.constantFrom(1, 2, 3, 5, 6, 7, 9, 13, 33, 64, 100, 1001),
   rows: fc.integer({ min: 0, max: 24 }),
   sigma: sigmaArbitrary,
   dataSeed: seedArbitrary,

@@ -51,11 +51,12 @@ function layout(base: number, rows: number, K: number, parts: Parts): Layout {
 }
 
 /**
- * Kernel scratch: the small-K kernel's blocks of column vectors (must match BLOCK_GROUPS and
- * its layout in assembly/small.ts), else one row for the softcap.
+ * Kernel scratch: the small-K kernel's blocks of column vectors (must match SMALL_K,
+ * blockGroups and its layout in assembly/small.ts), else one row for the softcap.
  */
-const SMALL_K = 32;
-const scratchBytes = (K: number) => (K <= SMALL_K ? 512 * (K + 5) : 4 * K);
+const SMALL_K = 64;
+const blockGroups = (K: number) => (K <= 32 ? 32 : 16);
+const scratchBytes = (K: number) => (K <= SMALL_K ? 16 * blockGroups(K) * (K + 5) : 4 * K);
 
 /** Batches of fewer rows skip the small-K kernel, which would fill its lanes with copies. */
 const ROWS_PER_VECTOR = 4;
