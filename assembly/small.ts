@@ -20,7 +20,7 @@ import { expMinus4k, expConstant, logAtLeastOne4, madd } from './exp';
 @inline export const SMALL_K: i32 = 64;
 
 // @ts-ignore: decorator
-@inline function lane(v: v128, j: i32): f32 {
+@inline export function lane(v: v128, j: i32): f32 {
   // extract_lane takes a constant index.
   if (j == 0) return f32x4.extract_lane(v, 0);
   if (j == 1) return f32x4.extract_lane(v, 1);
@@ -30,7 +30,7 @@ import { expMinus4k, expConstant, logAtLeastOne4, madd } from './exp';
 
 /** Stores the first `count` lanes of v at ptr, ptr + 4, … */
 // @ts-ignore: decorator
-@inline function storeLanes(ptr: usize, v: v128, count: i32): void {
+@inline export function storeLanes(ptr: usize, v: v128, count: i32): void {
   if (count == 4) {
     v128.store(ptr, v);
     return;
@@ -46,7 +46,7 @@ import { expMinus4k, expConstant, logAtLeastOne4, madd } from './exp';
  * Two columns per iteration; the sums still add them one after the other.
  */
 // @ts-ignore: decorator
-@inline function expColumns(
+@inline export function expColumns(
   cols: usize, K: i32, mv: v128, w: usize, out: usize, gapOut: usize,
   keepExps: bool, gaps: bool, weighted: bool,
   E0: v128, E1: v128, E2: v128, E3: v128, E4: v128, E5: v128, E6: v128, E7: v128, E8: v128, E9: v128,
@@ -98,7 +98,7 @@ import { expMinus4k, expConstant, logAtLeastOne4, madd } from './exp';
  * src/wasm/bridge.ts). Fewer groups per block for larger K keep a block's columns in L1.
  */
 // @ts-ignore: decorator
-@inline function blockGroups(K: i32): i32 {
+@inline export function blockGroups(K: i32): i32 {
   return K <= 32 ? 32 : 16;
 }
 

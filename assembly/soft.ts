@@ -15,6 +15,8 @@
 // The gradient is with respect to the logits as given (the 1/T of the chain rule is in).
 
 import { rowMax } from './rows';
+import { SMALL_K } from './small';
+import { softSmall } from './softsmall';
 import { expMinus, expMinus4k, expConstant, madd } from './exp';
 
 // Shorter blocks than rows.ts: B and X add many small target masses, and B multiplies
@@ -131,8 +133,13 @@ function rowSoftGrad(g: usize, t: usize, w: usize, K: i32, keep: f32, spread: f3
 export function softRows(
   logits: usize, targets: usize, grad: usize, rows: i32, K: i32,
   smoothing: f64, scale: f64, weight: usize, temperature: f64,
-  losses: usize, lseOut: usize, sumIn: f64,
+  losses: usize, lseOut: usize, sumIn: f64, scratch: usize, rowWise: bool,
 ): f64 {
+  // Small K, unless the whole call has fewer rows than a vector (the host decides from the
+  // call's rows, not a chunk's, so chunking never changes which kernel a row gets).
+  if (ASC_FEATURE_SIMD && K <= SMALL_K && !rowWise) {
+    return softSmall(logits, targets, grad, rows, K, smoothing, scale, weight, temperature, losses, lseOut, sumIn, scratch);
+  }
   let sum = sumIn;
   const keep = <f32>(1 - smoothing);
   const spread = <f32>(smoothing / <f64>K);

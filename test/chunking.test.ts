@@ -201,6 +201,7 @@ describe.each(pairs)('chunking on $backend (64 KiB arena vs default)', (pair) =>
       checkSoftCase(pair, { rows: 2, numClasses: 40000, sigma: 2, seed: 13, options: { temperature: 2 } });
       checkSoftCase(pair, { rows: 30, numClasses: 7, sigma: 2, seed: 14, options: {} });
       checkSoftCase(pair, { rows: 5000, numClasses: 9, sigma: 2, seed: 15, options: { weight: Float32Array.from({ length: 9 }, (_, k) => k / 3) } });
+      checkSoftCase(pair, { rows: 3001, numClasses: 64, sigma: 30, seed: 16, options: { smoothing: 0.2, temperature: 3, weight: Float32Array.from({ length: 64 }, (_, k) => 1 + (k % 5)) } });
     },
     TIMEOUT,
   );

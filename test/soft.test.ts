@@ -93,7 +93,7 @@ interface SoftCase {
   withNegInf: boolean;
 }
 
-const softShapeArbitrary = fc.constantFrom(1, 2, 3, 4, 5, 7, 17, 100, 1000, 1001, 32003).chain((numClasses) =>
+const softShapeArbitrary = fc.constantFrom(1, 2, 3, 4, 5, 7, 10, 17, 33, 64, 65, 100, 1000, 1001, 32003).chain((numClasses) =>
   fc.record({
     numClasses: fc.constant(numClasses),
     rows: fc.integer({ min: 0, max: Math.min(40, Math.floor(150_000 / numClasses)) }),

@@ -37,7 +37,7 @@ interface Layout {
 function layout(base: number, rows: number, K: number, parts: Parts): Layout {
   const weight = parts.weight ? base : 0;
   const scratch = align16(base + (parts.weight ? 4 * K : 0));
-  const logits = align16(scratch + scratchBytes(K));
+  const logits = align16(scratch + scratchBytes(K, parts.targets));
   let at = align16(logits + 4 * rows * K);
   const targets = parts.targets ? at : 0;
   if (parts.targets) at = align16(at + 4 * rows * K);
@@ -51,12 +51,14 @@ function layout(base: number, rows: number, K: number, parts: Parts): Layout {
 }
 
 /**
- * Kernel scratch: the small-K kernel's blocks of column vectors (must match SMALL_K,
- * blockGroups and its layout in assembly/small.ts), else one row for the softcap.
+ * Kernel scratch: the small-K kernels' blocks of column vectors (must match SMALL_K,
+ * blockGroups and their layouts in assembly/small.ts and softsmall.ts), else one row for
+ * the softcap.
  */
 const SMALL_K = 64;
 const blockGroups = (K: number) => (K <= 32 ? 32 : 16);
-const scratchBytes = (K: number) => (K <= SMALL_K ? 16 * blockGroups(K) * (K + 5) : 4 * K);
+const scratchBytes = (K: number, soft: boolean) =>
+  K > SMALL_K ? 4 * K : soft ? 16 * blockGroups(K) * (2 * K + 5) : 16 * blockGroups(K) * (K + 5);
 
 /** Batches of fewer rows skip the small-K kernel, which would fill its lanes with copies. */
 const ROWS_PER_VECTOR = 4;
@@ -224,7 +226,7 @@ export class WasmBackend implements Backend {
       sum = kernels.softRows(
         at.logits, at.targets, grad ? at.logits : 0, r1 - r0, K,
         request.smoothing, request.scale, at.weight, request.temperature,
-        at.losses, at.lse, sum,
+        at.losses, at.lse, sum, at.scratch, rows < ROWS_PER_VECTOR,
       );
       if (grad) copyOut(grad, r0 * K, f32, at.logits >> 2, (r1 - r0) * K);
       if (losses) copyOut(losses, r0, f32, at.losses >> 2, r1 - r0);

@@ -19,7 +19,7 @@ export interface KernelExports {
   softRows(
     logits: number, targets: number, grad: number, rows: number, K: number,
     smoothing: number, scale: number, weight: number, temperature: number,
-    losses: number, lse: number, sumIn: number,
+    losses: number, lse: number, sumIn: number, scratch: number, rowWise: boolean,
   ): number;
   labelScan(labels: number, n: number, K: number, ignoreIndex: number): number;
   labelWeightSum(labels: number, n: number, weight: number, ignoreIndex: number, sumIn: number): number;

@@ -1,0 +1,197 @@
+// Soft targets for small K (SIMD builds): softRows' math (see soft.ts) with four rows per
+// vector, as small.ts does for class labels. Knowledge distillation and mixup often run on
+// 10 or 100 classes, where the row-wise kernel spends more on per-row work than on exps.
+//
+// Per block of G = blockGroups(K) groups of four rows, in three stages:
+//   1. per group: logits transposed 4×4 into column vectors (max m), then targets
+//      transposed into u = w·((1−ε)·t + ε/K) columns while the logit columns are rewritten
+//      as x = (z − m)/T ≤ 0, with B = Σ u and X = Σ u·x (a term with u = 0 is 0, even
+//      against a −∞ logit); then e = exp(x) over the columns (kept when the gradient is
+//      wanted) and S = Σ e;
+//   2. per group, lane-wise in f32 (loss = B·log S − X is a sum of terms ≥ 0): log S, lse
+//      = m/T + log S, the loss, and the gradient's alpha = B/S·scale/T;
+//   3. per group: g = e·alpha − u·scale/T, transposed back into the rows.
+// Each row's numbers do not depend on its lane or group (a short last group repeats its
+// last row); row losses are summed in f64 in row order, group by group as in small.ts.
+// Scratch: 16·G·(2K + 5) bytes (must match scratchBytes in src/wasm/bridge.ts).
+
+import { expConstant, logAtLeastOne4, madd } from './exp';
+import { blockGroups, expColumns, storeLanes } from './small';
+
+/** Transposes the 4×4 block at column o (bytes) of rows p0…p3 into four column vectors at at. */
+// @ts-ignore: decorator
+@inline function transposeBlock(p0: usize, p1: usize, p2: usize, p3: usize, o: usize, at: usize): void {
+  const ab01 = i32x4.shuffle(v128.load(p0 + o), v128.load(p1 + o), 0, 4, 1, 5);
+  const ab23 = i32x4.shuffle(v128.load(p0 + o), v128.load(p1 + o), 2, 6, 3, 7);
+  const cd01 = i32x4.shuffle(v128.load(p2 + o), v128.load(p3 + o), 0, 4, 1, 5);
+  const cd23 = i32x4.shuffle(v128.load(p2 + o), v128.load(p3 + o), 2, 6, 3, 7);
+  v128.store(at, i32x4.shuffle(ab01, cd01, 0, 1, 4, 5));
+  v128.store(at, i32x4.shuffle(ab01, cd01, 2, 3, 6, 7), 16);
+  v128.store(at, i32x4.shuffle(ab23, cd23, 0, 1, 4, 5), 32);
+  v128.store(at, i32x4.shuffle(ab23, cd23, 2, 3, 6, 7), 48);
+}
+
+/** Column o (bytes) of rows p0…p3 as one vector. */
+// @ts-ignore: decorator
+@inline function gather(p0: usize, p1: usize, p2: usize, p3: usize, o: usize): v128 {
+  let v = f32x4.splat(load<f32>(p0 + o));
+  v = f32x4.replace_lane(v, 1, load<f32>(p1 + o));
+  v = f32x4.replace_lane(v, 2, load<f32>(p2 + o));
+  return f32x4.replace_lane(v, 3, load<f32>(p3 + o));
+}
+
+export function softSmall(
+  logits: usize, targets: usize, grad: usize, rows: i32, K: i32,
+  smoothing: f64, scale: f64, weight: usize, temperature: f64,
+  losses: usize, lseOut: usize, sumIn: f64, scratch: usize,
+): f64 {
+  let sum = sumIn;
+  const rowBytes = <usize>K << 2;
+  const groupBytes = <usize>K << 4;
+  const G = blockGroups(K);
+  const zCols = scratch;
+  const uCols = zCols + <usize>G * groupBytes;
+  const maxes = uCols + <usize>G * groupBytes;
+  const sums = maxes + (<usize>G << 4);
+  const bSums = sums + (<usize>G << 4);
+  const xSums = bSums + (<usize>G << 4);
+  const alphaAt = xSums + (<usize>G << 4);
+  const invT = 1 / temperature;
+  const keepV = f32x4.splat(<f32>(1 - smoothing));
+  const spreadV = f32x4.splat(<f32>(smoothing / <f64>K));
+  const invTV = f32x4.splat(<f32>invT);
+  const zero = f32x4.splat(0);
+  for (let block = 0; block < rows; block += G << 2) {
+    const groups = min(G, (rows - block + 3) >> 2);
+    // Stage 1a: per group, the logit columns and their max, then the u columns, x, B and X.
+    for (let g = 0; g < groups; g++) {
+      const r = block + (g << 2);
+      const last = min(rows - 1, r + 3);
+      const zc = zCols + <usize>g * groupBytes;
+      const uc = uCols + <usize>g * groupBytes;
+      const o1 = <usize>min(r + 1, last) * rowBytes;
+      const o2 = <usize>min(r + 2, last) * rowBytes;
+      const o0 = <usize>r * rowBytes;
+      const o3 = <usize>last * rowBytes;
+      let mv = f32x4.splat(-Infinity);
+      let k = 0;
+      for (; k + 4 <= K; k += 4) {
+        const at = zc + (<usize>k << 4);
+        transposeBlock(logits + o0, logits + o1, logits + o2, logits + o3, <usize>k << 2, at);
+        mv = f32x4.pmax(mv, f32x4.pmax(f32x4.pmax(v128.load(at), v128.load(at, 16)), f32x4.pmax(v128.load(at, 32), v128.load(at, 48))));
+      }
+      for (; k < K; k++) {
+        const v = gather(logits + o0, logits + o1, logits + o2, logits + o3, <usize>k << 2);
+        v128.store(zc + (<usize>k << 4), v);
+        mv = f32x4.pmax(mv, v);
+      }
+      v128.store(maxes + (<usize>g << 4), mv);
+      k = 0;
+      for (; k + 4 <= K; k += 4) {
+        transposeBlock(targets + o0, targets + o1, targets + o2, targets + o3, <usize>k << 2, uc + (<usize>k << 4));
+      }
+      for (; k < K; k++) {
+        v128.store(uc + (<usize>k << 4), gather(targets + o0, targets + o1, targets + o2, targets + o3, <usize>k << 2));
+      }
+      // B and X in f64 pairs of lanes, folded from f32 every 8 columns: the soft loss
+      // B·log S − X keeps the row-wise kernel's accuracy up to K = 64.
+      let b01 = f64x2.splat(0), b23 = f64x2.splat(0), x01 = f64x2.splat(0), x23 = f64x2.splat(0);
+      for (k = 0; k < K; ) {
+        const end = min(K, k + 8);
+        let bv = zero;
+        let xv = zero;
+        for (; k < end; k++) {
+          const zAt = zc + (<usize>k << 4);
+          const uAt = uc + (<usize>k << 4);
+          let u = madd(v128.load(uAt), keepV, spreadV);
+          if (weight) u = f32x4.mul(u, f32x4.splat(load<f32>(weight + (<usize>k << 2))));
+          const x = f32x4.mul(f32x4.sub(v128.load(zAt), mv), invTV);
+          v128.store(uAt, u);
+          v128.store(zAt, x);
+          bv = f32x4.add(bv, u);
+          // u·x where u ≠ 0, else 0 (0·−∞ would be NaN).
+          xv = f32x4.add(xv, v128.and(f32x4.mul(u, x), f32x4.ne(u, zero)));
+        }
+        b01 = f64x2.add(b01, f64x2.promote_low_f32x4(bv));
+        b23 = f64x2.add(b23, f64x2.promote_low_f32x4(i32x4.shuffle(bv, bv, 2, 3, 2, 3)));
+        x01 = f64x2.add(x01, f64x2.promote_low_f32x4(xv));
+        x23 = f64x2.add(x23, f64x2.promote_low_f32x4(i32x4.shuffle(xv, xv, 2, 3, 2, 3)));
+      }
+      v128.store(bSums + (<usize>g << 4), i32x4.shuffle(f32x4.demote_f64x2_zero(b01), f32x4.demote_f64x2_zero(b23), 0, 1, 4, 5));
+      v128.store(xSums + (<usize>g << 4), i32x4.shuffle(f32x4.demote_f64x2_zero(x01), f32x4.demote_f64x2_zero(x23), 0, 1, 4, 5));
+    }
+    // Stage 1b: e = exp(x) over the columns (x ≤ 0 already), S.
+    const E0 = expConstant(0), E1 = expConstant(1), E2 = expConstant(2), E3 = expConstant(3), E4 = expConstant(4);
+    const E5 = expConstant(5), E6 = expConstant(6), E7 = expConstant(7), E8 = expConstant(8), E9 = expConstant(9);
+    for (let g = 0; g < groups; g++) {
+      const zc = zCols + <usize>g * groupBytes;
+      const out = sums + (<usize>g << 4);
+      const unused = alphaAt + (<usize>g << 4); // no gap sum here; alpha is written after
+      if (grad) expColumns(zc, K, zero, 0, out, unused, true, false, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+      else expColumns(zc, K, zero, 0, out, unused, false, false, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+    }
+    // Stage 2: per group, four rows at once: log S, lse, loss, alpha.
+    const gradScaleV = f32x4.splat(<f32>(scale * invT));
+    for (let g = 0; g < groups; g++) {
+      const r = block + (g << 2);
+      const count = min(rows - 1, r + 3) - r + 1;
+      const S = v128.load(sums + (<usize>g << 4));
+      const B = v128.load(bSums + (<usize>g << 4));
+      const logS = logAtLeastOne4(S);
+      if (lseOut) storeLanes(lseOut + (<usize>r << 2), madd(v128.load(maxes + (<usize>g << 4)), invTV, logS), count);
+      const loss = f32x4.sub(f32x4.mul(B, logS), v128.load(xSums + (<usize>g << 4)));
+      if (losses) storeLanes(losses + (<usize>r << 2), loss, count);
+      if (count == 4) {
+        const pair = f64x2.add(f64x2.promote_low_f32x4(loss), f64x2.promote_low_f32x4(i32x4.shuffle(loss, loss, 2, 3, 2, 3)));
+        sum += f64x2.extract_lane(pair, 0) + f64x2.extract_lane(pair, 1);
+      } else {
+        sum += <f64>f32x4.extract_lane(loss, 0);
+        if (count > 1) sum += <f64>f32x4.extract_lane(loss, 1);
+        if (count > 2) sum += <f64>f32x4.extract_lane(loss, 2);
+      }
+      if (grad) v128.store(alphaAt + (<usize>g << 4), f32x4.mul(f32x4.div(B, S), gradScaleV));
+    }
+    if (!grad) continue;
+    // Stage 3: g = e·alpha − u·scale/T, back to the rows. Spare lanes alias the last row
+    // with the same values; lane 3 is stored first, the real lane after it.
+    const betaV = f32x4.neg(gradScaleV);
+    for (let g = 0; g < groups; g++) {
+      const r = block + (g << 2);
+      const last = min(rows - 1, r + 3);
+      const zc = zCols + <usize>g * groupBytes;
+      const uc = uCols + <usize>g * groupBytes;
+      const alphas = v128.load(alphaAt + (<usize>g << 4));
+      const q0 = grad + <usize>r * rowBytes;
+      const q1 = grad + <usize>min(r + 1, last) * rowBytes;
+      const q2 = grad + <usize>min(r + 2, last) * rowBytes;
+      const q3 = grad + <usize>last * rowBytes;
+      let c = 0;
+      for (; c + 4 <= K; c += 4) {
+        const eAt = zc + (<usize>c << 4);
+        const uAt = uc + (<usize>c << 4);
+        const o = <usize>c << 2;
+        const g0 = madd(v128.load(eAt), alphas, f32x4.mul(v128.load(uAt), betaV));
+        const g1 = madd(v128.load(eAt, 16), alphas, f32x4.mul(v128.load(uAt, 16), betaV));
+        const g2 = madd(v128.load(eAt, 32), alphas, f32x4.mul(v128.load(uAt, 32), betaV));
+        const g3 = madd(v128.load(eAt, 48), alphas, f32x4.mul(v128.load(uAt, 48), betaV));
+        const ab01 = i32x4.shuffle(g0, g1, 0, 4, 1, 5);
+        const ab23 = i32x4.shuffle(g0, g1, 2, 6, 3, 7);
+        const cd01 = i32x4.shuffle(g2, g3, 0, 4, 1, 5);
+        const cd23 = i32x4.shuffle(g2, g3, 2, 6, 3, 7);
+        v128.store(q3 + o, i32x4.shuffle(ab23, cd23, 2, 3, 6, 7));
+        v128.store(q2 + o, i32x4.shuffle(ab23, cd23, 0, 1, 4, 5));
+        v128.store(q1 + o, i32x4.shuffle(ab01, cd01, 2, 3, 6, 7));
+        v128.store(q0 + o, i32x4.shuffle(ab01, cd01, 0, 1, 4, 5));
+      }
+      for (; c < K; c++) {
+        const o = <usize>c << 2;
+        const v = madd(v128.load(zc + (<usize>c << 4)), alphas, f32x4.mul(v128.load(uc + (<usize>c << 4)), betaV));
+        store<f32>(q3 + o, f32x4.extract_lane(v, 3));
+        store<f32>(q2 + o, f32x4.extract_lane(v, 2));
+        store<f32>(q1 + o, f32x4.extract_lane(v, 1));
+        store<f32>(q0 + o, f32x4.extract_lane(v, 0));
+      }
+    }
+  }
+  return sum;
+}
