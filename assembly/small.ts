@@ -41,6 +41,49 @@ import { expMinus4k, expConstant, logAtLeastOne4, madd } from './exp';
 }
 
 /**
+ * sum + the first `count` lanes of the group's row losses, in f64. A full group adds its
+ * rows in pairs, (l0 + l2) + (l1 + l3): one addition to `sum` per group instead of a chain of
+ * four. Chunks hold whole groups (bridge.ts), so chunking does not change the result.
+ */
+// @ts-ignore: decorator
+@inline export function addRowLosses(sum: f64, loss: v128, count: i32): f64 {
+  if (count == 4) {
+    const pair = f64x2.add(f64x2.promote_low_f32x4(loss), f64x2.promote_low_f32x4(i32x4.shuffle(loss, loss, 2, 3, 2, 3)));
+    return sum + (f64x2.extract_lane(pair, 0) + f64x2.extract_lane(pair, 1));
+  }
+  sum += <f64>f32x4.extract_lane(loss, 0);
+  if (count > 1) sum += <f64>f32x4.extract_lane(loss, 1);
+  if (count > 2) sum += <f64>f32x4.extract_lane(loss, 2);
+  return sum;
+}
+
+/**
+ * Four gradient column vectors g0…g3 (lane j = row j, classes c…c+3) transposed back and
+ * stored at byte offset o of rows q0…q3. Spare lanes of a short group alias the last row
+ * with dummy values: q3 is stored first, so the real lane of that row, stored after, wins.
+ */
+// @ts-ignore: decorator
+@inline export function storeRows(q0: usize, q1: usize, q2: usize, q3: usize, o: usize, g0: v128, g1: v128, g2: v128, g3: v128): void {
+  const ab01 = i32x4.shuffle(g0, g1, 0, 4, 1, 5);
+  const ab23 = i32x4.shuffle(g0, g1, 2, 6, 3, 7);
+  const cd01 = i32x4.shuffle(g2, g3, 0, 4, 1, 5);
+  const cd23 = i32x4.shuffle(g2, g3, 2, 6, 3, 7);
+  v128.store(q3 + o, i32x4.shuffle(ab23, cd23, 2, 3, 6, 7));
+  v128.store(q2 + o, i32x4.shuffle(ab23, cd23, 0, 1, 4, 5));
+  v128.store(q1 + o, i32x4.shuffle(ab01, cd01, 2, 3, 6, 7));
+  v128.store(q0 + o, i32x4.shuffle(ab01, cd01, 0, 1, 4, 5));
+}
+
+/** The tail column v (lane j = row j) stored at byte offset o of rows q0…q3, q3 first. */
+// @ts-ignore: decorator
+@inline export function storeRowsTail(q0: usize, q1: usize, q2: usize, q3: usize, o: usize, v: v128): void {
+  store<f32>(q3 + o, f32x4.extract_lane(v, 3));
+  store<f32>(q2 + o, f32x4.extract_lane(v, 2));
+  store<f32>(q1 + o, f32x4.extract_lane(v, 1));
+  store<f32>(q0 + o, f32x4.extract_lane(v, 0));
+}
+
+/**
  * Pass 2 of one group: e = exp(x − m) for the K column vectors at cols (stored in place when
  * keepExps), their sum to `out` and, when gaps, the sum of the (weighted) gaps to `gapOut`.
  * Two columns per iteration; the sums still add them one after the other.
@@ -232,16 +275,7 @@ export function xentSmall(
       if (zLoss != 0) loss = madd(f32x4.mul(zLossV, lse), lse, loss);
       loss = v128.andnot(loss, ignored);
       if (losses) storeLanes(losses + (<usize>r << 2), loss, count);
-      // Rows in pairs, (l0 + l2) + (l1 + l3), in f64: one addition to `sum` per group instead
-      // of a chain of four. Chunks hold whole groups (bridge.ts), so chunking does not change it.
-      if (count == 4) {
-        const pair = f64x2.add(f64x2.promote_low_f32x4(loss), f64x2.promote_low_f32x4(i32x4.shuffle(loss, loss, 2, 3, 2, 3)));
-        sum += f64x2.extract_lane(pair, 0) + f64x2.extract_lane(pair, 1);
-      } else {
-        sum += <f64>f32x4.extract_lane(loss, 0);
-        if (count > 1) sum += <f64>f32x4.extract_lane(loss, 1);
-        if (count > 2) sum += <f64>f32x4.extract_lane(loss, 2);
-      }
+      sum = addRowLosses(sum, loss, count);
       if (!grad) continue;
       // alpha = A/S·scale with A = (1−ε)·w_y + (ε/K)·W + 2·zLoss·lse; fix = (1−ε)·w_y·scale.
       let A = madd(keepV, wy, f32x4.mul(spreadV, weightSumV));
@@ -280,27 +314,14 @@ export function xentSmall(
           b3 = f32x4.mul(bv, f32x4.splat(load<f32>(weight + o, 12)));
         }
         // Four gradient columns, transposed in registers into four row pieces.
-        const g0 = madd(v128.load(at), alphas, b0);
-        const g1 = madd(v128.load(at, 16), alphas, b1);
-        const g2 = madd(v128.load(at, 32), alphas, b2);
-        const g3 = madd(v128.load(at, 48), alphas, b3);
-        const ab01 = i32x4.shuffle(g0, g1, 0, 4, 1, 5);
-        const ab23 = i32x4.shuffle(g0, g1, 2, 6, 3, 7);
-        const cd01 = i32x4.shuffle(g2, g3, 0, 4, 1, 5);
-        const cd23 = i32x4.shuffle(g2, g3, 2, 6, 3, 7);
-        v128.store(q3 + o, i32x4.shuffle(ab23, cd23, 2, 3, 6, 7));
-        v128.store(q2 + o, i32x4.shuffle(ab23, cd23, 0, 1, 4, 5));
-        v128.store(q1 + o, i32x4.shuffle(ab01, cd01, 2, 3, 6, 7));
-        v128.store(q0 + o, i32x4.shuffle(ab01, cd01, 0, 1, 4, 5));
+        storeRows(q0, q1, q2, q3, o,
+          madd(v128.load(at), alphas, b0), madd(v128.load(at, 16), alphas, b1),
+          madd(v128.load(at, 32), alphas, b2), madd(v128.load(at, 48), alphas, b3));
       }
       for (; c < K; c++) {
         const o = <usize>c << 2;
         const b = weighted ? f32x4.mul(bv, f32x4.splat(load<f32>(weight + o))) : bv;
-        const v = madd(v128.load(cols + (<usize>c << 4)), alphas, b);
-        store<f32>(q3 + o, f32x4.extract_lane(v, 3));
-        store<f32>(q2 + o, f32x4.extract_lane(v, 2));
-        store<f32>(q1 + o, f32x4.extract_lane(v, 1));
-        store<f32>(q0 + o, f32x4.extract_lane(v, 0));
+        storeRowsTail(q0, q1, q2, q3, o, madd(v128.load(cols + (<usize>c << 4)), alphas, b));
       }
       for (let j = 0; j < count; j++) {
         const row = r + j;

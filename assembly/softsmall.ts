@@ -16,7 +16,7 @@
 // Scratch: 16·G·(2K + 5) bytes (must match scratchBytes in src/wasm/bridge.ts).
 
 import { expConstant, logAtLeastOne4, madd } from './exp';
-import { blockGroups, expColumns, storeLanes } from './small';
+import { addRowLosses, blockGroups, expColumns, storeLanes, storeRows, storeRowsTail } from './small';
 
 /** Transposes the 4×4 block at column o (bytes) of rows p0…p3 into four column vectors at at. */
 // @ts-ignore: decorator
@@ -141,19 +141,12 @@ export function softSmall(
       if (lseOut) storeLanes(lseOut + (<usize>r << 2), madd(v128.load(maxes + (<usize>g << 4)), invTV, logS), count);
       const loss = f32x4.sub(f32x4.mul(B, logS), v128.load(xSums + (<usize>g << 4)));
       if (losses) storeLanes(losses + (<usize>r << 2), loss, count);
-      if (count == 4) {
-        const pair = f64x2.add(f64x2.promote_low_f32x4(loss), f64x2.promote_low_f32x4(i32x4.shuffle(loss, loss, 2, 3, 2, 3)));
-        sum += f64x2.extract_lane(pair, 0) + f64x2.extract_lane(pair, 1);
-      } else {
-        sum += <f64>f32x4.extract_lane(loss, 0);
-        if (count > 1) sum += <f64>f32x4.extract_lane(loss, 1);
-        if (count > 2) sum += <f64>f32x4.extract_lane(loss, 2);
-      }
+      sum = addRowLosses(sum, loss, count);
       if (grad) v128.store(alphaAt + (<usize>g << 4), f32x4.mul(f32x4.div(B, S), gradScaleV));
     }
     if (!grad) continue;
-    // Stage 3: g = e·alpha − u·scale/T, back to the rows. Spare lanes alias the last row
-    // with the same values; lane 3 is stored first, the real lane after it.
+    // Stage 3: g = e·alpha − u·scale/T, back to the rows (storeRows: spare lanes alias the
+    // last row, stored before its real lane).
     const betaV = f32x4.neg(gradScaleV);
     for (let g = 0; g < groups; g++) {
       const r = block + (g << 2);
@@ -170,26 +163,15 @@ export function softSmall(
         const eAt = zc + (<usize>c << 4);
         const uAt = uc + (<usize>c << 4);
         const o = <usize>c << 2;
-        const g0 = madd(v128.load(eAt), alphas, f32x4.mul(v128.load(uAt), betaV));
-        const g1 = madd(v128.load(eAt, 16), alphas, f32x4.mul(v128.load(uAt, 16), betaV));
-        const g2 = madd(v128.load(eAt, 32), alphas, f32x4.mul(v128.load(uAt, 32), betaV));
-        const g3 = madd(v128.load(eAt, 48), alphas, f32x4.mul(v128.load(uAt, 48), betaV));
-        const ab01 = i32x4.shuffle(g0, g1, 0, 4, 1, 5);
-        const ab23 = i32x4.shuffle(g0, g1, 2, 6, 3, 7);
-        const cd01 = i32x4.shuffle(g2, g3, 0, 4, 1, 5);
-        const cd23 = i32x4.shuffle(g2, g3, 2, 6, 3, 7);
-        v128.store(q3 + o, i32x4.shuffle(ab23, cd23, 2, 3, 6, 7));
-        v128.store(q2 + o, i32x4.shuffle(ab23, cd23, 0, 1, 4, 5));
-        v128.store(q1 + o, i32x4.shuffle(ab01, cd01, 2, 3, 6, 7));
-        v128.store(q0 + o, i32x4.shuffle(ab01, cd01, 0, 1, 4, 5));
+        storeRows(q0, q1, q2, q3, o,
+          madd(v128.load(eAt), alphas, f32x4.mul(v128.load(uAt), betaV)),
+          madd(v128.load(eAt, 16), alphas, f32x4.mul(v128.load(uAt, 16), betaV)),
+          madd(v128.load(eAt, 32), alphas, f32x4.mul(v128.load(uAt, 32), betaV)),
+          madd(v128.load(eAt, 48), alphas, f32x4.mul(v128.load(uAt, 48), betaV)));
       }
       for (; c < K; c++) {
         const o = <usize>c << 2;
-        const v = madd(v128.load(zc + (<usize>c << 4)), alphas, f32x4.mul(v128.load(uc + (<usize>c << 4)), betaV));
-        store<f32>(q3 + o, f32x4.extract_lane(v, 3));
-        store<f32>(q2 + o, f32x4.extract_lane(v, 2));
-        store<f32>(q1 + o, f32x4.extract_lane(v, 1));
-        store<f32>(q0 + o, f32x4.extract_lane(v, 0));
+        storeRowsTail(q0, q1, q2, q3, o, madd(v128.load(zc + (<usize>c << 4)), alphas, f32x4.mul(v128.load(uc + (<usize>c << 4)), betaV)));
       }
     }
   }
