@@ -32,8 +32,18 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 
 const RELAXED_FLAG = '--experimental-wasm-relaxed-simd';
+
+/**
+ * A full garbage collection before each task, so that no task pays for the garbage of the
+ * one before it (the `grad: true` rows leave N·K arrays behind each call; on small shapes
+ * whichever task ran next was charged for collecting them). gc() without --expose-gc.
+ */
+v8.setFlagsFromString('--expose-gc');
+const collectGarbage = vm.runInNewContext('gc');
 const REEXEC_MARKER = 'SMOOTHXENT_BENCH_REEXEC';
 
 /** A minimal module that uses f32x4.relaxed_madd: validates only where relaxed SIMD is enabled. */
@@ -191,6 +201,7 @@ async function main() {
  * was one) and need fewer samples, to keep the full run within minutes.
  */
 async function measure(name, call) {
+  collectGarbage();
   let start = performance.now();
   call();
   let pilotMs = performance.now() - start;
