@@ -4,7 +4,10 @@
  * arithmetic, no allocation per call beyond a reused softcap scratch row.
  */
 import type { HardRequest } from '../backend.js';
-import { expMinus, rowMax, rowExpSum, rowExpGapSum, rowSoftcap, second } from './rows.js';
+import { expMinus, rowMax, rowMaxOfBits, rowExpSum, rowExpGapSum, rowSoftcap, second } from './rows.js';
+
+/** Up to this many classes plainRows takes the row max without branches (rowMaxOfBits). */
+const BRANCHLESS_MAX_K = 64;
 
 let scratch = new Float32Array(0);
 
@@ -25,6 +28,7 @@ function plainRows(request: HardRequest): number {
   const epsOverK = eps / K;
   const beta = epsOverK * scale;
   const fix = keep * scale;
+  const bits = K <= BRANCHLESS_MAX_K ? new Int32Array(logits.buffer, logits.byteOffset, logits.length) : null;
   let sum = 0;
   for (let r = 0; r < rows; r++) {
     const base = r * K;
@@ -35,10 +39,15 @@ function plainRows(request: HardRequest): number {
       if (losses) losses[r] = 0;
       continue;
     }
-    let m = -Infinity;
-    for (let k = base; k < end; k++) {
-      const v = logits[k];
-      if (v > m) m = v;
+    let m: number;
+    if (bits) {
+      m = rowMaxOfBits(bits, base, K);
+    } else {
+      m = -Infinity;
+      for (let k = base; k < end; k++) {
+        const v = logits[k];
+        if (v > m) m = v;
+      }
     }
     // z_y before the exps, which may be written over the logits (in place).
     const zy = logits[base + y];
