@@ -56,6 +56,9 @@ export function rowMax(z: Float32Array, base: number, K: number): number {
 const F32 = new Float32Array(1);
 const I32 = new Int32Array(F32.buffer);
 
+/** Up to this many classes the kernels take the row max with rowMaxOfBits. */
+export const BRANCHLESS_MAX_K = 64;
+
 /**
  * max_k z_k from the row's float32 bits (`bits`: an Int32Array over the logits' memory),
  * without a branch per element. For small K, where a new maximum turns up every few

@@ -3,18 +3,19 @@
  * assembly/soft.ts (see its header for the math), float64 arithmetic.
  */
 import type { SoftRequest } from '../backend.js';
-import { rowMax, rowExpSum } from './rows.js';
+import { rowMax, rowMaxOfBits, rowExpSum, BRANCHLESS_MAX_K } from './rows.js';
 
 export function softRows(request: SoftRequest): number {
   const { logits, targets, rows, numClasses: K, smoothing: eps, weight, temperature, scale, grad, losses, lse: lseOut } = request;
   const keep = 1 - eps;
   const spread = eps / K;
   const invT = 1 / temperature;
+  const bits = K <= BRANCHLESS_MAX_K ? new Int32Array(logits.buffer, logits.byteOffset, logits.length) : null;
   let sum = 0;
   for (let r = 0; r < rows; r++) {
     const base = r * K;
     // Pass 1: m, B = Σ u_k, C = Σ u_k·z_k with u_k = w_k·t'_k; a zero u_k adds 0 even at z_k = −∞.
-    const m = rowMax(logits, base, K);
+    const m = bits ? rowMaxOfBits(bits, base, K) : rowMax(logits, base, K);
     let B = 0;
     let C = 0;
     for (let k = 0; k < K; k++) {

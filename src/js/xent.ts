@@ -4,10 +4,7 @@
  * arithmetic, no allocation per call beyond a reused softcap scratch row.
  */
 import type { HardRequest } from '../backend.js';
-import { expMinus, rowMax, rowMaxOfBits, rowExpSum, rowExpGapSum, rowSoftcap, second } from './rows.js';
-
-/** Up to this many classes plainRows takes the row max without branches (rowMaxOfBits). */
-const BRANCHLESS_MAX_K = 64;
+import { expMinus, rowMax, rowMaxOfBits, rowExpSum, rowExpGapSum, rowSoftcap, second, BRANCHLESS_MAX_K } from './rows.js';
 
 let scratch = new Float32Array(0);
 
@@ -88,6 +85,7 @@ function anyRows(request: HardRequest): number {
   const epsOverK = eps / K;
   const beta = epsOverK * scale;
   if (softcap !== 0 && scratch.length < K) scratch = new Float32Array(K);
+  const bits = K <= BRANCHLESS_MAX_K && softcap === 0 ? new Int32Array(logits.buffer, logits.byteOffset, logits.length) : null;
   let sum = 0;
   for (let r = 0; r < rows; r++) {
     const base = r * K;
@@ -107,7 +105,7 @@ function anyRows(request: HardRequest): number {
       zBase = 0;
     }
     // Step 1: the max.
-    const m = rowMax(z, zBase, K);
+    const m = bits ? rowMaxOfBits(bits, base, K) : rowMax(z, zBase, K);
     // z_y is read before step 2, which may write the exps over the logits (in place).
     const zy = ignored ? 0 : z[zBase + y];
     // Step 2: exps into the gradient buffer, S, and when ε > 0 the (weighted) gap sum.
