@@ -22,6 +22,7 @@ const COLORS = {
   'smoothxent-wasm': '#6baed6',
   'smoothxent-wasm-simd': '#2b7bba',
   'smoothxent-wasm-relaxed-simd': '#08306b',
+  'smoothxent-js-reused-grad': '#c6dbef',
   'smoothxent-wasm-simd-reused-grad': '#17becf',
   'smoothxent-batch-simd': '#41ab5d',
   'smoothxent-batch-relaxed': '#005a32',

@@ -155,6 +155,7 @@ export const smoothxentMethods = [
   apiMethod('wasm'),
   apiMethod('wasm-simd'),
   apiMethod('wasm-relaxed-simd'),
+  reusedGradMethod('js'),
   reusedGradMethod('wasm-simd'),
   batchMethod('wasm-simd', 'simd'),
   batchMethod('wasm-relaxed-simd', 'relaxed'),
