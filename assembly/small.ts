@@ -40,6 +40,15 @@ import { expMinus4k, expConstant, logAtLeastOne4, madd } from './exp';
   if (count > 2) store<f32>(ptr, f32x4.extract_lane(v, 2), 8);
 }
 
+/** Column o (bytes) of rows p0…p3 as one vector: lane j from row j. */
+// @ts-ignore: decorator
+@inline export function gatherColumn(p0: usize, p1: usize, p2: usize, p3: usize, o: usize): v128 {
+  let v = f32x4.splat(load<f32>(p0 + o));
+  v = f32x4.replace_lane(v, 1, load<f32>(p1 + o));
+  v = f32x4.replace_lane(v, 2, load<f32>(p2 + o));
+  return f32x4.replace_lane(v, 3, load<f32>(p3 + o));
+}
+
 /**
  * sum + the first `count` lanes of the group's row losses, in f64. A full group adds its
  * rows in pairs, (l0 + l2) + (l1 + l3): one addition to `sum` per group instead of a chain of
@@ -199,11 +208,7 @@ export function xentSmall(
         mv = f32x4.pmax(mv, f32x4.pmax(f32x4.pmax(c0, c1), f32x4.pmax(c2, c3)));
       }
       for (; k < K; k++) {
-        const o = <usize>k << 2;
-        let v = f32x4.splat(load<f32>(p0 + o));
-        v = f32x4.replace_lane(v, 1, load<f32>(p1 + o));
-        v = f32x4.replace_lane(v, 2, load<f32>(p2 + o));
-        v = f32x4.replace_lane(v, 3, load<f32>(p3 + o));
+        const v = gatherColumn(p0, p1, p2, p3, <usize>k << 2);
         v128.store(cols + (<usize>k << 4), v);
         mv = f32x4.pmax(mv, v);
       }

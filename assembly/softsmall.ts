@@ -16,7 +16,7 @@
 // Scratch: 16·G·(2K + 5) bytes (must match scratchBytes in src/wasm/bridge.ts).
 
 import { expConstant, logAtLeastOne4, madd } from './exp';
-import { addRowLosses, blockGroups, expColumns, storeLanes, storeRows, storeRowsTail } from './small';
+import { addRowLosses, blockGroups, expColumns, gatherColumn, storeLanes, storeRows, storeRowsTail } from './small';
 
 /** Transposes the 4×4 block at column o (bytes) of rows p0…p3 into four column vectors at at. */
 // @ts-ignore: decorator
@@ -29,15 +29,6 @@ import { addRowLosses, blockGroups, expColumns, storeLanes, storeRows, storeRows
   v128.store(at, i32x4.shuffle(ab01, cd01, 2, 3, 6, 7), 16);
   v128.store(at, i32x4.shuffle(ab23, cd23, 0, 1, 4, 5), 32);
   v128.store(at, i32x4.shuffle(ab23, cd23, 2, 3, 6, 7), 48);
-}
-
-/** Column o (bytes) of rows p0…p3 as one vector. */
-// @ts-ignore: decorator
-@inline function gather(p0: usize, p1: usize, p2: usize, p3: usize, o: usize): v128 {
-  let v = f32x4.splat(load<f32>(p0 + o));
-  v = f32x4.replace_lane(v, 1, load<f32>(p1 + o));
-  v = f32x4.replace_lane(v, 2, load<f32>(p2 + o));
-  return f32x4.replace_lane(v, 3, load<f32>(p3 + o));
 }
 
 export function softSmall(
@@ -81,7 +72,7 @@ export function softSmall(
         mv = f32x4.pmax(mv, f32x4.pmax(f32x4.pmax(v128.load(at), v128.load(at, 16)), f32x4.pmax(v128.load(at, 32), v128.load(at, 48))));
       }
       for (; k < K; k++) {
-        const v = gather(logits + o0, logits + o1, logits + o2, logits + o3, <usize>k << 2);
+        const v = gatherColumn(logits + o0, logits + o1, logits + o2, logits + o3, <usize>k << 2);
         v128.store(zc + (<usize>k << 4), v);
         mv = f32x4.pmax(mv, v);
       }
@@ -91,7 +82,7 @@ export function softSmall(
         transposeBlock(targets + o0, targets + o1, targets + o2, targets + o3, <usize>k << 2, uc + (<usize>k << 4));
       }
       for (; k < K; k++) {
-        v128.store(uc + (<usize>k << 4), gather(targets + o0, targets + o1, targets + o2, targets + o3, <usize>k << 2));
+        v128.store(uc + (<usize>k << 4), gatherColumn(targets + o0, targets + o1, targets + o2, targets + o3, <usize>k << 2));
       }
       // B and X in f64 pairs of lanes, folded from f32 every 8 columns: the soft loss
       // B·log S − X keeps the row-wise kernel's accuracy up to K = 64.

@@ -36,16 +36,7 @@ function plainRows(request: HardRequest): number {
       if (losses) losses[r] = 0;
       continue;
     }
-    let m: number;
-    if (bits) {
-      m = rowMaxOfBits(bits, base, K);
-    } else {
-      m = -Infinity;
-      for (let k = base; k < end; k++) {
-        const v = logits[k];
-        if (v > m) m = v;
-      }
-    }
+    const m = bits ? rowMaxOfBits(bits, base, K) : rowMax(logits, base, K);
     // z_y before the exps, which may be written over the logits (in place).
     const zy = logits[base + y];
     let S = 0;

@@ -66,7 +66,7 @@ const ROWS_PER_VECTOR = 4;
 /** Below this many elements a plain loop beats creating a subarray view to copy with. */
 const SMALL_COPY = 64;
 
-/** dst[at..] ← src[from..to), without allocating for short runs. */
+/** dst[at..] ← src[from..to), without allocating for short runs (also the outputs out of memory). */
 function copy(dst: Float32Array | Int32Array, at: number, src: Float32Array | Int32Array | Uint8Array | Uint16Array | Uint32Array, from: number, to: number): void {
   if (to - from <= SMALL_COPY) {
     for (let i = from; i < to; i++) dst[at + i - from] = src[i];
@@ -77,13 +77,14 @@ function copy(dst: Float32Array | Int32Array, at: number, src: Float32Array | In
   }
 }
 
-/** dst[at..at+n) ← memory[from..from+n) for an output. */
-function copyOut(dst: Float32Array, at: number, memory: Float32Array, from: number, n: number): void {
-  if (n <= SMALL_COPY) {
-    for (let i = 0; i < n; i++) dst[at + i] = memory[from + i];
-  } else {
-    dst.set(memory.subarray(from, from + n), at);
-  }
+/** Rows r0…r1 of a chunk's outputs (gradient, row losses, lse), each when wanted, to the caller's arrays. */
+function copyOutputs(
+  f32: Float32Array, at: Layout, K: number, r0: number, r1: number,
+  grad: Float32Array | null, losses: Float32Array | null, lse: Float32Array | null,
+): void {
+  if (grad) copy(grad, r0 * K, f32, at.logits >> 2, (at.logits >> 2) + (r1 - r0) * K);
+  if (losses) copy(losses, r0, f32, at.losses >> 2, (at.losses >> 2) + (r1 - r0));
+  if (lse) copy(lse, r0, f32, at.lse >> 2, (at.lse >> 2) + (r1 - r0));
 }
 
 function pagesFor(bytes: number, what: string): number {
@@ -200,9 +201,7 @@ export class WasmBackend implements Backend {
         at.weight, request.weightSum, request.zLoss, request.softcap, at.scratch,
         at.losses, at.lse, sum, rows < ROWS_PER_VECTOR,
       );
-      if (grad) copyOut(grad, r0 * K, f32, at.logits >> 2, (r1 - r0) * K);
-      if (losses) copyOut(losses, r0, f32, at.losses >> 2, r1 - r0);
-      if (lse) copyOut(lse, r0, f32, at.lse >> 2, r1 - r0);
+      copyOutputs(f32, at, K, r0, r1, grad, losses, lse);
     }
     return sum;
   }
@@ -228,9 +227,7 @@ export class WasmBackend implements Backend {
         request.smoothing, request.scale, at.weight, request.temperature,
         at.losses, at.lse, sum, at.scratch, rows < ROWS_PER_VECTOR,
       );
-      if (grad) copyOut(grad, r0 * K, f32, at.logits >> 2, (r1 - r0) * K);
-      if (losses) copyOut(losses, r0, f32, at.losses >> 2, r1 - r0);
-      if (lse) copyOut(lse, r0, f32, at.lse >> 2, r1 - r0);
+      copyOutputs(f32, at, K, r0, r1, grad, losses, lse);
     }
     return sum;
   }
