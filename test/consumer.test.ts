@@ -1,6 +1,6 @@
 /**
  * The published package, as a stranger gets it: `npm pack`, install the tarball into a fresh
- * temporary project (offline, from the npm cache), then use it from Node ESM, Node CommonJS,
+ * temporary project (from the npm cache where it can), then use it from Node ESM, Node CommonJS,
  * TypeScript (both module kinds), an esbuild browser bundle and a Vite browser build. Each
  * must produce the seed's anchor numbers; the browser bundles run in headless Chromium.
  *
@@ -133,8 +133,10 @@ beforeAll(async () => {
   const [packed] = JSON.parse(stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
   packedFiles = packed.files.map((f) => f.path);
   for (const [name, content] of Object.entries(FILES)) await writeFile(join(projectDir, name), content);
-  // Offline: the tarball's one dependency (@assemblyscript/loader) comes from the npm cache.
-  await run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', join(workDir, packed.filename)], {
+  // The tarball's one dependency (@assemblyscript/loader) comes from the npm cache when it is
+  // there (--prefer-offline), else from the registry: --offline failed on a machine whose cache
+  // held the tarball but not the metadata npm install asks for.
+  await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', join(workDir, packed.filename)], {
     cwd: projectDir,
   });
 }, SLOW);
