@@ -34,8 +34,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-
-const RELAXED_FLAG = '--experimental-wasm-relaxed-simd';
+import { RELAXED_FLAG, RELAXED_SIMD_PROBE } from '../scripts/relaxed-simd.mjs';
 
 /**
  * A full garbage collection before each task, so that no task pays for the garbage of the
@@ -45,17 +44,6 @@ const RELAXED_FLAG = '--experimental-wasm-relaxed-simd';
 v8.setFlagsFromString('--expose-gc');
 const collectGarbage = vm.runInNewContext('gc');
 const REEXEC_MARKER = 'SMOOTHXENT_BENCH_REEXEC';
-
-/** A minimal module that uses f32x4.relaxed_madd: validates only where relaxed SIMD is enabled. */
-const RELAXED_SIMD_PROBE = new Uint8Array([
-  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
-  0x01, 0x04, 0x01, 0x60, 0x00, 0x00, // type section: () -> ()
-  0x03, 0x02, 0x01, 0x00, // function section: one function of type 0
-  0x0a, 0x3e, 0x01, 0x3c, 0x00, // code section: one body of 60 bytes, no locals
-  ...[0, 1, 2].flatMap(() => [0xfd, 0x0c, ...new Array(16).fill(0)]), // 3 × v128.const 0
-  0xfd, 0x85, 0x02, // f32x4.relaxed_madd
-  0x1a, 0x0b, // drop, end
-]);
 
 const { values: args } = parseArgs({
   options: {

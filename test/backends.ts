@@ -4,6 +4,7 @@
  * wasm-simd, wasm and js.
  */
 import { createXent, BACKENDS, type BackendName, type Xent } from '../src/index.js';
+import { relaxedSimdEnabled } from '../scripts/relaxed-simd.mjs';
 
 export async function createAllBackends(options: { arenaBytes?: number } = {}): Promise<Xent[]> {
   const created: Xent[] = [];
@@ -11,12 +12,22 @@ export async function createAllBackends(options: { arenaBytes?: number } = {}): 
     try {
       created.push(await createXent({ backend, ...options }));
     } catch (error) {
-      // Only relaxed SIMD may be missing (Node 20 needs --experimental-wasm-relaxed-simd),
-      // and not in the run that exists to test it (npm run test:relaxed).
-      if (backend !== 'wasm-relaxed-simd' || process.env.SMOOTHXENT_RELAXED === '1') throw error;
+      if (!mayLack(backend)) throw error;
     }
   }
   return created;
 }
 
 export const backendNames = (xents: Xent[]): BackendName[] => xents.map((x) => x.backend);
+
+/**
+ * Only relaxed SIMD may be missing, and only where the runtime does not run it: Node 20 needs
+ * --experimental-wasm-relaxed-simd (npm run test:relaxed passes it and sets
+ * SMOOTHXENT_RELAXED=1); Node ≥ 22 and Chrome have it by default, so there it must be there.
+ */
+export function mayLack(backend: BackendName): boolean {
+  return backend === 'wasm-relaxed-simd' && process.env.SMOOTHXENT_RELAXED !== '1' && !relaxedSimdEnabled();
+}
+
+/** Whether this run tests the relaxed-SIMD binary (it does wherever the runtime runs it). */
+export const testsRelaxed = (): boolean => process.env.SMOOTHXENT_RELAXED === '1' || relaxedSimdEnabled();
