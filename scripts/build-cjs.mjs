@@ -1,8 +1,15 @@
-// CommonJS entry for `require('smoothxent')` on Node 20 (run after build:ts).
+// CommonJS entries for `require('smoothxent')` and `require('smoothxent/tfjs')` on Node 20
+// (run after build:ts).
 //
 // 1. dist/index.cjs: esbuild bundles the ESM output dist/index.js into one CommonJS
 //    file. @assemblyscript/loader stays external: it ships its own CommonJS build
 //    (its "require" export), so both entries share the one runtime dependency.
+//    dist/tfjs/index.cjs: the adapter's few KB, with its imports of the core
+//    (`../index.js`) turned into `require('../index.cjs')`: the subpath shares the main
+//    CommonJS entry instead of bundling a second copy, so a program that requires both
+//    holds the embedded wasm binaries (~85 KB of the 130 KB) and the compiled-module cache
+//    once. TensorFlow.js is never bundled: the adapter imports only its types (a run-time
+//    import of @tensorflow/* fails this build).
 // 2. dist/**/*.d.cts: a CommonJS twin of every declaration file, with relative
 //    imports pointing at `.cjs` (TypeScript maps those to the `.d.cts` files). A
 //    `require` consumer under moduleResolution node16/nodenext then sees CommonJS
@@ -30,6 +37,28 @@ await build({
   platform: 'node',
   target: 'node20',
   external: ['@assemblyscript/loader'],
+  logLevel: 'warning',
+});
+
+/** Resolves the adapter's imports of the core to the main CommonJS entry; refuses tfjs. */
+const shareCoreEntry = {
+  name: 'share-core-entry',
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/index\.js$/ }, () => ({ path: '../index.cjs', external: true }));
+    build.onResolve({ filter: /^@tensorflow\// }, (args) => ({
+      errors: [{ text: `${args.importer} imports ${args.path} at run time; the tfjs adapter may import tfjs types only` }],
+    }));
+  },
+};
+
+await build({
+  entryPoints: [join(dist, 'tfjs/index.js')],
+  outfile: join(dist, 'tfjs/index.cjs'),
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  plugins: [shareCoreEntry],
   logLevel: 'warning',
 });
 
