@@ -263,6 +263,8 @@ export interface ErrorOutcome {
   case: string;
   name: string;
   message: string;
+  /** A regular expression (source) that `${name}: ${message}` must match. */
+  expected: string;
 }
 
 export function errorCases({ tf, losses }: Env): ErrorOutcome[] {
@@ -270,43 +272,72 @@ export function errorCases({ tf, losses }: Env): ErrorOutcome[] {
   const labels = tf.tensor1d([0, 1, 2, 3], 'int32');
   const sparse = losses.sparseCategoricalCrossentropy();
   const categorical = losses.categoricalCrossentropy();
-  const cases: Array<[string, () => unknown]> = [
-    ['logits not a tensor', () => losses.crossEntropy(new Float32Array(20) as never, labels)],
-    ['int32 logits', () => losses.crossEntropy(tf.zeros([4, 5], 'int32'), labels)],
-    ['rank-1 logits', () => losses.crossEntropy(tf.zeros([5]), [0])],
-    ['no classes', () => losses.crossEntropy(tf.zeros([4, 0]), labels)],
-    ['labels of the wrong rank', () => losses.crossEntropy(logits, tf.zeros([4, 5], 'int32'))],
-    ['mismatched N', () => losses.crossEntropy(logits, tf.tensor1d([0, 1, 2], 'int32'))],
-    ['mismatched N, typed array', () => losses.crossEntropy(logits, Int32Array.of(0, 1))],
-    ['bool labels', () => losses.crossEntropy(logits, tf.tensor1d([true, false, true, false], 'bool'))],
-    ['labels not ids', () => losses.crossEntropy(logits, 'cat' as never)],
-    ['non-integer float labels', () => losses.crossEntropy(logits, tf.tensor1d([0, 1.5, 2, 3]))],
-    ['label out of range', () => losses.crossEntropy(logits, tf.tensor1d([0, 1, 5, 3], 'int32'))],
-    ['negative float label', () => losses.crossEntropy(logits, tf.tensor1d([0, -2, 1, 3]))],
-    ['sparse: yTrue out of range', () => sparse(tf.tensor2d([[0], [1], [7], [3]]), logits)],
-    ['sparse: yTrue not one-hot', () => sparse(tf.tensor2d([[1, 0, 0, 0, 0], [0, 1, 1, 0, 0], [0, 0, 1, 0, 0], [0, 0, 0, 1, 0]]), logits)],
-    ['sparse: yTrue row of zeros', () => sparse(tf.zeros([4, 5]), logits)],
-    ['sparse: yPred of the wrong rank', () => sparse(labels, tf.zeros([5]))],
-    ['categorical: yTrue of the wrong shape', () => categorical(tf.zeros([4, 4]), logits)],
-    ['categorical: negative target', () => categorical(tf.fill([4, 5], -0.2), logits)],
-    ['softCrossEntropy: targets not a tensor', () => losses.softCrossEntropy(logits, new Float32Array(20) as never)],
-    ['smoothing out of range', () => losses.crossEntropy(logits, labels, { smoothing: 1.5 })],
-    ['factory: smoothing out of range', () => losses.sparseCategoricalCrossentropy({ smoothing: -1 })],
-    ['factory: bad reduction', () => losses.categoricalCrossentropy({ reduction: 'avg' as never })],
-    ['unknown option', () => losses.crossEntropy(logits, labels, { smoothng: 0.1 } as never)],
-    ['managed option grad', () => losses.crossEntropy(logits, labels, { grad: true } as never)],
-    ['fromLogits not a boolean', () => losses.crossEntropy(logits, labels, { fromLogits: 1 } as never)],
-    ['weight of the wrong length', () => losses.crossEntropy(logits, labels, { weight: new Float32Array(3) })],
-    ['second-order gradient', () => tf.grad((z: Tensor) => tf.sum(tf.grad((y: Tensor) => losses.crossEntropy(y, labels))(z)))(logits)],
+  // [case, the error expected: its class and the start of its message, the call]
+  const cases: Array<[string, string, RegExp, () => unknown]> = [
+    ['logits not a tensor', 'TypeError', /crossEntropy: logits must be a tf\.Tensor, got Float32Array\(20\)/,
+      () => losses.crossEntropy(new Float32Array(20) as never, labels)],
+    ['int32 logits', 'TypeError', /crossEntropy: logits must be a float32 tensor, got an int32 tensor of shape \[4, 5\]/,
+      () => losses.crossEntropy(tf.zeros([4, 5], 'int32'), labels)],
+    ['rank-1 logits', 'RangeError', /crossEntropy: logits must have rank ≥ 2 .*got shape \[5\]/,
+      () => losses.crossEntropy(tf.zeros([5]), [0])],
+    ['no classes', 'RangeError', /crossEntropy: logits must have at least one class .*\[4, 0\]/,
+      () => losses.crossEntropy(tf.zeros([4, 0]), labels)],
+    ['labels of the wrong rank', 'RangeError', /crossEntropy: labels must have shape \[4\] or \[4, 1\] \(logits has shape \[4, 5\]\), got shape \[4, 5\]/,
+      () => losses.crossEntropy(logits, tf.zeros([4, 5], 'int32'))],
+    ['mismatched N', 'RangeError', /crossEntropy: labels must have shape \[4\] .*got shape \[3\]/,
+      () => losses.crossEntropy(logits, tf.tensor1d([0, 1, 2], 'int32'))],
+    ['mismatched N, typed array', 'RangeError', /crossEntropy: labels must hold one class id per row \(4\), got Int32Array\(2\)/,
+      () => losses.crossEntropy(logits, Int32Array.of(0, 1))],
+    ['bool labels', 'TypeError', /crossEntropy: labels must be an int32 or float32 tensor/,
+      () => losses.crossEntropy(logits, tf.tensor1d([true, false, true, false], 'bool'))],
+    ['labels not ids', 'TypeError', /crossEntropy: labels must be a tf\.Tensor of class ids or a typed array/,
+      () => losses.crossEntropy(logits, 'cat' as never)],
+    ['non-integer float labels', 'RangeError', /crossEntropy: labels\[1\] must be an integer class id, got 1\.5/,
+      () => losses.crossEntropy(logits, tf.tensor1d([0, 1.5, 2, 3]))],
+    ['label out of range', 'RangeError', /crossEntropy: labels\[2\] must be an integer in \[0, 5\) or ignoreIndex \(-100\), got 5/,
+      () => losses.crossEntropy(logits, tf.tensor1d([0, 1, 5, 3], 'int32'))],
+    ['negative float label', 'RangeError', /crossEntropy: labels\[1\] must be an integer in \[0, 5\) or ignoreIndex \(-100\), got -2/,
+      () => losses.crossEntropy(logits, tf.tensor1d([0, -2, 1, 3]))],
+    ['sparse: yTrue out of range', 'RangeError', /sparseCategoricalCrossentropy: yTrue\[2\] must be an integer in \[0, 5\)/,
+      () => sparse(tf.tensor2d([[0], [1], [7], [3]]), logits)],
+    ['sparse: yTrue not one-hot', 'RangeError', /sparseCategoricalCrossentropy: yTrue row 1 must be one-hot .*got 1 at class 2 \(and 1 at class 1\)/,
+      () => sparse(tf.tensor2d([[1, 0, 0, 0, 0], [0, 1, 1, 0, 0], [0, 0, 1, 0, 0], [0, 0, 0, 1, 0]]), logits)],
+    ['sparse: yTrue row of zeros', 'RangeError', /sparseCategoricalCrossentropy: yTrue row 0 must be one-hot .*got no 1/,
+      () => sparse(tf.zeros([4, 5]), logits)],
+    ['sparse: yPred of the wrong rank', 'RangeError', /sparseCategoricalCrossentropy: yPred must have rank ≥ 2/,
+      () => sparse(labels, tf.zeros([5]))],
+    ['categorical: yTrue of the wrong shape', 'RangeError', /categoricalCrossentropy: yTrue must have yPred's shape \[4, 5\], got shape \[4, 4\]/,
+      () => categorical(tf.zeros([4, 4]), logits)],
+    ['categorical: negative target', 'RangeError', /categoricalCrossentropy: yTrue\[0\] must be a probability ≥ 0, got -0\.2/,
+      () => categorical(tf.fill([4, 5], -0.2), logits)],
+    ['softCrossEntropy: targets not a tensor', 'TypeError', /softCrossEntropy: targets must be a tf\.Tensor/,
+      () => losses.softCrossEntropy(logits, new Float32Array(20) as never)],
+    ['smoothing out of range', 'RangeError', /crossEntropy: smoothing must be a number in \[0, 1\], got 1\.5/,
+      () => losses.crossEntropy(logits, labels, { smoothing: 1.5 })],
+    ['factory: smoothing out of range', 'RangeError', /sparseCategoricalCrossentropy: smoothing must be a number in \[0, 1\], got -1/,
+      () => losses.sparseCategoricalCrossentropy({ smoothing: -1 })],
+    ['factory: bad reduction', 'RangeError', /categoricalCrossentropy: reduction must be 'mean', 'sum' or 'none', got "avg"/,
+      () => losses.categoricalCrossentropy({ reduction: 'avg' as never })],
+    ['unknown option', 'TypeError', /crossEntropy: unknown option "smoothng" \(known: smoothing, reduction, weight, ignoreIndex, zLoss, softcap, fromLogits\)/,
+      () => losses.crossEntropy(logits, labels, { smoothng: 0.1 } as never)],
+    ['managed option grad', 'TypeError', /crossEntropy: unknown option "grad"/,
+      () => losses.crossEntropy(logits, labels, { grad: true } as never)],
+    ['fromLogits not a boolean', 'TypeError', /crossEntropy: fromLogits must be a boolean, got 1/,
+      () => losses.crossEntropy(logits, labels, { fromLogits: 1 } as never)],
+    ['weight of the wrong length', 'RangeError', /crossEntropy: weight\.length must equal numClasses \(5\), got 3/,
+      () => losses.crossEntropy(logits, labels, { weight: new Float32Array(3) })],
+    ['second-order gradient', 'Error', /crossEntropy: second-order gradients are not supported/,
+      () => tf.grad((z: Tensor) => tf.sum(tf.grad((y: Tensor) => losses.crossEntropy(y, labels))(z)))(logits)],
   ];
-  const outcomes = cases.map(([name, run]): ErrorOutcome => {
+  const outcomes = cases.map(([name, kind, message, run]): ErrorOutcome => {
+    const expected = `^${kind}: ${message.source}`;
     try {
       tf.tidy(() => {
         run();
       });
-      return { case: name, name: 'no error', message: '' };
+      return { case: name, name: 'no error', message: '', expected };
     } catch (error) {
-      return { case: name, name: (error as Error).name, message: (error as Error).message };
+      return { case: name, name: (error as Error).name, message: (error as Error).message, expected };
     }
   });
   tf.dispose([logits, labels]);

@@ -91,39 +91,8 @@ for (const tfjsBackend of ['cpu', 'wasm']) {
 
     it('gives named errors for bad input (TypeError / RangeError naming the tensor argument)', async () => {
       const outcomes = errorCases({ tf, tfl, losses: await createTfjsLosses(tf) });
-      const byCase = Object.fromEntries(outcomes.map((o) => [o.case, o]));
-      const expectError = (name: string, kind: string, message: RegExp) => {
-        expect(byCase[name], name).toBeDefined();
-        expect(`${byCase[name].name}: ${byCase[name].message}`, name).toMatch(new RegExp(`^${kind}: ${message.source}`));
-      };
-      expectError('logits not a tensor', 'TypeError', /crossEntropy: logits must be a tf\.Tensor, got Float32Array\(20\)/);
-      expectError('int32 logits', 'TypeError', /crossEntropy: logits must be a float32 tensor, got a int32 tensor of shape \[4, 5\]/);
-      expectError('rank-1 logits', 'RangeError', /crossEntropy: logits must have rank ≥ 2 .*got shape \[5\]/);
-      expectError('no classes', 'RangeError', /crossEntropy: logits must have at least one class .*\[4, 0\]/);
-      expectError('labels of the wrong rank', 'RangeError', /crossEntropy: labels must have shape \[4\] or \[4, 1\] \(logits has shape \[4, 5\]\), got shape \[4, 5\]/);
-      expectError('mismatched N', 'RangeError', /crossEntropy: labels must have shape \[4\] .*got shape \[3\]/);
-      expectError('mismatched N, typed array', 'RangeError', /crossEntropy: labels must hold one class id per row \(4\), got Int32Array\(2\)/);
-      expectError('bool labels', 'TypeError', /crossEntropy: labels must be an int32 or float32 tensor/);
-      expectError('labels not ids', 'TypeError', /crossEntropy: labels must be a tf\.Tensor of class ids or a typed array/);
-      expectError('non-integer float labels', 'RangeError', /crossEntropy: labels\[1\] must be an integer class id, got 1\.5/);
-      expectError('label out of range', 'RangeError', /crossEntropy: labels\[2\] must be an integer in \[0, 5\) or ignoreIndex \(-100\), got 5/);
-      expectError('negative float label', 'RangeError', /crossEntropy: labels\[1\] must be an integer in \[0, 5\) or ignoreIndex \(-100\), got -2/);
-      expectError('sparse: yTrue out of range', 'RangeError', /sparseCategoricalCrossentropy: yTrue\[2\] must be an integer in \[0, 5\)/);
-      expectError('sparse: yTrue not one-hot', 'RangeError', /sparseCategoricalCrossentropy: yTrue row 1 must be one-hot .*got 1 at class 2 \(and 1 at class 1\)/);
-      expectError('sparse: yTrue row of zeros', 'RangeError', /sparseCategoricalCrossentropy: yTrue row 0 must be one-hot .*got no 1/);
-      expectError('sparse: yPred of the wrong rank', 'RangeError', /sparseCategoricalCrossentropy: yPred must have rank ≥ 2/);
-      expectError('categorical: yTrue of the wrong shape', 'RangeError', /categoricalCrossentropy: yTrue must have yPred's shape \[4, 5\], got shape \[4, 4\]/);
-      expectError('categorical: negative target', 'RangeError', /categoricalCrossentropy: yTrue\[0\] must be a probability ≥ 0, got -0\.2/);
-      expectError('softCrossEntropy: targets not a tensor', 'TypeError', /softCrossEntropy: targets must be a tf\.Tensor/);
-      expectError('smoothing out of range', 'RangeError', /crossEntropy: smoothing must be a number in \[0, 1\], got 1\.5/);
-      expectError('factory: smoothing out of range', 'RangeError', /sparseCategoricalCrossentropy: smoothing must be a number in \[0, 1\], got -1/);
-      expectError('factory: bad reduction', 'RangeError', /categoricalCrossentropy: reduction must be 'mean', 'sum' or 'none', got "avg"/);
-      expectError('unknown option', 'TypeError', /crossEntropy: unknown option "smoothng" \(known: smoothing, reduction, weight, ignoreIndex, zLoss, softcap, fromLogits\)/);
-      expectError('managed option grad', 'TypeError', /crossEntropy: unknown option "grad"/);
-      expectError('fromLogits not a boolean', 'TypeError', /crossEntropy: fromLogits must be a boolean, got 1/);
-      expectError('weight of the wrong length', 'RangeError', /crossEntropy: weight\.length must equal numClasses \(5\), got 3/);
-      expectError('second-order gradient', 'Error', /crossEntropy: second-order gradients are not supported/);
-      expect(outcomes.filter((o) => !byCase[o.case] || o.name === 'no error')).toEqual([]);
+      expect(outcomes.length).toBeGreaterThan(25);
+      for (const o of outcomes) expect(`${o.name}: ${o.message}`, o.case).toMatch(new RegExp(o.expected));
     });
   });
 }

@@ -37,7 +37,7 @@ const shapeText = (shape: readonly number[]) => `[${shape.join(', ')}]`;
 
 /** A short rendering of a bad value: tensors by dtype and shape, typed arrays by type and length. */
 export function describeValue(tf: TfjsNamespace, value: unknown): string {
-  if (value instanceof tf.Tensor) return `a ${value.dtype} tensor of shape ${shapeText(value.shape)}`;
+  if (value instanceof tf.Tensor) return `${/^[aeiou]/.test(value.dtype) ? 'an' : 'a'} ${value.dtype} tensor of shape ${shapeText(value.shape)}`;
   if (ArrayBuffer.isView(value)) return `${value.constructor.name}(${(value as unknown as ArrayLike<unknown>).length})`;
   if (Array.isArray(value)) return `an array of length ${value.length}`;
   if (typeof value === 'string') return JSON.stringify(value);
