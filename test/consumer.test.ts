@@ -3,6 +3,10 @@
  * temporary project (from the npm cache where it can), then use it from Node ESM, Node CommonJS,
  * TypeScript (both module kinds), an esbuild browser bundle and a Vite browser build. Each
  * must produce the seed's anchor numbers; the browser bundles run in headless Chromium.
+ * The `smoothxent/tfjs` subpath too: imported from ESM, CJS and TypeScript (both kinds)
+ * with @tensorflow/tfjs-core + tfjs-backend-cpu (linked from this repository's node_modules:
+ * they are the caller's optional peers, not the package's dependencies), the anchor's loss
+ * and gradient through tf.valueAndGrad.
  *
  * Needs a built dist/ (`npm test` builds first); a stale one is an error, not a silent pass.
  */
@@ -10,9 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build as esbuild } from 'esbuild';
 import { build as viteBuild } from 'vite';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Browser } from 'playwright-core';
 import { repoRoot, serveDirectory } from '../scripts/web-lib.mjs';
@@ -45,12 +49,40 @@ async function anchor(lib) {
 }
 `;
 
+/** The anchor through smoothxent/tfjs: loss and tf.valueAndGrad gradient of one row of logits log p. */
+const TFJS_ANCHOR_FUNCTION = `
+async function tfjsAnchor(tf, lib) {
+  await tf.setBackend('cpu');
+  const losses = await lib.createTfjsLosses(tf);
+  const logits = tf.tensor2d([[0.1, 0.2, 0.6, 0.1].map(Math.log)]);
+  const { value, grad } = tf.valueAndGrad((z) => losses.crossEntropy(z, [2], { smoothing: 0.1 }))(logits);
+  return {
+    exports: Object.keys(lib).filter((name) => name !== 'default' && name !== '__esModule').sort(),
+    backend: losses.backend,
+    smoothLoss: value.dataSync()[0],
+    smoothGrad: Array.from(grad.dataSync()),
+    gradShape: grad.shape,
+  };
+}
+`;
+
 const FILES: Record<string, string> = {
   'package.json': JSON.stringify({ name: 'smoothxent-consumer', version: '1.0.0', private: true }, null, 2),
   'esm.mjs': `import * as lib from 'smoothxent';\n${ANCHOR_FUNCTION}\nconsole.log(JSON.stringify(await anchor(lib)));\n`,
   'cjs.cjs':
     `const lib = require('smoothxent');\n${ANCHOR_FUNCTION}\n` +
     `anchor(lib).then((result) => console.log(JSON.stringify(result)), (error) => { console.error(error); process.exit(1); });\n`,
+  'tfjs-esm.mjs':
+    `import * as tf from '@tensorflow/tfjs-core';\nimport '@tensorflow/tfjs-backend-cpu';\n` +
+    `import * as lib from 'smoothxent/tfjs';\n${TFJS_ANCHOR_FUNCTION}\nconsole.log(JSON.stringify(await tfjsAnchor(tf, lib)));\n`,
+  'tfjs-cjs.cjs':
+    `const tf = require('@tensorflow/tfjs-core');\nrequire('@tensorflow/tfjs-backend-cpu');\n` +
+    `const core = require('smoothxent');\nconst lib = require('smoothxent/tfjs');\n${TFJS_ANCHOR_FUNCTION}\n` +
+    // Both entries share one core: the only smoothxent files loaded are the two CJS entries.
+    `const loaded = () => Object.keys(require.cache).filter((p) => p.includes('node_modules/smoothxent/')).map((p) => p.slice(p.indexOf('smoothxent/'))).sort();\n` +
+    `tfjsAnchor(tf, lib).then((result) => console.log(JSON.stringify({ ...result, loaded: loaded(), coreLoaded: typeof core.createXent })),\n` +
+    `  (error) => { console.error(error); process.exit(1); });\n`,
+  'tfjs-app.mjs': `import { createTfjsLosses } from 'smoothxent/tfjs';\nwindow.createTfjsLosses = createTfjsLosses;\n`,
   // The browser entry, for both bundlers: the result lands on window and body[data-done].
   'app.mjs':
     `import * as lib from 'smoothxent';\n${ANCHOR_FUNCTION}\n` +
@@ -74,7 +106,7 @@ const FILES: Record<string, string> = {
         noEmit: true,
         skipLibCheck: false,
       },
-      files: ['types-esm.mts', 'types-cjs.cts'],
+      files: ['types-esm.mts', 'types-cjs.cts', 'types-tfjs-esm.mts', 'types-tfjs-cjs.cts'],
     },
     null,
     2,
@@ -100,6 +132,35 @@ const FILES: Record<string, string> = {
     '}',
     '// @ts-expect-error smoothing must be a number',
     "smoothxent.createXent().then((xent) => xent.crossEntropy(new Float32Array(4), [2], { numClasses: 4, smoothing: '0.1' }));",
+    'export = main;',
+    '',
+  ].join('\n'),
+  // tfjs-core's own declarations use the global `Long` of @types/long (one of its dependencies),
+  // which `types: []` leaves out: a tfjs user with that setting names it, as here.
+  'types-tfjs-esm.mts': [
+    '/// <reference types="long" />',
+    "import * as tf from '@tensorflow/tfjs-core';",
+    "import { createTfjsLosses, type TfjsLosses, type TfjsLossFunction } from 'smoothxent/tfjs';",
+    "const losses: TfjsLosses = await createTfjsLosses(tf, { backend: 'auto' });",
+    "const mean: tf.Scalar = losses.crossEntropy(tf.zeros([2, 4]), [0, 1], { smoothing: 0.1 });",
+    "const rows: tf.Tensor = losses.crossEntropy(tf.zeros([2, 4]), tf.tensor1d([0, 1], 'int32'), { reduction: 'none' });",
+    "const loss: (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor = losses.sparseCategoricalCrossentropy({ smoothing: 0.1 });",
+    "const soft: TfjsLossFunction = losses.categoricalCrossentropy({ temperature: 2, fromLogits: true });",
+    '// @ts-expect-error fromLogits must be a boolean',
+    "losses.crossEntropy(tf.zeros([2, 4]), [0, 1], { fromLogits: 'yes' });",
+    '// @ts-expect-error numClasses comes from the logits',
+    "losses.crossEntropy(tf.zeros([2, 4]), [0, 1], { numClasses: 4 });",
+    'export { mean, rows, loss, soft };',
+    '',
+  ].join('\n'),
+  'types-tfjs-cjs.cts': [
+    '/// <reference types="long" />',
+    "import tf = require('@tensorflow/tfjs-core');",
+    "import smoothxentTfjs = require('smoothxent/tfjs');",
+    'async function main(): Promise<number> {',
+    '  const losses: smoothxentTfjs.TfjsLosses = await smoothxentTfjs.createTfjsLosses(tf);',
+    '  return losses.crossEntropy(tf.zeros([2, 4]), [0, 1]).dataSync()[0];',
+    '}',
     'export = main;',
     '',
   ].join('\n'),
@@ -139,6 +200,12 @@ beforeAll(async () => {
   await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', join(workDir, packed.filename)], {
     cwd: projectDir,
   });
+  // The caller's own tfjs (an optional peer: npm installed none), linked after the install so
+  // that npm does not prune it.
+  for (const name of ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-cpu', '@types/long']) {
+    await mkdir(join(projectDir, 'node_modules', dirname(name)), { recursive: true });
+    await symlink(join(repoRoot, 'node_modules', name), join(projectDir, 'node_modules', name), 'dir');
+  }
 }, SLOW);
 
 afterAll(async () => {
@@ -166,7 +233,15 @@ function expectAnchor(result: AnchorResult) {
   expect(result.exports).toEqual(expect.arrayContaining(['createXent', 'explain', 'labelSmooth', 'crossEntropyFromProbs']));
 }
 
-const runNode = async (file: string): Promise<AnchorResult> =>
+interface TfjsAnchorResult {
+  exports: string[];
+  backend: string;
+  smoothLoss: number;
+  smoothGrad: number[];
+  gradShape: number[];
+}
+
+const runNode = async <T = AnchorResult>(file: string): Promise<T> =>
   JSON.parse((await run(process.execPath, [file], { cwd: projectDir })).stdout);
 
 describe('the packed tarball', () => {
@@ -175,6 +250,9 @@ describe('the packed tarball', () => {
     expect(packedFiles).toEqual(
       expect.arrayContaining(['package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/index.cjs', 'dist/index.d.cts']),
     );
+    expect(packedFiles).toEqual(
+      expect.arrayContaining(['dist/tfjs/index.js', 'dist/tfjs/index.d.ts', 'dist/tfjs/index.cjs', 'dist/tfjs/index.d.cts']),
+    );
     expect(packedFiles.some((path) => path.endsWith('.wasm'))).toBe(false); // binaries travel inside the JS
   });
 
@@ -182,8 +260,13 @@ describe('the packed tarball', () => {
     const manifest = JSON.parse(await readFile(join(projectDir, 'node_modules/smoothxent/package.json'), 'utf8'));
     expect(manifest.exports['.'].import).toEqual({ types: './dist/index.d.ts', default: './dist/index.js' });
     expect(manifest.exports['.'].require).toEqual({ types: './dist/index.d.cts', default: './dist/index.cjs' });
+    expect(manifest.exports['./tfjs'].import).toEqual({ types: './dist/tfjs/index.d.ts', default: './dist/tfjs/index.js' });
+    expect(manifest.exports['./tfjs'].require).toEqual({ types: './dist/tfjs/index.d.cts', default: './dist/tfjs/index.cjs' });
     expect(manifest.sideEffects).toBe(false);
     expect(Object.keys(manifest.dependencies ?? {})).toEqual(['@assemblyscript/loader']);
+    // tfjs is the caller's: an optional peer, so installing smoothxent alone pulls no tfjs.
+    expect(Object.keys(manifest.peerDependencies)).toEqual(['@tensorflow/tfjs-core']);
+    expect(manifest.peerDependenciesMeta['@tensorflow/tfjs-core']).toEqual({ optional: true });
   });
 });
 
@@ -199,6 +282,21 @@ describe('the installed package in Node', () => {
     const [esm, cjs] = await Promise.all([runNode('esm.mjs'), runNode('cjs.cjs')]);
     expectAnchor(cjs);
     expect(cjs).toEqual(esm);
+  });
+
+  it('smoothxent/tfjs: imports from ESM and requires from CJS (sharing the main CommonJS entry), with the anchor through tf.valueAndGrad', async () => {
+    const esm = await runNode<TfjsAnchorResult>('tfjs-esm.mjs');
+    const cjs = await runNode<TfjsAnchorResult & { loaded: string[]; coreLoaded: string }>('tfjs-cjs.cjs');
+    for (const result of [esm, cjs]) {
+      expect(result.exports).toEqual(['createTfjsLosses']);
+      expect(['wasm-relaxed-simd', 'wasm-simd']).toContain(result.backend);
+      expect(result.smoothLoss).toBeCloseTo(0.6279, 4);
+      expect(result.smoothGrad[2]).toBeCloseTo(-0.325, 6);
+      expect(result.smoothGrad[0]).toBeCloseTo(0.075, 6);
+      expect(result.gradShape).toEqual([1, 4]);
+    }
+    expect(cjs.loaded).toEqual(['smoothxent/dist/index.cjs', 'smoothxent/dist/tfjs/index.cjs']);
+    expect(cjs.coreLoaded).toBe('function');
   });
 
   it('type-checks for TypeScript consumers of import and require', async () => {
@@ -263,6 +361,22 @@ describe('the installed package bundled for the browser', () => {
     expectAnchor(anchor);
     expect(['wasm-relaxed-simd', 'wasm-simd']).toContain(anchor.backend);
   }, SLOW);
+
+  it('bundles smoothxent/tfjs with esbuild without any of tfjs (the caller brings it)', async () => {
+    const result = await esbuild({
+      absWorkingDir: projectDir,
+      entryPoints: ['tfjs-app.mjs'],
+      outdir: join(projectDir, 'out-esbuild-tfjs'),
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      metafile: true,
+      logLevel: 'silent',
+    });
+    const inputs = Object.keys(result.metafile.inputs);
+    expect(inputs).toContain('node_modules/smoothxent/dist/tfjs/index.js');
+    expect(inputs.filter((p) => !/^(tfjs-app\.mjs|node_modules\/(smoothxent|@assemblyscript\/loader)\/)/.test(p))).toEqual([]);
+  });
 
   it('builds with Vite and runs in Chromium', async () => {
     await viteBuild({
