@@ -140,6 +140,18 @@ export function againstTfjs({ tf, tfl, losses }: Env): Comparison[] {
   run('tf.sum(tf.mul(losses, w)) (sample weights)', (z) => tf.sum(tf.mul(losses.crossEntropy(z, labels, { reduction: 'none' }), rowWeights)),
     (z) => tf.losses.softmaxCrossEntropy(oneHot, z, rowWeights, 0, tf.Reduction.SUM));
 
+  // Two losses on one tape (two gradients in flight at once); a gradient tensor still intact
+  // after later calls (tfjs-cpu keeps the uploaded array itself, tfjs-wasm copies it).
+  const otherIds = randomLabels(9, N, K);
+  const otherOneHot = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(otherIds, 'int32'), K), 'float32'));
+  run('two losses on one tape', (z) => tf.add(losses.crossEntropy(z, labels), losses.crossEntropy(z, otherIds, { smoothing: 0.2 })),
+    (z) => tf.add(tfjsLoss(0, 'mean')(z), tfjsLoss(0.2, 'mean', otherOneHot)(z)));
+  const kept = tf.grad((z: Tensor) => losses.crossEntropy(z, labels, { smoothing: 0.1 }))(logits);
+  for (let i = 0; i < 3; i++) tf.dispose(tf.grad((z: Tensor) => losses.crossEntropy(z, otherIds))(logits));
+  const theirs = evaluate(tf, tfjsLoss(0.1, 'mean'), logits);
+  results.push(compare('a gradient tensor after three more calls', { ...theirs, grad: Float32Array.from(kept.dataSync()) }, theirs));
+  tf.dispose([kept, otherOneHot]);
+
   // Label forms: float32 [N, 1], a typed array, number[]; labels disposed before the backward pass.
   const floatColumn = tf.tensor2d(Float32Array.from(ids), [N, 1]);
   run('labels float32 [N, 1]', (z) => losses.crossEntropy(z, floatColumn, { smoothing: 0.1 }), tfjsLoss(0.1, 'mean'));

@@ -138,8 +138,8 @@ describe('the adapter on tfjs-cpu, in detail', () => {
     // Each call also validates its options on zero rows first (grad undefined, gradScale undefined).
     expect(seen.filter((s) => (s as { grad: unknown }).grad !== undefined)).toEqual([
       { grad: false, gradScale: 1 },
-      { grad: true, gradScale: 1 },
-      { grad: true, gradScale: 1 },
+      { grad: 'buffer', gradScale: 1 },
+      { grad: 'buffer', gradScale: 1 },
       { grad: 'buffer', gradScale: 3 },
     ]);
   });

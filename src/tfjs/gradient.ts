@@ -13,7 +13,8 @@
  *      computed so from the start);
  *    - a dy that differs per row ('none' under sample weights) scales each row in place.
  * 3. The gradient tensor has the logits' shape and dtype (float32); labels and targets get
- *    none. The uploaded array is never written again (tfjs-cpu keeps it by reference).
+ *    none. The uploaded array is never written again while tfjs may hold it: tfjs-cpu keeps
+ *    it by reference, tfjs-wasm copies it into its heap at once (`GradBuffers`).
  *
  * The gradient is a constant of the tape, so second-order gradients (tf.grad of a tf.grad)
  * would silently be 0: that is an Error instead.
@@ -21,6 +22,32 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { Layout } from './tensors.js';
 import type { TfjsNamespace } from './types.js';
+
+/**
+ * Gradient buffers to reuse from call to call. Only a buffer that tfjs copied when it was
+ * uploaded comes back here: tfjs-wasm copies into its heap at once, while tfjs-cpu (and
+ * webgl, lazily) keep the array itself, so those get a new array every call. A fresh N·K
+ * array pays its page faults on first touch: 2.7 ms at 1024×1000 on the bench VM, more
+ * than the kernel's 2.3 ms. A buffer between forward and backward is out of the pool, so
+ * two losses on one tape never share one.
+ */
+export class GradBuffers {
+  private readonly free: Float32Array[] = [];
+
+  take(size: number): Float32Array {
+    const index = this.free.findIndex((buffer) => buffer.length === size);
+    return index >= 0 ? this.free.splice(index, 1)[0] : new Float32Array(size);
+  }
+
+  /** Keeps the two most recent: a training loop alternates at most a few shapes. */
+  give(buffer: Float32Array): void {
+    this.free.unshift(buffer);
+    if (this.free.length > 2) this.free.length = 2;
+  }
+}
+
+/** tfjs backends whose upload (`tf.tensor(array)`) copies the array before returning. */
+const COPIES_ON_UPLOAD = new Set(['wasm']);
 
 export interface Computed {
   /** The loss ('mean', 'sum') or one loss per row ('none'). */
@@ -38,7 +65,7 @@ export function tapeIsOn(tf: TfjsNamespace): boolean {
 }
 
 /** The loss as a tfjs op of `logits` (its only input) with `computed`'s gradient. */
-export function lossOp(tf: TfjsNamespace, logits: Tensor, layout: Layout, computed: Computed, where: string): Tensor {
+export function lossOp(tf: TfjsNamespace, logits: Tensor, layout: Layout, computed: Computed, buffers: GradBuffers, where: string): Tensor {
   let pending = computed.grad;
   const op = tf.customGrad(() => ({
     value: typeof computed.loss === 'number' ? tf.scalar(computed.loss, 'float32') : tf.tensor(computed.loss, layout.rowShape, 'float32'),
@@ -47,11 +74,13 @@ export function lossOp(tf: TfjsNamespace, logits: Tensor, layout: Layout, comput
         throw new Error(`${where}: second-order gradients are not supported (smoothxent computes the gradient itself; tfjs cannot differentiate it again)`);
       }
       // The buffer is handed to tfjs once; a second backward pass (if any) gets a new one.
-      const grad = pending ?? new Float32Array(logits.size);
+      const grad = pending ?? buffers.take(logits.size);
       const fresh = pending === null;
       pending = null;
       scaleInto(grad, fresh, dy.dataSync() as ArrayLike<number>, layout.numClasses, computed);
-      return tf.tensor(grad, layout.shape, 'float32');
+      const tensor = tf.tensor(grad, layout.shape, 'float32');
+      if (COPIES_ON_UPLOAD.has(tf.getBackend())) buffers.give(grad);
+      return tensor;
     },
   }));
   return op(logits);

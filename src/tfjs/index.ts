@@ -11,7 +11,7 @@
  * here imports tfjs at run time (types only). The losses use the core's public API only.
  */
 import { createXent, type Labels, type RowsResult, type ScalarResult, type Xent } from '../index.js';
-import { lossOp, tapeIsOn } from './gradient.js';
+import { GradBuffers, lossOp, tapeIsOn } from './gradient.js';
 import { checkLabels, checkLogits, checkTargets, floatData, readLabels, type Layout, type Names } from './tensors.js';
 import type {
   TfjsCreateOptions, TfjsCrossEntropyOptions, TfjsLosses, TfjsLossFunction, TfjsNamespace, TfjsSoftCrossEntropyOptions,
@@ -24,7 +24,7 @@ export type * from './types.js';
 const HARD_KEYS = ['smoothing', 'reduction', 'weight', 'ignoreIndex', 'zLoss', 'softcap', 'fromLogits'] as const;
 const SOFT_KEYS = ['smoothing', 'reduction', 'weight', 'temperature', 'fromLogits'] as const;
 
-const NAMESPACE_MEMBERS = ['Tensor', 'customGrad', 'tensor', 'scalar', 'tidy', 'log', 'clipByValue', 'engine', 'backend'] as const;
+const NAMESPACE_MEMBERS = ['Tensor', 'customGrad', 'tensor', 'scalar', 'tidy', 'log', 'clipByValue', 'engine', 'backend', 'getBackend'] as const;
 
 /**
  * The core's errors name its own call and arguments (`crossEntropy: labels[3] …`); the
@@ -68,6 +68,8 @@ function splitOptions(options: unknown, keys: readonly string[], names: Names): 
 }
 
 class TfjsLossesImpl implements TfjsLosses {
+  private readonly buffers = new GradBuffers();
+
   constructor(private readonly tf: TfjsNamespace, readonly xent: Xent) {}
 
   get backend() {
@@ -115,11 +117,11 @@ class TfjsLossesImpl implements TfjsLosses {
         throw renamed(error, core.name, names, { logits: names.logits, [core.labels]: names.labels });
       }
     };
-    const result = run(tapeIsOn(this.tf), 1, reduction);
+    const result = run(tapeIsOn(this.tf) ? this.buffers.take(data.length) : false, 1, reduction);
     // The gradient of 'none' is that of the sum of the rows: recompute it as 'sum' (no N losses).
     const gradInto = (into: Float32Array, scale: number) => void run(into, scale, reduction === 'none' ? 'sum' : reduction);
     const loss = 'losses' in result ? result.losses : result.loss;
-    return lossOp(this.tf, logits, layout, { loss, grad: result.grad ?? null, gradInto }, names.where);
+    return lossOp(this.tf, logits, layout, { loss, grad: result.grad ?? null, gradInto }, this.buffers, names.where);
   }
 
   private hard(names: Names, logits: unknown, labels: unknown, options: Options, fromLogits: boolean, oneHot: boolean): Tensor {

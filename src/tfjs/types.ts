@@ -11,7 +11,7 @@ import type { BackendName, CreateOptions, CrossEntropyOptions, Labels, Reduction
  * What the adapter uses of the TensorFlow.js namespace: pass `tf` from '@tensorflow/tfjs'
  * or from '@tensorflow/tfjs-core' (4.x).
  */
-export type TfjsNamespace = Pick<typeof tfjs, 'Tensor' | 'customGrad' | 'tensor' | 'scalar' | 'tidy' | 'log' | 'clipByValue' | 'engine' | 'backend'>;
+export type TfjsNamespace = Pick<typeof tfjs, 'Tensor' | 'customGrad' | 'tensor' | 'scalar' | 'tidy' | 'log' | 'clipByValue' | 'engine' | 'backend' | 'getBackend'>;
 
 /** The core's create options (backend, arenaBytes, …), passed to `createXent` as they are. */
 export type TfjsCreateOptions = CreateOptions;
