@@ -144,6 +144,33 @@ describe('the adapter on tfjs-cpu, in detail', () => {
     ]);
   });
 
+  it('reads one-hot rows of any K (blocks of eight and the tail), float and int32, -0 as 0, and rejects what is not one-hot', () => {
+    const classes = 13; // one block of eight, a tail of five
+    const rows = [0, 7, 8, 12, 3, 11];
+    const logits = tf.tensor2d(randomLogits(45, rows.length * classes), [rows.length, classes]);
+    const hot = (signedZero: boolean) => {
+      const values = new Float32Array(rows.length * classes).fill(signedZero ? -0 : 0);
+      rows.forEach((k, i) => (values[i * classes + k] = 1));
+      return tf.tensor2d(values, [rows.length, classes]);
+    };
+    const sparse = losses.sparseCategoricalCrossentropy({ smoothing: 0.1 });
+    const expected = losses.crossEntropy(logits, rows, { smoothing: 0.1 }).dataSync()[0];
+    for (const yTrue of [hot(false), hot(true), tf.oneHot(tf.tensor1d(rows, 'int32'), classes)]) {
+      expect(sparse(yTrue, logits).dataSync()[0], yTrue.dtype).toBe(expected);
+    }
+    const broken = (row: number, k: number, value: number) => {
+      const values = hot(false).dataSync().slice();
+      values[row * classes + k] = value;
+      return tf.tensor2d(values, [rows.length, classes]);
+    };
+    expect(() => sparse(broken(1, 12, 1), logits)).toThrow(/yTrue row 1 must be one-hot .*got 1 at class 12 \(and 1 at class 7\)/);
+    expect(() => sparse(broken(3, 2, 1), logits)).toThrow(/yTrue row 3 must be one-hot .*got 1 at class 12 \(and 1 at class 2\)/);
+    expect(() => sparse(broken(2, 8, 0), logits)).toThrow(/yTrue row 2 must be one-hot .*got no 1/);
+    expect(() => sparse(broken(4, 10, Number.NaN), logits)).toThrow(/yTrue row 4 must be one-hot .*got NaN at class 10/);
+    expect(() => sparse(broken(5, 11, 2), logits)).toThrow(/yTrue row 5 must be one-hot .*got 2 at class 11/);
+    expect(() => sparse(broken(0, 5, 1e-45), logits)).toThrow(/yTrue row 0 must be one-hot .*at class 5/);
+  });
+
   it('accepts every option the core has (less the managed numClasses, grad, gradScale, lse), typed and at run time', () => {
     // A key added to the core's options must be added here (the Record fails to compile) and to the adapter.
     const hard: Required<TfjsCrossEntropyOptions> = {
