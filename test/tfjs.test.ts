@@ -117,6 +117,19 @@ describe('the adapter on tfjs-cpu, in detail', () => {
     tf.dispose([value, grad]);
   });
 
+  it("works in tf.variableGrads (the gradient reaches variables through tfjs ops) as tfjs's loss does", () => {
+    const x = tf.tensor2d(randomLogits(46, N * 5, 1), [N, 5]);
+    const weights = tf.variable(tf.tensor2d(randomLogits(47, 5 * K, 1), [5, K]));
+    const oneHot = tf.oneHot(tf.tensor1d(ids, 'int32'), K);
+    const ours = tf.variableGrads(() => losses.crossEntropy(tf.matMul(x, weights), ids, { smoothing: 0.1 }), [weights]);
+    const theirs = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(oneHot, tf.matMul(x, weights), undefined, 0.1), [weights]);
+    expect(Math.abs(ours.value.dataSync()[0] - theirs.value.dataSync()[0])).toBeLessThanOrEqual(1e-6);
+    const a = ours.grads[weights.name].dataSync();
+    const b = theirs.grads[weights.name].dataSync();
+    expect(Math.max(...a.map((g, i) => Math.abs(g - b[i])))).toBeLessThanOrEqual(1e-6);
+    tf.dispose([x, weights, oneHot, ours.value, theirs.value, ...Object.values(ours.grads), ...Object.values(theirs.grads)]);
+  });
+
   it('computes the gradient with the loss only under a gradient tape, and folds dy into gradScale', () => {
     const seen: unknown[] = [];
     const xent = losses.xent;
