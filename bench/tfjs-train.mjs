@@ -21,7 +21,8 @@
  * - training step (custom loop): optimizer.minimize(() => loss(model.apply(x)), true, weights),
  *   the cost read back: forward, loss + gradient, backward, Adam update.
  * - model.fit step: model.trainOnBatch(x, oneHot) of a compiled twin model (fit's own path).
- * Ratios are tfjs time ÷ smoothxent time (higher is better).
+ * The tasks of each part run round-robin (see measureRoundRobin). Ratios are tfjs time ÷
+ * smoothxent time (higher is better).
  *
  * Under Node, tfjs-core registers no gradients: bench/peers/tfjs.mjs loads them (and checks
  * which tfjs-backend-wasm binary runs). Node 20 needs --experimental-wasm-relaxed-simd for
@@ -33,7 +34,6 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { Bench } from 'tinybench';
 import { makeInputs, parseShape } from './data.mjs';
 import { loadTfjs } from './peers/tfjs.mjs';
 
@@ -72,16 +72,33 @@ const machine = {
 log(`tfjs-train bench: ${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}, load ${machine.loadAverageAtStart.join(' ')}`);
 log(`tfjs ${info.version} (wasm binary ${info.wasmBinary}, threads ${info.wasmThreads}); smoothxent backend ${losses.backend}`);
 
-/** Median ms of `call` (sync or async): one pilot call, then tinybench for ≥ timeMs and ≥ minSamples. */
-async function measure(name, call) {
-  collectGarbage();
-  await call();
-  const bench = new Bench({ time: timeMs, iterations: minSamples, warmup: false, throws: true });
-  bench.add(name, call);
-  await bench.run();
-  const { result } = bench.tasks[0];
-  if (result.state !== 'completed') throw result.error ?? new Error(`${name}: ${result.state}`);
-  return { medianMs: result.latency.p50, samples: result.latency.samplesCount, loadAverage1m: Number(os.loadavg()[0].toFixed(2)) };
+/**
+ * Median ms of each task, measured round-robin: after one untimed pilot call each, the tasks
+ * of a group run in turn (a full GC before each round, outside the timing) until every one
+ * has ≥ minSamples samples and the group has run ≥ timeMs per task. Sequential blocks (as
+ * tinybench runs them) let the load of this shared 2-core VM drift between one method's
+ * block and the next's; taking turns gives each method the same conditions, so the ratios
+ * hold even when the absolute times do not.
+ */
+async function measureRoundRobin(tasks) {
+  for (const task of tasks) await task.call();
+  const samples = tasks.map(() => []);
+  const started = performance.now();
+  while (samples[0].length < minSamples || performance.now() - started < timeMs * tasks.length) {
+    collectGarbage();
+    for (const [i, task] of tasks.entries()) {
+      const begin = performance.now();
+      await task.call();
+      samples[i].push(performance.now() - begin);
+    }
+  }
+  const loadAverage1m = Number(os.loadavg()[0].toFixed(2));
+  return samples.map((times) => {
+    const sorted = [...times].sort((a, b) => a - b);
+    const middle = sorted.length >> 1;
+    const medianMs = sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+    return { medianMs, samples: times.length, loadAverage1m };
+  });
 }
 
 function buildModel(numClasses) {
@@ -139,19 +156,21 @@ for (const tfjsBackend of args.tfjs.split(',')) {
       tf.valueAndGrad(f)(logits).value.dataSync();
     });
 
-    const tasks = [
-      ['loss part', 'tfjs', lossPart((z) => tfjsLoss(oneHot, z))],
-      ['loss part', 'smoothxent', lossPart(ours)],
-      ['loss part', 'smoothxent, one-hot yTrue', lossPart((z) => sparse(oneHot, z))],
-      ['training step', 'tfjs', step((z) => tfjsLoss(oneHot, z))],
-      ['training step', 'smoothxent', step(ours)],
-      ['model.fit step', 'tfjs', () => fitModels.tfjs.trainOnBatch(x, oneHot)],
-      ['model.fit step', 'smoothxent', () => fitModels.smoothxent.trainOnBatch(x, oneHot)],
+    const groups = [
+      ['loss part', [
+        ['tfjs', lossPart((z) => tfjsLoss(oneHot, z))],
+        ['smoothxent', lossPart(ours)],
+        ['smoothxent, one-hot yTrue', lossPart((z) => sparse(oneHot, z))],
+      ]],
+      ['training step', [['tfjs', step((z) => tfjsLoss(oneHot, z))], ['smoothxent', step(ours)]]],
+      ['model.fit step', [['tfjs', () => fitModels.tfjs.trainOnBatch(x, oneHot)], ['smoothxent', () => fitModels.smoothxent.trainOnBatch(x, oneHot)]]],
     ];
-    for (const [part, method, call] of tasks) {
-      const measured = await measure(`${tfjsBackend} ${shape.id} ${part} ${method}`, call);
-      results.push({ tfjs: tfjsBackend, shape: shape.id, part, method, ...measured });
-      log(`  ${part.padEnd(15)} ${method.padEnd(26)} ${measured.medianMs.toPrecision(4).padStart(8)} ms  (${measured.samples} samples, load ${measured.loadAverage1m})`);
+    for (const [part, tasks] of groups) {
+      const measured = await measureRoundRobin(tasks.map(([, call]) => ({ call })));
+      tasks.forEach(([method], i) => {
+        results.push({ tfjs: tfjsBackend, shape: shape.id, part, method, ...measured[i] });
+        log(`  ${part.padEnd(15)} ${method.padEnd(26)} ${measured[i].medianMs.toPrecision(4).padStart(8)} ms  (${measured[i].samples} samples, load ${measured[i].loadAverage1m})`);
+      });
     }
     model.dispose();
     optimizer.dispose();
