@@ -15,6 +15,7 @@ import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
 import { createTfjsLosses, type TfjsCrossEntropyOptions, type TfjsLosses, type TfjsSoftCrossEntropyOptions } from '../src/tfjs/index.js';
 import { backendNames, createAllBackends } from './backends.js';
 import { againstReference, againstTfjs, errorCases, randomLabels, randomLogits, type Env } from './tfjs-cases.js';
+import { expectFitsAsTfjs, expectMatchesTfjs, expectNamedErrors, expectNoLeaks } from './tfjs-expect.js';
 import { fitTwice, leakCounts } from './tfjs-training.js';
 
 const tf = await import('@tensorflow/tfjs-core');
@@ -40,9 +41,6 @@ async function useTfjsBackend(name: string): Promise<void> {
 const XENT_BACKENDS = backendNames(await createAllBackends());
 const SLOW = 120_000;
 
-/** The error bars of the issue: against tfjs 1e-6; model.fit per-epoch losses 1e-5 relative, weights 1e-4. */
-const TFJS_TOLERANCE = 1e-6;
-
 for (const tfjsBackend of ['cpu', 'wasm']) {
   describe(`tfjs-${tfjsBackend}`, () => {
     beforeAll(() => useTfjsBackend(tfjsBackend));
@@ -55,44 +53,23 @@ for (const tfjsBackend of ['cpu', 'wasm']) {
           expect(env.losses.backend).toBe(backend);
         });
 
-        it("tf.grad matches tfjs's own formulation within 1e-6 for every option tfjs can express", () => {
-          const comparisons = againstTfjs(env);
-          expect(comparisons.length).toBeGreaterThan(30);
-          for (const c of comparisons) {
-            expect(c.shapeProblems, c.case).toEqual([]);
-            expect(c.lossError, c.case).toBeLessThanOrEqual(TFJS_TOLERANCE);
-            expect(c.gradError, c.case).toBeLessThanOrEqual(TFJS_TOLERANCE);
-          }
-        });
-
-        it('matches the float64 reference for what tfjs cannot express (weight, ignoreIndex, zLoss, softcap, rank 3 with ε)', () => {
-          expect(againstReference(env)).toEqual([]);
+        it("tf.grad matches tfjs's own formulation within 1e-6 for every option tfjs can express, and the float64 reference for the rest", () => {
+          // The rest: weight, ignoreIndex, zLoss, softcap, smoothing at rank 3.
+          expectMatchesTfjs(againstTfjs(env), againstReference(env));
         });
 
         it('trains a Dense 32 relu → Dense K model with model.fit exactly as tfjs does (20 epochs)', async () => {
-          const fit = await fitTwice(env, 20);
-          expect(fit.ours).toHaveLength(20);
-          expect(fit.lossError, JSON.stringify(fit)).toBeLessThanOrEqual(1e-5);
-          expect(fit.weightError, JSON.stringify(fit)).toBeLessThanOrEqual(1e-4);
-          expect(fit.ours[19]).toBeLessThan(0.8 * fit.ours[0]); // it learned something
+          expectFitsAsTfjs(await fitTwice(env, 20), 20);
         }, SLOW);
       });
     }
 
     it('leaks no tensor in 100 training steps of any kind', async () => {
-      const env = { tf, tfl, losses: await createTfjsLosses(tf) };
-      const counts = await leakCounts(env);
-      expect(counts.map((c) => c.case)).toContain('model.fit, smoothxent');
-      for (const c of counts) {
-        if (c.case.includes('(control)')) continue; // tfjs's own loss: reported, not ours to fix
-        expect(c.after, `${c.case}: ${c.before} tensors before, ${c.after} after`).toBe(c.before);
-      }
+      expectNoLeaks(await leakCounts({ tf, tfl, losses: await createTfjsLosses(tf) }));
     }, SLOW);
 
     it('gives named errors for bad input (TypeError / RangeError naming the tensor argument)', async () => {
-      const outcomes = errorCases({ tf, tfl, losses: await createTfjsLosses(tf) });
-      expect(outcomes.length).toBeGreaterThan(25);
-      for (const o of outcomes) expect(`${o.name}: ${o.message}`, o.case).toMatch(new RegExp(o.expected));
+      expectNamedErrors(errorCases({ tf, tfl, losses: await createTfjsLosses(tf) }));
     });
   });
 }
