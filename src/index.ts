@@ -19,15 +19,18 @@ export type { Explanation, ExplainRow, ExplainOptions } from './seed.js';
 const DEFAULT_ARENA_BYTES = 16 * 1024 * 1024;
 const MIN_ARENA_BYTES = 64 * 1024;
 
-/** Builds the public result from the kernel's row-loss sum and the outputs. */
-function resultOf(sum: number, outputs: Outputs, denominator: number) {
+/**
+ * Builds the public result from the kernel's row-loss sum and the outputs; `count` (rows
+ * counted, or their total weight) rides along with 'mean' and 'sum'.
+ */
+function resultOf(sum: number, outputs: Outputs, denominator: number, count: number) {
   const extra: { grad?: Float32Array; lse?: Float32Array } = {};
   if (outputs.grad) extra.grad = outputs.grad;
   if (outputs.lse) extra.lse = outputs.lse;
   if (outputs.reduction === 'none') return { losses: outputs.losses as Float32Array, ...extra };
   // 'mean' with nothing counted (no rows, all ignored, zero total weight) is 0, not NaN.
   const loss = outputs.reduction === 'sum' ? sum : denominator > 0 ? sum / denominator : 0;
-  return { loss, ...extra };
+  return { loss, count, ...extra };
 }
 
 /**
@@ -72,15 +75,15 @@ class XentImpl implements Xent {
   private readonly checker = (rows: number, numClasses: number) => this.pick(rows, numClasses).firstBadTarget;
 
   crossEntropy(logits: Float32Array, labels: unknown, options: unknown) {
-    const { request, outputs, denominator } = prepareHard(logits, labels, options, this.counter);
+    const { request, outputs, denominator, counted } = prepareHard(logits, labels, options, this.counter);
     const sum = runHard(this.pick(request.rows, request.numClasses), request, outputs.reduction, denominator);
-    return resultOf(sum, outputs, denominator) as never;
+    return resultOf(sum, outputs, denominator, counted) as never;
   }
 
   softCrossEntropy(logits: Float32Array, targets: Float32Array, options: unknown) {
     const { request, outputs, denominator } = prepareSoft(logits, targets, options, this.checker);
     const sum = this.pick(request.rows, request.numClasses).soft(request);
-    return resultOf(sum, outputs, denominator) as never;
+    return resultOf(sum, outputs, denominator, request.rows) as never;
   }
 
   createBatch(rows: number, numClasses: number): Batch {
@@ -128,7 +131,7 @@ function batchOf(impl: Backend, rows: number, numClasses: number): Batch {
       const gradOut = gradMode === 'own' ? storage.grad : gradMode === 'inplace' ? storage.logits : null;
       if (nothingCounts && gradOut) gradOut.fill(0);
       const outputs: Outputs = { reduction, grad: gradOut, losses, lse };
-      return resultOf(sum, outputs, denominator) as never;
+      return resultOf(sum, outputs, denominator, counted) as never;
     },
     dispose() {
       disposed = true;

@@ -152,6 +152,8 @@ export interface Prepared<R> {
   outputs: Outputs;
   /** The mean's denominator (rows counted, or their total weight); 1 for sum/none. */
   denominator: number;
+  /** Rows counted (not ignoreIndex), or their total class weight; N for soft targets. */
+  counted: number;
 }
 
 /**
@@ -252,6 +254,7 @@ export function prepareHard(logits: unknown, labels: unknown, options: unknown, 
     },
     outputs,
     denominator,
+    counted,
   };
 }
 
@@ -289,6 +292,7 @@ export function prepareSoft(logits: unknown, targets: unknown, options: unknown,
     },
     outputs,
     denominator,
+    counted: rows,
   };
 }
 

@@ -68,6 +68,8 @@ export interface SoftCrossEntropyOptions extends CommonOptions {
 /** Result of reduction 'mean' or 'sum'. */
 export interface ScalarResult {
   loss: number;
+  /** Rows counted (not ignoreIndex), or their total class weight Σ w_y with `weight`; N for soft targets. */
+  count: number;
   grad?: Float32Array;
   lse?: Float32Array;
 }

@@ -73,7 +73,8 @@ describe.each(xents.map((xent) => ({ backend: xent.backend, xent })))('createBat
     const batch = xent.createBatch(4, 3);
     const { logits, labels } = fillBatch(batch, 1, 2, 0);
     const result = batch.crossEntropy();
-    expect(Object.keys(result)).toEqual(['loss']);
+    expect(Object.keys(result)).toEqual(['loss', 'count']);
+    expect(result.count).toBe(4); // fillBatch(…, 0): no row ignored
     assertIdentical(result, xent.crossEntropy(logits, labels, { numClasses: 3 }));
     batch.dispose();
   });

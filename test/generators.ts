@@ -311,7 +311,7 @@ export function assertMatchesReference(result: ScalarResult | RowsResult, ref: R
 
 /** Throws unless two results are identical bit for bit (Object.is on every number). */
 export function assertIdentical(a: ScalarResult | RowsResult, b: ScalarResult | RowsResult, what = 'results'): void {
-  const fields = ['loss', 'losses', 'grad', 'lse'] as const;
+  const fields = ['loss', 'count', 'losses', 'grad', 'lse'] as const;
   for (const field of fields) {
     const x = (a as unknown as Record<string, unknown>)[field];
     const y = (b as unknown as Record<string, unknown>)[field];
