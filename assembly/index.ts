@@ -4,6 +4,9 @@ export { xentRows } from './xent';
 export { softRows } from './soft';
 export { expFloor, copyFloor } from './exp';
 export { labelScan, labelWeightSum, firstBadTarget } from './labels';
+export { statsRows, statsAccumulate } from './stats';
+export { temperatureRows, temperatureSum } from './temperature';
+export { softmaxRows } from './softmax';
 
 /** First free byte after the static data: the host's arena starts here (16-aligned). */
 export function heapBase(): usize {

@@ -57,6 +57,79 @@ export interface SoftRequest {
   lse: Float32Array | null;
 }
 
+/** Softmax of z/T per row (or its log) into `out`, which may be `logits` itself. */
+export interface SoftmaxRequest {
+  logits: Float32Array;
+  out: Float32Array;
+  rows: number;
+  numClasses: number;
+  temperature: number;
+  log: boolean;
+}
+
+/** Rows of logits for the statistics kernels (assembly/stats.ts, js/stats.ts). */
+export interface StatsRequest {
+  logits: Float32Array;
+  /** One label per row, or null (rowStats without labels). */
+  labels: IndexArray | null;
+  rows: number;
+  numClasses: number;
+  temperature: number;
+  /** ε of the smoothed loss (evaluation only). */
+  smoothing: number;
+  ignoreIndex: number;
+}
+
+/** Where rowStats writes, one element per row; the last two only with labels. */
+export interface RowStatsOutputs {
+  lse: Float32Array;
+  confidence: Float32Array;
+  prediction: Int32Array;
+  entropy: Float32Array;
+  targetLogProb: Float32Array | null;
+  rank: Int32Array | null;
+}
+
+/**
+ * The f64 running sums of an evaluation, by index (must match SUM_* in assembly/stats.ts):
+ * then topK.length top-k counts, and bins each of bin counts, bin Σ confidence, bin correct.
+ */
+export const SUM_COUNT = 0;
+export const SUM_CORRECT = 1;
+export const SUM_NLL = 2;
+export const SUM_SMOOTHED = 3;
+export const SUM_ENTROPY = 4;
+export const SUM_BRIER = 5;
+export const SUM_CONFIDENCE = 6;
+export const SUM_TOPK = 7;
+export const sumsLength = (topK: number, bins: number) => SUM_TOPK + topK + 3 * bins;
+
+/** An evaluation's sums, added to row by row in row order by accumulateStats. */
+export interface Accumulation {
+  /** SUM_* layout; updated in place. */
+  sums: Float64Array;
+  /** The k of each top-k count, ascending. */
+  topK: Int32Array;
+  bins: number;
+  /**
+   * Equal-mass bin keys, one per counted row (confidence's f32 bits, bit 31 set when the
+   * prediction is right), written from keys[keysAt]; room for `rows` of them.
+   */
+  keys: Uint32Array;
+  keysAt: number;
+}
+
+/** One pass of temperature scaling at β = 1/T (assembly/temperature.ts). */
+export interface TemperatureRequest {
+  logits: Float32Array;
+  labels: IndexArray;
+  rows: number;
+  numClasses: number;
+  ignoreIndex: number;
+  /** β, exactly a float32 (the kernels scale in f32). */
+  beta: number;
+}
+
 /** A batch as a backend provides it; the facade adds validation around `hard`. */
 export interface BatchStorage {
   logits: Float32Array;
@@ -77,6 +150,13 @@ export interface Backend {
   countLabels: LabelCounter;
   firstBadTarget: TargetChecker;
   createBatch(rows: number, numClasses: number): BatchStorage;
+  softmax(request: SoftmaxRequest): void;
+  /** The per-row statistics into `out` (the caller's arrays). */
+  rowStats(request: StatsRequest, out: RowStatsOutputs): void;
+  /** Adds the request's rows (labels required) to `into`, in row order; returns the rows counted. */
+  accumulateStats(request: StatsRequest, into: Accumulation): number;
+  /** [rows counted, Σ nll, Σ nll', Σ nll''] at β, summed in row order. */
+  temperatureSums(request: TemperatureRequest): Float64Array;
 }
 
 export type { Batch };

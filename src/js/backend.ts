@@ -3,6 +3,9 @@ import type { Backend, BatchStorage } from '../backend.js';
 import { hardRows } from './xent.js';
 import { softRows } from './soft.js';
 import { countLabels, firstBadTarget } from './labels.js';
+import { softmax } from './softmax.js';
+import { rowStats, accumulateStats } from './stats.js';
+import { temperatureSums } from './temperature.js';
 
 export class JsBackend implements Backend {
   readonly name = 'js' as const;
@@ -11,6 +14,10 @@ export class JsBackend implements Backend {
   soft = softRows;
   countLabels = countLabels;
   firstBadTarget = firstBadTarget;
+  softmax = softmax;
+  rowStats = rowStats;
+  accumulateStats = accumulateStats;
+  temperatureSums = temperatureSums;
 
   createBatch(rows: number, K: number): BatchStorage {
     const logits = new Float32Array(rows * K);

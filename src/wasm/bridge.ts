@@ -10,7 +10,7 @@
  * arena grows the memory). After `memory.grow` every JS view of the old buffer is
  * detached, so views are rebuilt right after each growth and never handed out.
  */
-import type { Backend, BatchStorage, HardRequest, LabelCounter, SoftRequest, TargetChecker } from '../backend.js';
+import type { Accumulation, Backend, BatchStorage, HardRequest, LabelCounter, RowStatsOutputs, SoftmaxRequest, SoftRequest, StatsRequest, TargetChecker, TemperatureRequest } from '../backend.js';
 import { countLabels, firstBadTarget } from '../js/labels.js';
 import { compile, instantiateWith, instantiateWithSync, PAGE, MAX_PAGES, type KernelExports, type WasmBackendName } from './load.js';
 
@@ -67,7 +67,7 @@ const ROWS_PER_VECTOR = 4;
 const SMALL_COPY = 64;
 
 /** dst[at..] ← src[from..to), without allocating for short runs (also the outputs out of memory). */
-function copy(dst: Float32Array | Int32Array, at: number, src: Float32Array | Int32Array | Uint8Array | Uint16Array | Uint32Array, from: number, to: number): void {
+function copy(dst: Float32Array | Int32Array | Uint32Array, at: number, src: Float32Array | Int32Array | Uint8Array | Uint16Array | Uint32Array, from: number, to: number): void {
   if (to - from <= SMALL_COPY) {
     for (let i = from; i < to; i++) dst[at + i - from] = src[i];
   } else if (from === 0 && to === src.length) {
@@ -87,6 +87,20 @@ function copyOutputs(
   if (lse) copy(lse, r0, f32, at.lse >> 2, (at.lse >> 2) + (r1 - r0));
 }
 
+/**
+ * Byte offsets of consecutive 16-aligned regions of the given sizes from `base` (a size of 0
+ * gives offset 0, the kernels' "not wanted"), and the end.
+ */
+function regions(base: number, sizes: readonly number[]): { at: number[]; end: number } {
+  const at: number[] = [];
+  let end = align16(base);
+  for (const size of sizes) {
+    at.push(size > 0 ? end : 0);
+    end = align16(end + size);
+  }
+  return { at, end };
+}
+
 function pagesFor(bytes: number, what: string): number {
   const pages = Math.ceil(bytes / PAGE);
   if (pages > MAX_PAGES) throw new RangeError(`${what} needs ${bytes} bytes of wasm memory, more than the 4 GiB wasm32 can address`);
@@ -96,6 +110,7 @@ function pagesFor(bytes: number, what: string): number {
 export class WasmBackend implements Backend {
   private f32: Float32Array;
   private i32: Int32Array;
+  private f64: Float64Array;
   private readonly base: number;
 
   private constructor(
@@ -109,6 +124,7 @@ export class WasmBackend implements Backend {
     this.ensureBytes(this.base + arenaBytes);
     this.f32 = new Float32Array(memory.buffer);
     this.i32 = new Int32Array(memory.buffer);
+    this.f64 = new Float64Array(memory.buffer);
   }
 
   static async create(name: WasmBackendName, arenaBytes: number): Promise<WasmBackend> {
@@ -124,6 +140,7 @@ export class WasmBackend implements Backend {
     this.memory.grow(pagesFor(bytes, 'this call') - have / PAGE);
     this.f32 = new Float32Array(this.memory.buffer);
     this.i32 = new Int32Array(this.memory.buffer);
+    this.f64 = new Float64Array(this.memory.buffer);
   }
 
   /**
@@ -230,6 +247,119 @@ export class WasmBackend implements Backend {
       copyOutputs(f32, at, K, r0, r1, grad, losses, lse);
     }
     return sum;
+  }
+
+  /** Softmax per chunk, in place in the arena, then copied to `out` (which may be the logits). */
+  softmax(request: SoftmaxRequest): void {
+    const { logits, out, rows, numClasses: K } = request;
+    if (rows === 0) return;
+    const chunk = this.rowsPerChunk(rows, 64, 4 * K);
+    const { at: [z], end } = regions(this.base, [4 * chunk * K]);
+    this.ensureBytes(end);
+    const { f32, kernels } = this;
+    for (let r0 = 0; r0 < rows; r0 += chunk) {
+      const r1 = Math.min(rows, r0 + chunk);
+      copy(f32, z >> 2, logits, r0 * K, r1 * K);
+      kernels.softmaxRows(z, z, r1 - r0, K, 1 / request.temperature, request.log);
+      copy(out, r0 * K, f32, z >> 2, (z >> 2) + (r1 - r0) * K);
+    }
+  }
+
+  /**
+   * rowStats per chunk: [logits][labels]? then the columns lse, entropy, logP? (f64),
+   * confidence (f32), prediction, rank? (i32), rounded to the caller's float32 arrays.
+   */
+  rowStats(request: StatsRequest, out: RowStatsOutputs): void {
+    const { logits, labels, rows, numClasses: K } = request;
+    if (rows === 0) return;
+    const labeled = labels !== null;
+    const perRow = 4 * K + (labeled ? 4 + 8 + 4 : 0) + 8 + 8 + 4 + 4;
+    const chunk = this.rowsPerChunk(rows, 8 * 16 + 64, perRow);
+    const n = chunk;
+    const { at: [z, y, lse, entropy, logP, confidence, prediction, rank], end } = regions(this.base, [
+      4 * n * K, labeled ? 4 * n : 0, 8 * n, 8 * n, labeled ? 8 * n : 0, 4 * n, 4 * n, labeled ? 4 * n : 0,
+    ]);
+    this.ensureBytes(end);
+    const { f32, i32, f64, kernels } = this;
+    for (let r0 = 0; r0 < rows; r0 += chunk) {
+      const r1 = Math.min(rows, r0 + chunk);
+      const count = r1 - r0;
+      copy(f32, z >> 2, logits, r0 * K, r1 * K);
+      if (labels) copy(i32, y >> 2, labels, r0, r1);
+      kernels.statsRows(
+        z, y, count, K, 1 / request.temperature, 0, request.ignoreIndex,
+        lse, confidence, prediction, entropy, logP, rank, 0, 0,
+      );
+      out.lse.set(f64.subarray(lse >> 3, (lse >> 3) + count), r0);
+      out.entropy.set(f64.subarray(entropy >> 3, (entropy >> 3) + count), r0);
+      copy(out.confidence, r0, f32, confidence >> 2, (confidence >> 2) + count);
+      copy(out.prediction, r0, i32, prediction >> 2, (prediction >> 2) + count);
+      if (out.targetLogProb) out.targetLogProb.set(f64.subarray(logP >> 3, (logP >> 3) + count), r0);
+      if (out.rank) copy(out.rank, r0, i32, rank >> 2, (rank >> 2) + count);
+    }
+  }
+
+  /**
+   * An evaluation's rows per chunk: statsRows into the arena's columns, then statsAccumulate
+   * adds them to the sums (kept in the arena for the whole call) in row order and writes the
+   * equal-mass keys, copied out after each chunk.
+   */
+  accumulateStats(request: StatsRequest, into: Accumulation): number {
+    const { logits, rows, numClasses: K } = request;
+    const labels = request.labels as NonNullable<StatsRequest['labels']>;
+    if (rows === 0) return 0;
+    const { sums, topK, bins, keys } = into;
+    const fixed = 8 * sums.length + 4 * topK.length + 12 * 16 + 64;
+    const perRow = 4 * K + 5 * 4 + 4 * 8;
+    const chunk = this.rowsPerChunk(rows, fixed, perRow);
+    const n = chunk;
+    const { at: [sumsAt, topKAt, z, y, confidence, prediction, rank, keysAt, entropy, logP, brier, smoothed], end } = regions(this.base, [
+      8 * sums.length, 4 * topK.length, 4 * n * K, 4 * n, 4 * n, 4 * n, 4 * n, 4 * n, 8 * n, 8 * n, 8 * n, 8 * n,
+    ]);
+    this.ensureBytes(end);
+    const { f32, i32, f64, kernels } = this;
+    f64.set(sums, sumsAt >> 3);
+    if (topK.length > 0) i32.set(topK, topKAt >> 2);
+    let counted = 0;
+    for (let r0 = 0; r0 < rows; r0 += chunk) {
+      const r1 = Math.min(rows, r0 + chunk);
+      const count = r1 - r0;
+      copy(f32, z >> 2, logits, r0 * K, r1 * K);
+      copy(i32, y >> 2, labels, r0, r1);
+      kernels.statsRows(
+        z, y, count, K, 1 / request.temperature, request.smoothing, request.ignoreIndex,
+        0, confidence, prediction, entropy, logP, rank, brier, smoothed,
+      );
+      const written = kernels.statsAccumulate(
+        y, count, request.ignoreIndex, confidence, prediction, entropy, logP, rank, brier, smoothed,
+        sumsAt, topKAt, topK.length, bins, keysAt,
+      );
+      copy(keys, into.keysAt + counted, i32, keysAt >> 2, (keysAt >> 2) + written);
+      counted += written;
+    }
+    sums.set(f64.subarray(sumsAt >> 3, (sumsAt >> 3) + sums.length));
+    return counted;
+  }
+
+  /** One temperature pass: per chunk the rows' (nll, nll', nll'') then their sums, in row order. */
+  temperatureSums(request: TemperatureRequest): Float64Array {
+    const { logits, labels, rows, numClasses: K } = request;
+    const result = new Float64Array(4);
+    if (rows === 0) return result;
+    const chunk = this.rowsPerChunk(rows, 64 + 32, 4 * K + 4 + 24);
+    const { at: [sumsAt, z, y, out], end } = regions(this.base, [32, 4 * chunk * K, 4 * chunk, 24 * chunk]);
+    this.ensureBytes(end);
+    const { f32, i32, f64, kernels } = this;
+    f64.fill(0, sumsAt >> 3, (sumsAt >> 3) + 4);
+    for (let r0 = 0; r0 < rows; r0 += chunk) {
+      const r1 = Math.min(rows, r0 + chunk);
+      copy(f32, z >> 2, logits, r0 * K, r1 * K);
+      copy(i32, y >> 2, labels, r0, r1);
+      kernels.temperatureRows(z, y, r1 - r0, K, request.beta, request.ignoreIndex, out);
+      kernels.temperatureSum(y, r1 - r0, request.ignoreIndex, out, sumsAt);
+    }
+    result.set(f64.subarray(sumsAt >> 3, (sumsAt >> 3) + 4));
+    return result;
   }
 
   /**

@@ -21,6 +21,20 @@ export interface KernelExports {
     smoothing: number, scale: number, weight: number, temperature: number,
     losses: number, lse: number, sumIn: number, scratch: number, rowWise: boolean,
   ): number;
+  statsRows(
+    logits: number, labels: number, rows: number, K: number,
+    invT: number, smoothing: number, ignoreIndex: number,
+    lse: number, confidence: number, prediction: number, entropy: number,
+    logP: number, rank: number, brier: number, smoothed: number,
+  ): void;
+  statsAccumulate(
+    labels: number, rows: number, ignoreIndex: number,
+    confidence: number, prediction: number, entropy: number, logP: number, rank: number, brier: number, smoothed: number,
+    sums: number, topK: number, nTopK: number, bins: number, keys: number,
+  ): number;
+  temperatureRows(logits: number, labels: number, rows: number, K: number, beta: number, ignoreIndex: number, out: number): void;
+  temperatureSum(labels: number, rows: number, ignoreIndex: number, rowsIn: number, sums: number): void;
+  softmaxRows(logits: number, out: number, rows: number, K: number, invT: number, log: boolean): void;
   labelScan(labels: number, n: number, K: number, ignoreIndex: number): number;
   labelWeightSum(labels: number, n: number, weight: number, ignoreIndex: number, sumIn: number): number;
   firstBadTarget(targets: number, n: number): number;
