@@ -9,8 +9,9 @@ import type { Backend, HardRequest, LabelCounter } from './backend.js';
 import { JsBackend } from './js/backend.js';
 import { describe, prepareHard, prepareSoft, hardSettings, labelsOf, scaleOf, checkKnownKeys, checkOptionsObject, reductionOf, booleanOf, CREATE_KEYS, BATCH_KEYS, type Outputs } from './options.js';
 import { WasmBackend } from './wasm/bridge.js';
+import { EvaluatorImpl, fitTemperatureWith, rowStatsWith, softmaxWith } from './eval.js';
 import type { WasmBackendName } from './wasm/load.js';
-import { BACKENDS, type Batch, type BatchOptions, type BackendName, type CreateOptions, type Reduction, type Xent } from './types.js';
+import { BACKENDS, type Batch, type BatchOptions, type BackendName, type CreateOptions, type Evaluator, type EvaluationResult, type Reduction, type TemperatureFit, type Xent } from './types.js';
 
 export * from './types.js';
 export { labelSmooth, crossEntropyFromProbs, explain, optimalLogitGap, softmax, klDivergence } from './seed.js';
@@ -92,6 +93,30 @@ class XentImpl implements Xent {
     if (typeof numClasses !== 'number') throw new TypeError(`createBatch: numClasses must be a number (an integer ≥ 1), got ${describe(numClasses)}`);
     if (!Number.isInteger(numClasses) || numClasses < 1) throw new RangeError(`createBatch: numClasses must be an integer ≥ 1, got ${describe(numClasses)}`);
     return batchOf(this.impl, rows, numClasses);
+  }
+
+  softmax(logits: Float32Array, options: unknown): Float32Array {
+    return softmaxWith((rows, K) => this.pick(rows, K), logits, options);
+  }
+
+  rowStats(logits: Float32Array, labels: unknown, options: unknown) {
+    return rowStatsWith((rows, K) => this.pick(rows, K), logits, labels, options) as never;
+  }
+
+  // Evaluations run on the chosen backend whatever the batch size (no tiny-call shortcut):
+  // a row's numbers must not depend on the batch it is added in.
+  createEvaluator(options: unknown): Evaluator {
+    return new EvaluatorImpl(this.impl, options);
+  }
+
+  evaluate(logits: Float32Array, labels: unknown, options: unknown): EvaluationResult {
+    const evaluator = new EvaluatorImpl(this.impl, options, 'evaluate');
+    evaluator.add(logits, labels);
+    return evaluator.result();
+  }
+
+  fitTemperature(logits: Float32Array, labels: unknown, options: unknown): TemperatureFit {
+    return fitTemperatureWith(this.impl, logits, labels, options);
   }
 }
 

@@ -41,7 +41,7 @@ export function checkKnownKeys(options: object, allowed: readonly string[], wher
 }
 
 /** A number option; the message (where: name) is only built when the check fails. */
-function number(where: string, name: string, value: unknown, expected: string, ok: (v: number) => boolean): number {
+export function number(where: string, name: string, value: unknown, expected: string, ok: (v: number) => boolean): number {
   if (typeof value !== 'number') throw typeError(`${where}: ${name}`, `a number (${expected})`, value);
   if (!ok(value)) throw rangeError(`${where}: ${name}`, expected, value);
   return value;
@@ -62,7 +62,7 @@ export function checkNumClasses(value: unknown, where: string): number {
   return number(where, 'numClasses', value, 'an integer ≥ 1', (v) => Number.isInteger(v) && v >= 1 && v <= 2 ** 31 - 1);
 }
 
-function checkRows(logits: Float32Array, numClasses: number, where: string, name = 'logits'): number {
+export function checkRows(logits: Float32Array, numClasses: number, where: string, name = 'logits'): number {
   if (logits.length % numClasses !== 0) {
     throw new RangeError(`${where}: ${name}.length must be a multiple of numClasses (${numClasses}), got ${logits.length}`);
   }

@@ -107,6 +107,180 @@ export interface Batch {
   dispose(): void;
 }
 
+/** Options of `xent.softmax`. */
+export interface SoftmaxOptions {
+  /** K, the number of classes (required, integer ≥ 1). */
+  numClasses: number;
+  /** T (default 1): softmax(z/T). A finite number ≥ 1e-30. */
+  temperature?: number;
+  /** Log-probabilities instead of probabilities (default false). */
+  log?: boolean;
+  /** A Float32Array(N·K) to write into, or 'inplace' (over the logits); default a new array. */
+  out?: Float32Array | 'inplace';
+}
+
+/** Options of `xent.rowStats`. */
+export interface RowStatsOptions {
+  numClasses: number;
+  /** T (default 1): the statistics of softmax(z/T). */
+  temperature?: number;
+  /** Rows with this label get NaN targetLogProb and rank −1 (default −100). */
+  ignoreIndex?: number;
+}
+
+/** Per-row statistics of softmax(z/T), one element per row. */
+export interface RowStats {
+  /** log Σ_k exp(z_k/T). */
+  lse: Float32Array;
+  /** max_k p_k. */
+  confidence: Float32Array;
+  /** argmax_k z_k, the lowest index on ties (−1 for a row of NaNs). */
+  prediction: Int32Array;
+  /** −Σ_k p_k·log p_k. */
+  entropy: Float32Array;
+}
+
+/** rowStats with labels: also log p_y and the label's rank (NaN / −1 for ignored rows). */
+export interface LabeledRowStats extends RowStats {
+  /** log p_y. */
+  targetLogProb: Float32Array;
+  /** #{k: z_k > z_y}: 0 when the label is a top prediction. */
+  rank: Int32Array;
+}
+
+/** Options of `xent.createEvaluator` and `xent.evaluate`. */
+export interface EvaluatorOptions {
+  numClasses: number;
+  /** Equal-width (ECE, MCE) and equal-mass (ACE) bins over the confidence, an integer ≥ 1 (default 15). */
+  bins?: number;
+  /** Ascending integers in [1, K] (default [1, 5], less the entries above K). */
+  topK?: readonly number[];
+  /** Rows with this label are left out of everything (default −100). */
+  ignoreIndex?: number;
+  /** T (default 1): every quantity is computed on softmax(z/T). */
+  temperature?: number;
+  /** ε of `smoothedLoss` (default 0). */
+  smoothing?: number;
+  /** Causal language models: positions per sequence (rows are B·T positions); needs `shift`. */
+  sequenceLength?: number;
+  /** With `sequenceLength`: position t is scored against the token at t + 1; the last position of each sequence is left out. */
+  shift?: boolean;
+}
+
+/** An evaluator's options with every default filled in. */
+export interface ResolvedEvaluatorOptions {
+  numClasses: number;
+  bins: number;
+  topK: number[];
+  ignoreIndex: number;
+  temperature: number;
+  smoothing: number;
+  sequenceLength: number | null;
+  shift: boolean;
+}
+
+/** One equal-width confidence bin (lo, hi] (the first also holds 0). */
+export interface CalibrationBin {
+  lo: number;
+  hi: number;
+  count: number;
+  /** Mean confidence of the bin's rows (0 for an empty bin). */
+  meanConfidence: number;
+  /** Share of the bin's rows predicted right (0 for an empty bin). */
+  accuracy: number;
+}
+
+/** What `ev.result()` and `xent.evaluate` return; every mean over no rows is 0. */
+export interface EvaluationResult {
+  /** Rows counted (ignored rows and, with shift, the last position of each sequence left out). */
+  count: number;
+  /** Mean −log p_y. */
+  nll: number;
+  /** exp(nll). */
+  perplexity: number;
+  /** Mean label-smoothed loss at `smoothing` (what crossEntropy gives). */
+  smoothedLoss: number;
+  /** Share of rows whose prediction (argmax, lowest index on ties) is the label. */
+  accuracy: number;
+  /** topK[k]: share of rows whose label's rank is < k. */
+  topK: Record<number, number>;
+  meanConfidence: number;
+  /** Σ_b (n_b/N)·|accuracy_b − meanConfidence_b| over the equal-width bins. */
+  ece: number;
+  /** max_b |accuracy_b − meanConfidence_b| over the non-empty equal-width bins. */
+  mce: number;
+  /** As ece, over equal-mass bins of the rows sorted by confidence. */
+  ace: number;
+  /** Mean Σ_k (p_k − [k = y])². */
+  brier: number;
+  /** Mean −Σ_k p_k·log p_k. */
+  entropy: number;
+  bins: CalibrationBin[];
+}
+
+/** A number in an evaluator state: non-finite values as strings, so that JSON keeps them. */
+export type StateNumber = number | 'NaN' | 'Infinity' | '-Infinity';
+
+/** `ev.state()`: a plain object that survives JSON.stringify / JSON.parse exactly. */
+export interface EvaluatorState {
+  format: 'smoothxent-evaluator';
+  version: 1;
+  options: ResolvedEvaluatorOptions;
+  count: StateNumber;
+  correct: StateNumber;
+  nll: StateNumber;
+  smoothedLoss: StateNumber;
+  entropy: StateNumber;
+  brier: StateNumber;
+  confidence: StateNumber;
+  /** Rows with rank < topK[t], per entry of options.topK. */
+  topK: StateNumber[];
+  binCount: StateNumber[];
+  binConfidence: StateNumber[];
+  binCorrect: StateNumber[];
+  /**
+   * Base64 of one little-endian uint32 per counted row, in row order: the row's float32
+   * confidence bits, bit 31 set when the prediction was right (for the equal-mass bins).
+   */
+  rows: string;
+}
+
+/** A streaming evaluation: add batches, read the result at any time. */
+export interface Evaluator {
+  readonly options: Readonly<ResolvedEvaluatorOptions>;
+  /** Adds a batch; a bad input throws before anything changes. */
+  add(logits: Float32Array, labels: Labels): void;
+  result(): EvaluationResult;
+  /** Back to no rows. */
+  reset(): void;
+  state(): EvaluatorState;
+  /** Adds another evaluator's state (the same options, else a RangeError). */
+  merge(state: EvaluatorState): void;
+}
+
+/** Options of `xent.fitTemperature`. */
+export interface FitTemperatureOptions {
+  numClasses: number;
+  ignoreIndex?: number;
+  /** [lo, hi], 0 < lo < hi: the temperatures searched (default [0.05, 20]). */
+  bounds?: readonly [number, number];
+  /** Bins of eceBefore and eceAfter (default 15). */
+  bins?: number;
+}
+
+export interface TemperatureFit {
+  /** The T in bounds that minimises the mean NLL of softmax(z/T). */
+  temperature: number;
+  nllBefore: number;
+  nllAfter: number;
+  eceBefore: number;
+  eceAfter: number;
+  /** Passes over the logits of the Newton search (two more compute the ECEs). */
+  iterations: number;
+  /** Whether the optimum lies on a bound (the NLL still falls beyond it). */
+  atBound: boolean;
+}
+
 export interface Xent {
   /** The backend that was chosen. */
   readonly backend: BackendName;
@@ -122,4 +296,15 @@ export interface Xent {
   ): ResultFor<R>;
   /** Allocate a zero-copy batch of `rows` × `numClasses`. */
   createBatch(rows: number, numClasses: number): Batch;
+  /** Per-row softmax(z/T) (or its log), Float32Array(N·K). */
+  softmax(logits: Float32Array, options: SoftmaxOptions): Float32Array;
+  /** Per-row lse, confidence, prediction, entropy; with labels also targetLogProb and rank. */
+  rowStats(logits: Float32Array, labels: Labels, options: RowStatsOptions): LabeledRowStats;
+  rowStats(logits: Float32Array, labels: null, options: RowStatsOptions): RowStats;
+  /** A streaming evaluation (accuracy, calibration, NLL, …). */
+  createEvaluator(options: EvaluatorOptions): Evaluator;
+  /** One-shot `createEvaluator(options)`, `add(logits, labels)`, `result()`. */
+  evaluate(logits: Float32Array, labels: Labels, options: EvaluatorOptions): EvaluationResult;
+  /** The temperature that minimises the NLL (safeguarded Newton in 1/T). */
+  fitTemperature(logits: Float32Array, labels: Labels, options: FitTemperatureOptions): TemperatureFit;
 }
