@@ -5,6 +5,7 @@ export { softRows } from './soft';
 export { expFloor, copyFloor } from './exp';
 export { labelScan, labelWeightSum, firstBadTarget } from './labels';
 export { statsRows, statsAccumulate } from './stats';
+export { aceOfKeys } from './calibration';
 export { temperatureRows, temperatureSum } from './temperature';
 export { softmaxRows } from './softmax';
 

@@ -1,57 +1,51 @@
 // Softmax of z/T per row, or its log, stable: with m = max z (NaN entries skipped) and
-// x_k = (z_k − m)/T ≤ 0, S = Σ e^x = 1 + R' (R' summed apart from the max's exact 1, as in
-// stats.ts), p_k = e^{x_k}/S and log p_k = x_k − log1p(R'). Rows whose max is not finite
+// x_k = (z_k − m)/T ≤ 0, S = Σ e^x = 1 + R' (R' summed over every entry but the first max,
+// whose exp is exactly 1, as in stats.ts), p_k = e^{x_k}/S and log p_k = x_k − log1p(R'). Rows whose max is not finite
 // give NaN, as the float64 formulas do. `out` may be `logits` (in place): each pass reads a
 // row's logits before it writes over them.
 
 import { expMinus, expMinus4k, expConstant } from './exp';
-import { maxAndRank, expStats, restOf, passTies } from './stats';
+import { maxAndRank, firstOf, expStats, restOf } from './stats';
 
 // @ts-ignore: decorator
 @inline function at(ptr: usize, k: i32): usize {
   return ptr + (<usize>k << 2);
 }
 
-/** e_k = exp(x_k) into out; returns R = Σ_{z_k < m} e_k and the ties at the max in passTies. */
+/**
+ * e_k = exp(x_k) into out for k in from…to; returns their sum (f32 lanes folded into f64
+ * every 64 elements, 16 terms per lane, as stats.ts does for R).
+ */
 // @ts-ignore: decorator
-@inline function expStore(z: usize, out: usize, K: i32, m: f32, invT: f32, scaled: bool): f64 {
+@inline function expStore(z: usize, out: usize, from: i32, to: i32, m: f32, invT: f32, scaled: bool): f64 {
   let R: f64 = 0;
-  let ties = 0;
-  let k = 0;
+  let k = from;
   if (ASC_FEATURE_SIMD) {
     const mv = f32x4.splat(m);
     const iv = f32x4.splat(invT);
     const E0 = expConstant(0), E1 = expConstant(1), E2 = expConstant(2), E3 = expConstant(3), E4 = expConstant(4);
     const E5 = expConstant(5), E6 = expConstant(6), E7 = expConstant(7), E8 = expConstant(8), E9 = expConstant(9);
-    const vectorEnd = K & ~3;
-    while (k < vectorEnd) {
-      // Folded into f64 every 64 elements (16 terms per lane), as stats.ts does for R.
-      const end = min(vectorEnd, k + 64);
+    while (k + 4 <= to) {
+      const end = min(to, k + 64);
       let rv = f32x4.splat(0);
-      for (; k < end; k += 4) {
-        const zv = v128.load(at(z, k));
-        let x = f32x4.sub(zv, mv);
+      for (; k + 4 <= end; k += 4) {
+        let x = f32x4.sub(v128.load(at(z, k)), mv);
         if (scaled) x = f32x4.mul(x, iv);
         const e = expMinus4k(x, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-        const top = f32x4.eq(zv, mv);
-        if (v128.any_true(top)) ties += popcnt(i32x4.bitmask(top));
-        rv = f32x4.add(rv, v128.andnot(e, top));
+        rv = f32x4.add(rv, e);
         v128.store(at(out, k), e);
       }
       const pair = f64x2.add(f64x2.promote_low_f32x4(rv), f64x2.promote_low_f32x4(i32x4.shuffle(rv, rv, 2, 3, 2, 3)));
       R += f64x2.extract_lane(pair, 0) + f64x2.extract_lane(pair, 1);
     }
   }
-  for (; k < K; k++) {
-    const v = load<f32>(at(z, k));
-    let x = v - m;
+  for (; k < to; k++) {
+    let x = load<f32>(at(z, k)) - m;
     if (scaled) x *= invT;
     const e = expMinus(x);
     store<f32>(at(out, k), e);
-    if (v == m) ties++;
-    else R += <f64>e;
+    R += <f64>e;
   }
-  passTies = ties;
   return R;
 }
 
@@ -100,12 +94,19 @@ export function softmaxRows(logits: usize, out: usize, rows: i32, K: i32, invT: 
     const z = logits + <usize>r * rowBytes;
     const o = out + <usize>r * rowBytes;
     const m = maxAndRank(z, K, 0, false);
+    const first = firstOf(z, K, m);
     if (log) {
-      const R = expStats(z, K, m, invT32, scaled, false, false, false);
-      logRow(z, o, K, m, invT32, <f32>Math.log1p(restOf(R, passTies, m)), scaled);
+      const rest = restOf(expStats(z, K, m, first, invT32, scaled, false, false, false), m);
+      logRow(z, o, K, m, invT32, <f32>Math.log1p(rest), scaled);
     } else {
-      const R = expStore(z, o, K, m, invT32, scaled);
-      scaleRow(o, K, <f32>(1 / (1 + restOf(R, passTies, m))));
+      // The exps around the max (each row's z is read before its e is written over it).
+      const split = first < 0 ? K : first;
+      let R = expStore(z, o, 0, split, m, invT32, scaled);
+      if (split < K) {
+        R += expStore(z, o, split + 1, K, m, invT32, scaled);
+        store<f32>(at(o, split), 1);
+      }
+      scaleRow(o, K, <f32>(1 / (1 + restOf(R, m))));
     }
   }
 }

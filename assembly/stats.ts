@@ -6,12 +6,12 @@
 //
 // Per row, with m = max z (NaN entries skipped), g_k = z_k − m ≤ 0, x_k = g_k/T:
 //   pass 1: m, and with a label y the rank #{k: z_k > z_y} (the label's place; 0 = top);
-//   pass 2: e_k = exp(x_k), with the entries at the max (z_k = m, where e_k is exactly 1)
-//           kept apart: they are counted (ties) and the first one is the prediction (the
-//           lowest index of the max); the others give
-//             R  = Σ_{z_k < m} e_k             so S = Σ e = 1 + R' with R' = R + ties − 1,
-//             X  = Σ_k e_k·x_k ≤ 0              (entropy; the max's terms are 0),
-//             Q  = Σ_{z_k < m} e_k²            (Brier, when wanted),
+//           then f, the lowest index with z_f = m: the prediction (a short scan that stops
+//           at the max);
+//   pass 2: e_k = exp(x_k) over every entry but f (whose exp is exactly 1, whose x is 0):
+//             R' = Σ_{k≠f} e_k = S − 1,
+//             X  = Σ_k e_k·x_k ≤ 0              (entropy),
+//             Q  = Σ_{k≠f} e_k²                 (Brier, when wanted),
 //             G  = Σ_k x_k ≤ 0                  (the smoothing term, when ε > 0).
 //   per row, in f64: log S = log1p(R') — R' is summed apart from the max's exact 1, so a
 //   confident row's log S (≈ R') keeps its digits instead of drowning in 1 + R';
@@ -20,9 +20,9 @@
 //     entropy    = −Σ p log p = log S − X/S              (two terms ≥ 0)
 //     log p_y    = x_y − log S,   nll = log S − x_y      (two terms ≥ 0)
 //     Brier      = Σ_k (p_k − [k = y])² = (Σ_{k≠y} e_k² + (Σ_{k≠y} e_k)²)/S²,
-//                  with Σ_{k≠y} e_k = R' and Σ_{k≠y} e_k² = Q + ties − 1 when z_y = m,
-//                  else 1 + (R' − e_y) and 1 + (Q + ties − 1 − e_y²): every term ≥ 0,
-//                  where Σp² − 2p_y + 1 would cancel to nothing for a confident row;
+//                  with Σ_{k≠y} e_k = R' and Σ_{k≠y} e_k² = Q when y = f, else 1 + (R' − e_y)
+//                  and 1 + (Q − e_y²): every term ≥ 0, where Σp² − 2p_y + 1 would cancel
+//                  to nothing for a confident row;
 //     smoothed   = (1−ε)·(log S − x_y) + (ε/K)·(K·log S − G)   (crossEntropy's row loss at T)
 // A row whose max is not finite (±∞, or no number at all) has S = NaN, as the float64
 // formulas give. Products e_k·x_k use x_k clamped to the exp's cutoff (e_k is 0 below it),
@@ -39,8 +39,6 @@ import { expMinus, expMinus4k, expConstant, madd } from './exp';
 
 // Results of the row passes besides their return values (wasm has no cheap tuples here).
 export let passRank: i32 = 0;
-export let passTies: i32 = 0;
-export let passFirst: i32 = -1;
 export let passX: f64 = 0;
 export let passQ: f64 = 0;
 export let passG: f64 = 0;
@@ -62,6 +60,18 @@ export let passX2: f64 = 0;
   const a = f32x4.pmax(v, i32x4.shuffle(v, v, 2, 3, 0, 1));
   const b = f32x4.pmax(a, i32x4.shuffle(a, a, 1, 0, 3, 2));
   return f32x4.extract_lane(b, 0);
+}
+
+const LANES = memory.data<i32>([0, 1, 2, 3], 16);
+
+/**
+ * Lanes j < n set (n = 1…3): the row's last, partial vector is read whole (the host leaves 16
+ * bytes of slack after every region these kernels read) and the lanes past the row masked,
+ * instead of a scalar tail of exps: at K = 10 the tail was a third of the row's time.
+ */
+// @ts-ignore: decorator
+@inline function tailMask(n: i32): v128 {
+  return i32x4.lt_s(v128.load(LANES), i32x4.splat(n));
 }
 
 /**
@@ -95,6 +105,14 @@ export let passX2: f64 = 0;
       m0 = f32x4.pmax(m0, v0);
       if (ranked) c0 = i32x4.sub(c0, f32x4.gt(v0, yv));
     }
+    if (k < K) {
+      // The last 1–3 entries as one vector, the lanes past the row masked out (see tailMask).
+      const valid = tailMask(K - k);
+      const v0 = v128.load(at(z, k));
+      m0 = f32x4.pmax(m0, v128.bitselect(v0, f32x4.splat(-Infinity), valid));
+      if (ranked) c0 = i32x4.sub(c0, v128.and(f32x4.gt(v0, yv), valid));
+      k = K;
+    }
     m = horizontalMax(f32x4.pmax(m0, m1));
     if (ranked) {
       const c = i32x4.add(c0, c1);
@@ -110,105 +128,183 @@ export let passX2: f64 = 0;
   return m;
 }
 
+/** The lowest index k with z_k = m (−1 when there is none: a row of NaNs). */
+// @ts-ignore: decorator
+@inline export function firstOf(z: usize, K: i32, m: f32): i32 {
+  let k = 0;
+  if (ASC_FEATURE_SIMD) {
+    const mv = f32x4.splat(m);
+    for (; k + 4 <= K; k += 4) {
+      const top = f32x4.eq(v128.load(at(z, k)), mv);
+      if (v128.any_true(top)) return k + ctz(i32x4.bitmask(top));
+    }
+  }
+  for (; k < K; k++) if (load<f32>(at(z, k)) == m) return k;
+  return -1;
+}
+
 /**
- * Pass 2 over one row (see the header): returns R = Σ_{z_k < m} e_k in f64 and leaves ties,
- * the first index of the max, X, and when asked Q, G and X2 = Σ e_k·x_k² (for the
- * temperature's second derivative) in the pass* globals. x_k = (z_k − m)·invT when
- * `scaled`, else z_k − m. Sums run in f32 lanes over blocks of BLOCK elements (R of
- * SUB_BLOCK), folded into f64 after each block. The flags are constants after inlining: each combination is its
- * own loop with no per-element branch but the rare one at the max.
+ * Pass 2 over one row (see the header), skipping the entry `first` (the max: its exp is
+ * exactly 1, its x is 0): returns R' = Σ_{k≠first} e_k = S − 1 in f64 and leaves X and, when
+ * asked, Q = Σ_{k≠first} e_k², G and X2 = Σ e_k·x_k² (for the temperature's second
+ * derivative) in the pass* globals. x_k = (z_k − m)·invT when `scaled`, else z_k − m.
+ * Other entries equal to the max add their exact 1s like any term: R' ≥ 1 then, so the f32
+ * lanes lose nothing that matters. Skipping one entry (two ranges) instead of masking the
+ * max in every vector saves three operations per vector on the row's hot loop.
  */
 // @ts-ignore: decorator
 @inline export function expStats(
-  z: usize, K: i32, m: f32, invT: f32,
+  z: usize, K: i32, m: f32, first: i32, invT: f32,
   scaled: bool, squares: bool, gaps: bool, moments: bool,
 ): f64 {
-  let R: f64 = 0;
-  let X: f64 = 0;
-  let Q: f64 = 0;
-  let G: f64 = 0;
-  let X2: f64 = 0;
-  let ties = 0;
-  let first = -1;
-  let k = 0;
+  passR = 0;
+  passX = 0;
+  passQ = 0;
+  passG = 0;
+  passX2 = 0;
+  const split = first < 0 ? K : first;
   if (ASC_FEATURE_SIMD) {
     const mv = f32x4.splat(m);
     const iv = f32x4.splat(invT);
     const E0 = expConstant(0), E1 = expConstant(1), E2 = expConstant(2), E3 = expConstant(3), E4 = expConstant(4);
     const E5 = expConstant(5), E6 = expConstant(6), E7 = expConstant(7), E8 = expConstant(8), E9 = expConstant(9);
-    const vectorEnd = K & ~3;
-    while (k < vectorEnd) {
-      const end = min(vectorEnd, k + BLOCK);
-      let xv = f32x4.splat(0);
-      let qv = xv;
-      let gv = xv;
-      let x2v = xv;
-      while (k < end) {
-        // R in shorter blocks still: log p_y of a confident row is ≈ R itself, and an f32
-        // lane summing n near-equal terms errs by up to n/2 ulp (16 terms: < 5e-7).
-        const subEnd = min(end, k + SUB_BLOCK);
-        let rv = f32x4.splat(0);
-        for (; k < subEnd; k += 4) {
-          const zv = v128.load(at(z, k));
-          let x = f32x4.sub(zv, mv);
-          if (scaled) x = f32x4.mul(x, iv);
-          const e = expMinus4k(x, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-          const top = f32x4.eq(zv, mv);
-          if (v128.any_true(top)) {
-            const bits = i32x4.bitmask(top);
-            if (first < 0) first = k + ctz(bits);
-            ties += popcnt(bits);
-          }
-          const em = v128.andnot(e, top);
-          rv = f32x4.add(rv, em);
-          // x clamped to the cutoff (pmax(x, c) keeps a NaN x): e is 0 there, so 0·x = 0 at −∞.
-          const ex = f32x4.mul(em, f32x4.pmax(x, E9));
-          xv = f32x4.add(xv, ex);
-          if (squares) qv = madd(em, em, qv);
-          if (gaps) gv = f32x4.add(gv, x);
-          if (moments) x2v = madd(ex, f32x4.pmax(x, E9), x2v);
-        }
-        R += lanes(rv);
-      }
-      X += lanes(xv);
-      if (squares) Q += lanes(qv);
-      if (gaps) G += lanes(gv);
-      if (moments) X2 += lanes(x2v);
-    }
+    expRange4(z, 0, split, mv, iv, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9, scaled, squares, gaps, moments);
+    if (split < K) expRange4(z, split + 1, K, mv, iv, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9, scaled, squares, gaps, moments);
+  } else {
+    expRange1(z, 0, split, m, invT, scaled, squares, gaps, moments);
+    if (split < K) expRange1(z, split + 1, K, m, invT, scaled, squares, gaps, moments);
   }
-  // Scalar build (and the SIMD tail): each term straight into f64 (a scalar f64 add costs
-  // what an f32 one does).
-  for (; k < K; k++) {
-    const v = load<f32>(at(z, k));
-    let x = v - m;
-    if (scaled) x *= invT;
-    if (gaps) G += <f64>x;
-    if (v == m) {
-      if (first < 0) first = k;
-      ties++;
-      continue;
-    }
-    const e = expMinus(x);
-    R += <f64>e;
-    const xc = x < CUTOFF ? CUTOFF : x;
-    const ex = <f64>(e * xc);
-    X += ex;
-    if (squares) Q += <f64>e * <f64>e;
-    if (moments) X2 += ex * <f64>xc;
-  }
-  passTies = ties;
-  passFirst = first;
-  passX = X;
-  passQ = Q;
-  passG = G;
-  passX2 = X2;
-  return R;
+  return passR;
 }
 
-/** R' = S − 1 from pass 2's R and the ties at the max; NaN when the max is not finite. */
+export let passR: f64 = 0;
+
+/**
+ * Entries from…to of a row, four lanes at a time, into the pass* sums: f32 lanes folded into
+ * f64 every BLOCK elements (R every SUB_BLOCK: log p_y of a confident row is ≈ R itself, and
+ * an f32 lane summing n near-equal terms errs by up to n/2 ulp: 16 terms, < 5e-7). The last
+ * 1–3 entries are one masked vector. The flags are constants after inlining: each
+ * combination is its own loop with no per-element branch.
+ */
 // @ts-ignore: decorator
-@inline export function restOf(R: f64, ties: i32, m: f32): f64 {
-  return m - m == 0 ? R + <f64>(ties - 1) : NaN;
+@inline function expRange4(
+  z: usize, from: i32, to: i32, mv: v128, iv: v128,
+  E0: v128, E1: v128, E2: v128, E3: v128, E4: v128, E5: v128, E6: v128, E7: v128, E8: v128, E9: v128,
+  scaled: bool, squares: bool, gaps: bool, moments: bool,
+): void {
+  let k = from;
+  let R: f64 = 0;
+  let X: f64 = 0;
+  let Q: f64 = 0;
+  let G: f64 = 0;
+  let X2: f64 = 0;
+  while (k + 4 <= to) {
+    const end = min(to, k + BLOCK);
+    let xv = f32x4.splat(0);
+    let qv = xv;
+    let gv = xv;
+    let x2v = xv;
+    while (k + 4 <= end) {
+      const subEnd = min(end, k + SUB_BLOCK);
+      let rv = f32x4.splat(0);
+      // Two vectors per iteration (the loop's bookkeeping is otherwise a large share of
+      // it); the sums still add them one after the other.
+      for (; k + 8 <= subEnd; k += 8) {
+        const z0 = v128.load(at(z, k));
+        const z1 = v128.load(at(z, k), 16);
+        let x0 = f32x4.sub(z0, mv);
+        let x1 = f32x4.sub(z1, mv);
+        if (scaled) {
+          x0 = f32x4.mul(x0, iv);
+          x1 = f32x4.mul(x1, iv);
+        }
+        const e0 = expMinus4k(x0, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+        const e1 = expMinus4k(x1, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+        rv = f32x4.add(f32x4.add(rv, e0), e1);
+        // x clamped to the cutoff (pmax(x, c) keeps a NaN x): e is 0 there, so 0·x = 0 at −∞.
+        const c0 = f32x4.pmax(x0, E9);
+        const c1 = f32x4.pmax(x1, E9);
+        const ex0 = f32x4.mul(e0, c0);
+        const ex1 = f32x4.mul(e1, c1);
+        xv = f32x4.add(f32x4.add(xv, ex0), ex1);
+        if (squares) qv = madd(e1, e1, madd(e0, e0, qv));
+        if (gaps) gv = f32x4.add(f32x4.add(gv, x0), x1);
+        if (moments) x2v = madd(ex1, c1, madd(ex0, c0, x2v));
+      }
+      for (; k + 4 <= subEnd; k += 4) {
+        let x = f32x4.sub(v128.load(at(z, k)), mv);
+        if (scaled) x = f32x4.mul(x, iv);
+        const e = expMinus4k(x, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+        rv = f32x4.add(rv, e);
+        const c = f32x4.pmax(x, E9);
+        const ex = f32x4.mul(e, c);
+        xv = f32x4.add(xv, ex);
+        if (squares) qv = madd(e, e, qv);
+        if (gaps) gv = f32x4.add(gv, x);
+        if (moments) x2v = madd(ex, c, x2v);
+      }
+      R += lanes(rv);
+    }
+    X += lanes(xv);
+    if (squares) Q += lanes(qv);
+    if (gaps) G += lanes(gv);
+    if (moments) X2 += lanes(x2v);
+  }
+  if (k < to) {
+    // The last 1–3 entries as one vector, −∞ in the lanes past them (exp 0, x masked).
+    const valid = tailMask(to - k);
+    let x = f32x4.sub(v128.bitselect(v128.load(at(z, k)), f32x4.splat(-Infinity), valid), mv);
+    if (scaled) x = f32x4.mul(x, iv);
+    const e = expMinus4k(x, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+    const c = f32x4.pmax(x, E9);
+    const ex = v128.and(f32x4.mul(e, c), valid);
+    R += lanes(v128.and(e, valid));
+    X += lanes(ex);
+    if (squares) Q += lanes(v128.and(f32x4.mul(e, e), valid));
+    if (gaps) G += lanes(v128.and(x, valid));
+    if (moments) X2 += lanes(f32x4.mul(ex, c));
+  }
+  passR += R;
+  passX += X;
+  passQ += Q;
+  passG += G;
+  passX2 += X2;
+}
+
+/** The scalar build's expRange4: each term straight into f64 (a scalar f64 add costs what an f32 one does). */
+// @ts-ignore: decorator
+@inline function expRange1(
+  z: usize, from: i32, to: i32, m: f32, invT: f32,
+  scaled: bool, squares: bool, gaps: bool, moments: bool,
+): void {
+  let R: f64 = 0;
+  let X: f64 = 0;
+  let Q: f64 = 0;
+  let G: f64 = 0;
+  let X2: f64 = 0;
+  for (let k = from; k < to; k++) {
+    let x = load<f32>(at(z, k)) - m;
+    if (scaled) x *= invT;
+    const e = expMinus(x);
+    R += <f64>e;
+    const c = x < CUTOFF ? CUTOFF : x;
+    const ex = <f64>(e * c);
+    X += ex;
+    if (squares) Q += <f64>e * <f64>e;
+    if (gaps) G += <f64>x;
+    if (moments) X2 += ex * <f64>c;
+  }
+  passR += R;
+  passX += X;
+  passQ += Q;
+  passG += G;
+  passX2 += X2;
+}
+
+/** S − 1 from pass 2's R', NaN when the max is not finite (as the float64 formulas give). */
+// @ts-ignore: decorator
+@inline export function restOf(R: f64, m: f32): f64 {
+  return m - m == 0 ? R : NaN;
 }
 
 /**
@@ -261,15 +357,16 @@ export function statsRows(
     const labeled = labels != 0 && y != ignoreIndex;
     const zy: f32 = labeled ? load<f32>(at(z, y)) : 0;
     const m = labeled ? maxAndRank(z, K, zy, true) : maxAndRank(z, K, zy, false);
-    const R = expStats(z, K, m, invT32, scaled, squares, gaps, false);
-    const rest = restOf(R, passTies, m);
+    const first = firstOf(z, K, m);
+    const rest = restOf(expStats(z, K, m, first, invT32, scaled, squares, gaps, false), m);
     const S = 1 + rest;
+    const invS = 1 / S;
     const logS = Math.log1p(rest);
     const o = <usize>r << 3;
     if (lseOut) store<f64>(lseOut + o, <f64>m * invT + logS);
-    if (confOut) store<f32>(confOut + (<usize>r << 2), <f32>(1 / S));
-    if (predOut) store<i32>(predOut + (<usize>r << 2), passFirst);
-    if (entropyOut) store<f64>(entropyOut + o, logS - passX / S);
+    if (confOut) store<f32>(confOut + (<usize>r << 2), <f32>invS);
+    if (predOut) store<i32>(predOut + (<usize>r << 2), first);
+    if (entropyOut) store<f64>(entropyOut + o, logS - passX * invS);
     if (!labels) continue;
     if (!labeled) {
       if (logPOut) store<f64>(logPOut + o, NaN);
@@ -284,9 +381,11 @@ export function statsRows(
     if (logPOut) store<f64>(logPOut + o, -nll);
     if (rankOut) store<i32>(rankOut + (<usize>r << 2), passRank);
     if (squares) {
+      // Σ_{k≠y} e_k and Σ_{k≠y} e_k²: R' and Q when y is the skipped max, else with e_y
+      // swapped for the max's 1.
       let others = rest;
-      let others2 = passQ + <f64>(passTies - 1);
-      if (zy != m) {
+      let others2 = passQ;
+      if (y != first) {
         // e_y as pass 2 computed it (in f32), so that R' − e_y removes exactly what it added.
         let x32 = zy - m;
         if (scaled) x32 *= invT32;
@@ -294,7 +393,7 @@ export function statsRows(
         others = 1 + (rest - ey);
         others2 = 1 + (others2 - ey * ey);
       }
-      store<f64>(brierOut + o, (others2 + others * others) / (S * S));
+      store<f64>(brierOut + o, (others2 + others * others) * (invS * invS));
     }
     if (smoothOut) {
       let loss = keep * nll;
@@ -348,6 +447,14 @@ export function statsAccumulate(
   const binConfidence = binCount + bins;
   const binCorrect = binConfidence + bins;
   const B = <f64>bins;
+  // The scalar sums in locals (stores through `sums` would be reloaded every row).
+  let count = load<f64>(sums + (SUM_COUNT << 3));
+  let right = load<f64>(sums + (SUM_CORRECT << 3));
+  let nll = load<f64>(sums + (SUM_NLL << 3));
+  let smoothed = load<f64>(sums + (SUM_SMOOTHED << 3));
+  let entropy = load<f64>(sums + (SUM_ENTROPY << 3));
+  let brier = load<f64>(sums + (SUM_BRIER << 3));
+  let confidence = load<f64>(sums + (SUM_CONFIDENCE << 3));
   let n = 0;
   for (let r = 0; r < rows; r++) {
     const y = load<i32>(labels + (<usize>r << 2));
@@ -356,13 +463,13 @@ export function statsAccumulate(
     const c = load<f32>(confIn + (<usize>r << 2));
     const correct: f64 = load<i32>(predIn + (<usize>r << 2)) == y ? 1 : 0;
     const rank = load<i32>(rankIn + (<usize>r << 2));
-    addTo(sums, SUM_COUNT, 1);
-    addTo(sums, SUM_CORRECT, correct);
-    addTo(sums, SUM_NLL, -load<f64>(logPIn + o));
-    addTo(sums, SUM_SMOOTHED, load<f64>(smoothIn + o));
-    addTo(sums, SUM_ENTROPY, load<f64>(entropyIn + o));
-    addTo(sums, SUM_BRIER, load<f64>(brierIn + o));
-    addTo(sums, SUM_CONFIDENCE, <f64>c);
+    count += 1;
+    right += correct;
+    nll += -load<f64>(logPIn + o);
+    smoothed += load<f64>(smoothIn + o);
+    entropy += load<f64>(entropyIn + o);
+    brier += load<f64>(brierIn + o);
+    confidence += <f64>c;
     for (let t = 0; t < nTopK; t++) {
       if (rank < load<i32>(topK + (<usize>t << 2))) addTo(sums, SUM_TOPK + t, 1);
     }
@@ -377,5 +484,12 @@ export function statsAccumulate(
     store<u32>(keys + (<usize>n << 2), bits | (correct != 0 ? 0x80000000 : 0));
     n++;
   }
+  store<f64>(sums + (SUM_COUNT << 3), count);
+  store<f64>(sums + (SUM_CORRECT << 3), right);
+  store<f64>(sums + (SUM_NLL << 3), nll);
+  store<f64>(sums + (SUM_SMOOTHED << 3), smoothed);
+  store<f64>(sums + (SUM_ENTROPY << 3), entropy);
+  store<f64>(sums + (SUM_BRIER << 3), brier);
+  store<f64>(sums + (SUM_CONFIDENCE << 3), confidence);
   return n;
 }

@@ -8,7 +8,7 @@
 // Each row's three numbers go to `out` (f64, three per row, NaN for ignored rows);
 // temperatureSum adds them in row order.
 
-import { maxAndRank, expStats, restOf, passTies, passX, passX2 } from './stats';
+import { maxAndRank, firstOf, expStats, restOf, passX, passX2 } from './stats';
 
 export function temperatureRows(
   logits: usize, labels: usize, rows: i32, K: i32, beta: f64, ignoreIndex: i32, out: usize,
@@ -26,8 +26,7 @@ export function temperatureRows(
       continue;
     }
     const m = maxAndRank(z, K, 0, false);
-    const R = expStats(z, K, m, beta32, true, false, false, true);
-    const rest = restOf(R, passTies, m);
+    const rest = restOf(expStats(z, K, m, firstOf(z, K, m), beta32, true, false, false, true), m);
     const S = 1 + rest;
     const logS = Math.log1p(rest);
     const xy = (<f64>load<f32>(z + (<usize>y << 2)) - <f64>m) * beta;

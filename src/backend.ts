@@ -157,6 +157,8 @@ export interface Backend {
   accumulateStats(request: StatsRequest, into: Accumulation): number;
   /** [rows counted, Σ nll, Σ nll', Σ nll''] at β, summed in row order. */
   temperatureSums(request: TemperatureRequest): Float64Array;
+  /** ACE over `bins` equal-mass bins of an evaluation's keys (see Accumulation; not modified). */
+  ace(keys: Uint32Array, bins: number): number;
 }
 
 export type { Batch };

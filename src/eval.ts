@@ -52,60 +52,6 @@ export function rowStatsWith(pick: Pick, logits: unknown, labels: unknown, optio
 // ---------------------------------------------------------------------------------------
 // Results from sums
 
-const F32 = new Float32Array(1);
-const U32 = new Uint32Array(F32.buffer);
-
-/** The float32 confidence of an equal-mass key (bit 31 is the "right" flag). */
-function confidenceOfKey(key: number): number {
-  U32[0] = key & 0x7fffffff;
-  return F32[0];
-}
-
-/**
- * The keys sorted by confidence (their low 31 bits), stable: an LSD radix sort, four passes
- * of 8, 8, 8 and 7 bits, each stable, so rows of equal confidence keep their row order.
- * Linear in N, where a comparison sort of a million rows would dominate result().
- */
-function sortKeys(keys: Uint32Array): Uint32Array {
-  let from = keys.slice();
-  let to = new Uint32Array(keys.length);
-  const counts = new Int32Array(256);
-  for (let shift = 0; shift < 31; shift += 8) {
-    const mask = shift === 24 ? 0x7f : 0xff;
-    counts.fill(0);
-    for (let i = 0; i < from.length; i++) counts[(from[i] >>> shift) & mask]++;
-    let total = 0;
-    for (let d = 0; d < 256; d++) {
-      const c = counts[d];
-      counts[d] = total;
-      total += c;
-    }
-    for (let i = 0; i < from.length; i++) to[counts[(from[i] >>> shift) & mask]++] = from[i];
-    [from, to] = [to, from];
-  }
-  return from;
-}
-
-/** ACE over B equal-mass bins of the keys (row order). */
-function aceOf(keys: Uint32Array, bins: number): number {
-  const N = keys.length;
-  if (N === 0) return 0;
-  const sorted = sortKeys(keys);
-  let ace = 0;
-  for (let b = 0; b < bins; b++) {
-    const start = Math.floor((b * N) / bins);
-    const end = Math.floor(((b + 1) * N) / bins);
-    let confidence = 0;
-    let correct = 0;
-    for (let i = start; i < end; i++) {
-      confidence += confidenceOfKey(sorted[i]);
-      correct += sorted[i] >>> 31;
-    }
-    ace += Math.abs(correct - confidence) / N;
-  }
-  return ace;
-}
-
 /** The equal-width bins, ece and mce from the sums. */
 function calibrationOf(sums: Float64Array, topKs: number, bins: number): { bins: CalibrationBin[]; ece: number; mce: number } {
   const N = sums[SUM_COUNT];
@@ -134,7 +80,7 @@ function calibrationOf(sums: Float64Array, topKs: number, bins: number): { bins:
   return { bins: list, ece, mce };
 }
 
-function resultOf(sums: Float64Array, keys: Uint32Array, options: ResolvedEvaluatorOptions): EvaluationResult {
+function resultOf(sums: Float64Array, ace: number, options: ResolvedEvaluatorOptions): EvaluationResult {
   const count = sums[SUM_COUNT];
   const mean = (index: number) => (count > 0 ? sums[index] / count : 0);
   const topK: Record<number, number> = {};
@@ -151,7 +97,7 @@ function resultOf(sums: Float64Array, keys: Uint32Array, options: ResolvedEvalua
     meanConfidence: mean(SUM_CONFIDENCE),
     ece,
     mce,
-    ace: aceOf(keys, options.bins),
+    ace,
     brier: mean(SUM_BRIER),
     entropy: mean(SUM_ENTROPY),
     bins,
@@ -284,7 +230,7 @@ export class EvaluatorImpl implements Evaluator {
   }
 
   result(): EvaluationResult {
-    return resultOf(this.sums, this.keys.subarray(0, this.size), this.options);
+    return resultOf(this.sums, this.backend.ace(this.keys.subarray(0, this.size), this.options.bins), this.options);
   }
 
   reset(): void {

@@ -6,6 +6,7 @@ import { countLabels, firstBadTarget } from './labels.js';
 import { softmax } from './softmax.js';
 import { rowStats, accumulateStats } from './stats.js';
 import { temperatureSums } from './temperature.js';
+import { ace } from './calibration.js';
 
 export class JsBackend implements Backend {
   readonly name = 'js' as const;
@@ -18,6 +19,7 @@ export class JsBackend implements Backend {
   rowStats = rowStats;
   accumulateStats = accumulateStats;
   temperatureSums = temperatureSums;
+  ace = ace;
 
   createBatch(rows: number, K: number): BatchStorage {
     const logits = new Float32Array(rows * K);

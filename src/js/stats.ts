@@ -24,13 +24,13 @@ export interface StatsColumns {
 }
 
 /** The results of one row's passes besides R' (see rowPasses). */
-export const pass = { m: 0, rank: 0, ties: 0, first: -1, X: 0, Q: 0, G: 0, X2: 0 };
+export const pass = { m: 0, rank: 0, first: -1, X: 0, Q: 0, G: 0, X2: 0 };
 
 /**
- * Passes 1 and 2 of one row at `base` (assembly/stats.ts: maxAndRank and expStats): returns
- * R' = S − 1 (NaN when the max is not finite) and leaves in `pass` the max m, the rank of
- * zy (when `ranked`), the ties at the max, the first index of the max, X = Σ e·x and, when
- * asked, Q = Σ_{z<m} e², G = Σ x and X2 = Σ e·x².
+ * Passes 1 and 2 of one row at `base` (assembly/stats.ts: maxAndRank, firstOf, expStats):
+ * returns R' = S − 1 = Σ_{k≠f} e_k (NaN when the max is not finite) and leaves in `pass` the
+ * max m, the rank of zy (when `ranked`), f = the first index of the max, X = Σ e·x and, when
+ * asked, Q = Σ_{k≠f} e², G = Σ x and X2 = Σ e·x².
  */
 export function rowPasses(
   z: Float32Array, base: number, K: number, invT: number, zy: number,
@@ -44,38 +44,37 @@ export function rowPasses(
     if (v > m) m = v;
     if (ranked && v > zy) rank++;
   }
+  let first = -1;
+  for (let k = base; k < end; k++) {
+    if (z[k] === m) {
+      first = k;
+      break;
+    }
+  }
   let R = 0;
   let X = 0;
   let Q = 0;
   let G = 0;
   let X2 = 0;
-  let ties = 0;
-  let first = -1;
   for (let k = base; k < end; k++) {
-    const v = z[k];
-    const x = (v - m) * invT;
-    if (gaps) G += x;
-    if (v === m) {
-      if (first < 0) first = k - base;
-      ties++;
-      continue;
-    }
+    if (k === first) continue;
+    const x = (z[k] - m) * invT;
     const e = expMinus(x);
     R += e;
     const ex = e * (x > CLAMP || x !== x ? x : CLAMP);
     X += ex;
     if (squares) Q += e * e;
+    if (gaps) G += x;
     if (moments) X2 += ex * (x > CLAMP || x !== x ? x : CLAMP);
   }
   pass.m = m;
   pass.rank = rank;
-  pass.ties = ties;
-  pass.first = first;
+  pass.first = first < 0 ? -1 : first - base;
   pass.X = X;
   pass.Q = Q;
   pass.G = G;
   pass.X2 = X2;
-  return m - m === 0 ? R + (ties - 1) : NaN;
+  return m - m === 0 ? R : NaN;
 }
 
 /** Rows r0…r1 of the request into `out` (column index 0 = row r0). */
@@ -95,11 +94,12 @@ export function statsRange(request: StatsRequest, r0: number, r1: number, out: S
     const rest = rowPasses(logits, base, K, invT, zy, labeled, squares, gaps, false);
     const m = pass.m;
     const S = 1 + rest;
+    const invS = 1 / S;
     const logS = Math.log1p(rest);
     if (out.lse) out.lse[i] = m * invT + logS;
-    if (out.confidence) out.confidence[i] = 1 / S;
+    if (out.confidence) out.confidence[i] = invS;
     if (out.prediction) out.prediction[i] = pass.first;
-    if (out.entropy) out.entropy[i] = logS - pass.X / S;
+    if (out.entropy) out.entropy[i] = logS - pass.X * invS;
     if (!labels) continue;
     if (!labeled) {
       if (out.logP) out.logP[i] = NaN;
@@ -114,13 +114,13 @@ export function statsRange(request: StatsRequest, r0: number, r1: number, out: S
     if (out.rank) out.rank[i] = pass.rank;
     if (out.brier) {
       let others = rest;
-      let others2 = pass.Q + (pass.ties - 1);
-      if (zy !== m) {
+      let others2 = pass.Q;
+      if (y !== pass.first) {
         const ey = expMinus(xy);
         others = 1 + (rest - ey);
         others2 = 1 + (others2 - ey * ey);
       }
-      out.brier[i] = (others2 + others * others) / (S * S);
+      out.brier[i] = (others2 + others * others) * (invS * invS);
     }
     if (out.smoothed) out.smoothed[i] = keep * nll + (gaps ? spread * (K * logS - pass.G) : 0);
   }

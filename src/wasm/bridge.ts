@@ -89,14 +89,15 @@ function copyOutputs(
 
 /**
  * Byte offsets of consecutive 16-aligned regions of the given sizes from `base` (a size of 0
- * gives offset 0, the kernels' "not wanted"), and the end.
+ * gives offset 0, the kernels' "not wanted"), and the end. Each region is followed by 16
+ * bytes of slack: the stats kernels read a row's last, partial vector whole (and mask it).
  */
 function regions(base: number, sizes: readonly number[]): { at: number[]; end: number } {
   const at: number[] = [];
   let end = align16(base);
   for (const size of sizes) {
     at.push(size > 0 ? end : 0);
-    end = align16(end + size);
+    end = align16(end + size) + (size > 0 ? 16 : 0);
   }
   return { at, end };
 }
@@ -274,7 +275,7 @@ export class WasmBackend implements Backend {
     if (rows === 0) return;
     const labeled = labels !== null;
     const perRow = 4 * K + (labeled ? 4 + 8 + 4 : 0) + 8 + 8 + 4 + 4;
-    const chunk = this.rowsPerChunk(rows, 8 * 16 + 64, perRow);
+    const chunk = this.rowsPerChunk(rows, 8 * 32 + 64, perRow);
     const n = chunk;
     const { at: [z, y, lse, entropy, logP, confidence, prediction, rank], end } = regions(this.base, [
       4 * n * K, labeled ? 4 * n : 0, 8 * n, 8 * n, labeled ? 8 * n : 0, 4 * n, 4 * n, labeled ? 4 * n : 0,
@@ -309,7 +310,7 @@ export class WasmBackend implements Backend {
     const labels = request.labels as NonNullable<StatsRequest['labels']>;
     if (rows === 0) return 0;
     const { sums, topK, bins, keys } = into;
-    const fixed = 8 * sums.length + 4 * topK.length + 12 * 16 + 64;
+    const fixed = 8 * sums.length + 4 * topK.length + 12 * 32 + 64;
     const perRow = 4 * K + 5 * 4 + 4 * 8;
     const chunk = this.rowsPerChunk(rows, fixed, perRow);
     const n = chunk;
@@ -346,7 +347,7 @@ export class WasmBackend implements Backend {
     const { logits, labels, rows, numClasses: K } = request;
     const result = new Float64Array(4);
     if (rows === 0) return result;
-    const chunk = this.rowsPerChunk(rows, 64 + 32, 4 * K + 4 + 24);
+    const chunk = this.rowsPerChunk(rows, 4 * 32 + 32, 4 * K + 4 + 24);
     const { at: [sumsAt, z, y, out], end } = regions(this.base, [32, 4 * chunk * K, 4 * chunk, 24 * chunk]);
     this.ensureBytes(end);
     const { f32, i32, f64, kernels } = this;
@@ -360,6 +361,16 @@ export class WasmBackend implements Backend {
     }
     result.set(f64.subarray(sumsAt >> 3, (sumsAt >> 3) + 4));
     return result;
+  }
+
+  /** ACE: the keys copied into the arena, sorted and binned there (assembly/calibration.ts). */
+  ace(keys: Uint32Array, bins: number): number {
+    const n = keys.length;
+    if (n === 0) return 0;
+    const { at: [keysAt, scratch], end } = regions(this.base, [4 * n, 4 * n + 1024]);
+    this.ensureBytes(end);
+    new Uint32Array(this.memory.buffer, keysAt, n).set(keys);
+    return this.kernels.aceOfKeys(keysAt, n, bins, scratch);
   }
 
   /**

@@ -34,6 +34,7 @@ export interface KernelExports {
   ): number;
   temperatureRows(logits: number, labels: number, rows: number, K: number, beta: number, ignoreIndex: number, out: number): void;
   temperatureSum(labels: number, rows: number, ignoreIndex: number, rowsIn: number, sums: number): void;
+  aceOfKeys(keys: number, n: number, bins: number, scratch: number): number;
   softmaxRows(logits: number, out: number, rows: number, K: number, invT: number, log: boolean): void;
   labelScan(labels: number, n: number, K: number, ignoreIndex: number): number;
   labelWeightSum(labels: number, n: number, weight: number, ignoreIndex: number, sumIn: number): number;
