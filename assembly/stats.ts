@@ -128,6 +128,27 @@ const LANES = memory.data<i32>([0, 1, 2, 3], 16);
   return m;
 }
 
+/** min(#{k: z_k > zy}, cap), stopping once the cap is reached (checked every 16 entries). */
+// @ts-ignore: decorator
+@inline function rankUpTo(z: usize, K: i32, zy: f32, cap: i32): i32 {
+  let rank = 0;
+  let k = 0;
+  if (ASC_FEATURE_SIMD) {
+    const yv = f32x4.splat(zy);
+    while (k + 16 <= K) {
+      let c = f32x4.gt(v128.load(at(z, k)), yv);
+      c = i32x4.add(c, f32x4.gt(v128.load(at(z, k), 16), yv));
+      c = i32x4.add(c, f32x4.gt(v128.load(at(z, k), 32), yv));
+      c = i32x4.add(c, f32x4.gt(v128.load(at(z, k), 48), yv));
+      rank -= i32x4.extract_lane(c, 0) + i32x4.extract_lane(c, 1) + i32x4.extract_lane(c, 2) + i32x4.extract_lane(c, 3);
+      k += 16;
+      if (rank >= cap) return cap;
+    }
+  }
+  for (; k < K; k++) if (load<f32>(at(z, k)) > zy) rank++;
+  return rank < cap ? rank : cap;
+}
+
 /** The lowest index k with z_k = m (−1 when there is none: a row of NaNs). */
 // @ts-ignore: decorator
 @inline export function firstOf(z: usize, K: i32, m: f32): i32 {
@@ -312,29 +333,30 @@ export let passR: f64 = 0;
  * none) give log p_y, rank, Brier and the smoothed loss, NaN (−1 for the rank) for rows
  * whose label is ignoreIndex. Each output column is written when its pointer is not 0:
  * lse, entropy, logP, brier, smoothed as f64; confidence as f32; prediction, rank as i32.
+ * rankCap > 0 caps the rank there (an evaluation only asks whether rank < k).
  */
 export function statsRows(
   logits: usize, labels: usize, rows: i32, K: i32,
   invT: f64, smoothing: f64, ignoreIndex: i32,
   lseOut: usize, confOut: usize, predOut: usize, entropyOut: usize,
-  logPOut: usize, rankOut: usize, brierOut: usize, smoothOut: usize,
+  logPOut: usize, rankOut: usize, brierOut: usize, smoothOut: usize, rankCap: i32,
 ): void {
   const scaled = invT != 1;
   const smoothed = smoothing > 0 && smoothOut != 0;
   const squares = brierOut != 0;
   if (scaled) {
     if (squares) {
-      if (smoothed) statsLoop(logits, labels, rows, K, invT, smoothing, ignoreIndex, lseOut, confOut, predOut, entropyOut, logPOut, rankOut, brierOut, smoothOut, true, true, true);
-      else statsLoop(logits, labels, rows, K, invT, smoothing, ignoreIndex, lseOut, confOut, predOut, entropyOut, logPOut, rankOut, brierOut, smoothOut, true, true, false);
+      if (smoothed) statsLoop(logits, labels, rows, K, invT, smoothing, ignoreIndex, lseOut, confOut, predOut, entropyOut, logPOut, rankOut, brierOut, smoothOut, rankCap, true, true, true);
+      else statsLoop(logits, labels, rows, K, invT, smoothing, ignoreIndex, lseOut, confOut, predOut, entropyOut, logPOut, rankOut, brierOut, smoothOut, rankCap, true, true, false);
     } else {
-      statsLoop(logits, labels, rows, K, invT, smoothing, ignoreIndex, lseOut, confOut, predOut, entropyOut, logPOut, rankOut, brierOut, smoothOut, true, false, false);
+      statsLoop(logits, labels, rows, K, invT, smoothing, ignoreIndex, lseOut, confOut, predOut, entropyOut, logPOut, rankOut, brierOut, smoothOut, rankCap, true, false, false);
     }
   } else {
     if (squares) {
-      if (smoothed) statsLoop(logits, labels, rows, K, invT, smoothing, ignoreIndex, lseOut, confOut, predOut, entropyOut, logPOut, rankOut, brierOut, smoothOut, false, true, true);
-      else statsLoop(logits, labels, rows, K, invT, smoothing, ignoreIndex, lseOut, confOut, predOut, entropyOut, logPOut, rankOut, brierOut, smoothOut, false, true, false);
+      if (smoothed) statsLoop(logits, labels, rows, K, invT, smoothing, ignoreIndex, lseOut, confOut, predOut, entropyOut, logPOut, rankOut, brierOut, smoothOut, rankCap, false, true, true);
+      else statsLoop(logits, labels, rows, K, invT, smoothing, ignoreIndex, lseOut, confOut, predOut, entropyOut, logPOut, rankOut, brierOut, smoothOut, rankCap, false, true, false);
     } else {
-      statsLoop(logits, labels, rows, K, invT, smoothing, ignoreIndex, lseOut, confOut, predOut, entropyOut, logPOut, rankOut, brierOut, smoothOut, false, false, false);
+      statsLoop(logits, labels, rows, K, invT, smoothing, ignoreIndex, lseOut, confOut, predOut, entropyOut, logPOut, rankOut, brierOut, smoothOut, rankCap, false, false, false);
     }
   }
 }
@@ -344,7 +366,7 @@ export function statsRows(
   logits: usize, labels: usize, rows: i32, K: i32,
   invT: f64, smoothing: f64, ignoreIndex: i32,
   lseOut: usize, confOut: usize, predOut: usize, entropyOut: usize,
-  logPOut: usize, rankOut: usize, brierOut: usize, smoothOut: usize,
+  logPOut: usize, rankOut: usize, brierOut: usize, smoothOut: usize, rankCap: i32,
   scaled: bool, squares: bool, gaps: bool,
 ): void {
   const rowBytes = <usize>K << 2;
@@ -356,7 +378,10 @@ export function statsRows(
     const y = labels ? load<i32>(labels + (<usize>r << 2)) : ignoreIndex;
     const labeled = labels != 0 && y != ignoreIndex;
     const zy: f32 = labeled ? load<f32>(at(z, y)) : 0;
-    const m = labeled ? maxAndRank(z, K, zy, true) : maxAndRank(z, K, zy, false);
+    const m = labeled && rankCap == 0 ? maxAndRank(z, K, zy, true) : maxAndRank(z, K, zy, false);
+    // A capped rank (top-k counts need no more than the largest k): 0 at the max, else a
+    // scan that stops at the cap — a wrong label usually has many classes above it.
+    if (labeled && rankCap > 0) passRank = zy == m || zy != zy ? 0 : rankUpTo(z, K, zy, rankCap);
     const first = firstOf(z, K, m);
     const rest = restOf(expStats(z, K, m, first, invT32, scaled, squares, gaps, false), m);
     const S = 1 + rest;

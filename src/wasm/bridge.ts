@@ -289,7 +289,7 @@ export class WasmBackend implements Backend {
       if (labels) copy(i32, y >> 2, labels, r0, r1);
       kernels.statsRows(
         z, y, count, K, 1 / request.temperature, 0, request.ignoreIndex,
-        lse, confidence, prediction, entropy, logP, rank, 0, 0,
+        lse, confidence, prediction, entropy, logP, rank, 0, 0, 0,
       );
       out.lse.set(f64.subarray(lse >> 3, (lse >> 3) + count), r0);
       out.entropy.set(f64.subarray(entropy >> 3, (entropy >> 3) + count), r0);
@@ -310,6 +310,8 @@ export class WasmBackend implements Backend {
     const labels = request.labels as NonNullable<StatsRequest['labels']>;
     if (rows === 0) return 0;
     const { sums, topK, bins, keys } = into;
+    // Only rank < k is asked of the rank: the kernel stops counting at the largest k.
+    const rankCap = topK.length > 0 ? topK[topK.length - 1] : 1;
     const fixed = 8 * sums.length + 4 * topK.length + 12 * 32 + 64;
     const perRow = 4 * K + 5 * 4 + 4 * 8;
     const chunk = this.rowsPerChunk(rows, fixed, perRow);
@@ -329,7 +331,7 @@ export class WasmBackend implements Backend {
       copy(i32, y >> 2, labels, r0, r1);
       kernels.statsRows(
         z, y, count, K, 1 / request.temperature, request.smoothing, request.ignoreIndex,
-        0, confidence, prediction, entropy, logP, rank, brier, smoothed,
+        0, confidence, prediction, entropy, logP, rank, brier, smoothed, rankCap,
       );
       const written = kernels.statsAccumulate(
         y, count, request.ignoreIndex, confidence, prediction, entropy, logP, rank, brier, smoothed,
