@@ -20,7 +20,7 @@ import type { Browser, Page } from 'playwright-core';
 import { buildWebPage, repoRoot, serveDirectory } from '../scripts/web-lib.mjs';
 import * as lib from '../src/index.js';
 import type { BrowserTestApi } from './browser/api-entry.js';
-import { ANCHOR_LABEL, ANCHOR_PROBS, errorCases } from './browser/cases.js';
+import { ANCHOR_LABEL, ANCHOR_PROBS, classifierBatch, errorCases } from './browser/cases.js';
 import { launchChromium, openPage } from './browser/chromium.js';
 
 const SLOW = 120_000;
@@ -128,6 +128,27 @@ describe('the library in Chromium', () => {
     expect(byCase['smoothing NaN'].name).toBe('RangeError');
     expect(byCase['label out of range'].name).toBe('RangeError');
   });
+
+  it('evaluates, fits a temperature and computes softmax as Node does, on every backend', async () => {
+    const outcomes = await call('evaluationOnEveryBackend');
+    expect(outcomes.map((o) => o.backend)).toEqual(expect.arrayContaining(['wasm-simd', 'wasm', 'js']));
+    const node = await lib.createXent({ backend: 'js' });
+    const { logits, labels } = classifierBatch();
+    const expected = node.evaluate(logits, labels, { numClasses: 100, smoothing: 0.1 });
+    const temperature = node.fitTemperature(logits, labels, { numClasses: 100 }).temperature;
+    for (const o of outcomes) {
+      const close = (a: number, b: number, bar = 1e-6) => Math.abs(a - b) <= bar * Math.max(1, Math.abs(b));
+      for (const key of ['nll', 'smoothedLoss', 'brier', 'entropy', 'meanConfidence', 'ece', 'mce', 'ace'] as const) {
+        expect(close(o.result[key], expected[key]), `${o.backend} ${key}: ${o.result[key]} vs ${expected[key]}`).toBe(true);
+      }
+      expect(o.result.count, o.backend).toBe(expected.count);
+      expect(o.result.accuracy, o.backend).toBe(expected.accuracy);
+      expect(o.result.topK, o.backend).toEqual(expected.topK);
+      expect(o.result.bins.map((b) => b.count), o.backend).toEqual(expected.bins.map((b) => b.count));
+      expect(close(o.temperature, temperature, 1e-4), `${o.backend} temperature ${o.temperature} vs ${temperature}`).toBe(true);
+      ANCHOR_PROBS.forEach((p, k) => expect(close(o.anchorProbs[k], p, 5e-7), `${o.backend} p[${k}]`).toBe(true));
+    }
+  }, SLOW);
 
   it('logged no page errors', () => {
     expect(errors).toEqual([]);

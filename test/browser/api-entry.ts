@@ -10,6 +10,7 @@ const api = {
   anchorOnEveryBackend: () => cases.anchorOnEveryBackend(lib),
   largeBatchAgainstJs: (rows?: number, numClasses?: number) => cases.largeBatchAgainstJs(lib, rows, numClasses),
   errorCases: () => cases.errorCases(lib),
+  evaluationOnEveryBackend: () => cases.evaluationOnEveryBackend(lib),
 };
 export type BrowserTestApi = typeof api;
 

@@ -164,6 +164,37 @@ export async function largeBatchAgainstJs(lib: Library, rows = 512, numClasses =
   return comparisons;
 }
 
+export interface EvaluationOutcome {
+  backend: BackendName;
+  result: Smoothxent.EvaluationResult;
+  temperature: number;
+  /** The anchor's probabilities by xent.softmax. */
+  anchorProbs: number[];
+}
+
+/**
+ * The evaluation calls on every backend: a 300 × 100 batch (with a class signal) evaluated with
+ * ε = 0.1, a temperature fitted, and the anchor through xent.softmax. Node compares them with
+ * its own js backend.
+ */
+export async function evaluationOnEveryBackend(lib: Library): Promise<EvaluationOutcome[]> {
+  const { logits, labels } = classifierBatch();
+  const anchor = Float32Array.from(ANCHOR_PROBS, Math.log);
+  return (await everyBackend(lib)).map((xent) => ({
+    backend: xent.backend,
+    result: xent.evaluate(logits, labels, { numClasses: 100, smoothing: 0.1 }),
+    temperature: xent.fitTemperature(logits, labels, { numClasses: 100 }).temperature,
+    anchorProbs: Array.from(xent.softmax(anchor, { numClasses: 4 })),
+  }));
+}
+
+/** randomBatch's logits with the label's logit raised by up to 6: a classifier worth calibrating. */
+export function classifierBatch(): { logits: Float32Array; labels: Int32Array } {
+  const { logits, labels } = randomBatch(300, 100, 3);
+  for (let i = 0; i < labels.length; i++) logits[i * 100 + labels[i]] += (6 * ((i * 37) % 100)) / 100;
+  return { logits, labels };
+}
+
 export interface ErrorOutcome {
   case: string;
   /** The error's class name, or 'no error'. */
@@ -195,6 +226,11 @@ export async function errorCases(lib: Library): Promise<ErrorOutcome[]> {
     ['unknown option', () => fastest.crossEntropy(logits, [2], { numClasses: 4, smoothin: 0.1 } as never)],
     ['grad buffer too short', () => fastest.crossEntropy(logits, [2], { numClasses: 4, grad: new Float32Array(3) })],
     ['js backend, Float64Array logits', () => xent.crossEntropy(new Float64Array(4) as never, [2], { numClasses: 4 })],
+    ['evaluate, topK above K', () => fastest.evaluate(logits, [2], { numClasses: 4, topK: [1, 5] })],
+    ['evaluate, bins 0', () => fastest.evaluate(logits, [2], { numClasses: 4, bins: 0 })],
+    ['evaluate, shift without sequenceLength', () => fastest.evaluate(logits, [2], { numClasses: 4, shift: true })],
+    ['fitTemperature, bounds [2, 1]', () => fastest.fitTemperature(logits, [2], { numClasses: 4, bounds: [2, 1] })],
+    ['softmax, temperature 0', () => fastest.softmax(logits, { numClasses: 4, temperature: 0 })],
     ['explain, label 4', () => lib.explain(ANCHOR_PROBS, 4, { smoothing: 0.1 })],
     ['labelSmooth, epsilon 2', () => lib.labelSmooth(2, 2, 4)],
   ];
