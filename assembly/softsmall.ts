@@ -20,7 +20,7 @@ import { addRowLosses, blockGroups, expColumns, gatherColumn, storeLanes, storeR
 
 /** Transposes the 4×4 block at column o (bytes) of rows p0…p3 into four column vectors at at. */
 // @ts-ignore: decorator
-@inline function transposeBlock(p0: usize, p1: usize, p2: usize, p3: usize, o: usize, at: usize): void {
+@inline export function transposeBlock(p0: usize, p1: usize, p2: usize, p3: usize, o: usize, at: usize): void {
   const ab01 = i32x4.shuffle(v128.load(p0 + o), v128.load(p1 + o), 0, 4, 1, 5);
   const ab23 = i32x4.shuffle(v128.load(p0 + o), v128.load(p1 + o), 2, 6, 3, 7);
   const cd01 = i32x4.shuffle(v128.load(p2 + o), v128.load(p3 + o), 0, 4, 1, 5);

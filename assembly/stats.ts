@@ -29,6 +29,7 @@
 // so a −∞ logit adds 0, not 0·(−∞) = NaN.
 
 import { expMinus, expMinus4k, expConstant, madd } from './exp';
+import { statsSmallRows, SMALL_STATS_K } from './statssmall';
 
 // @ts-ignore: decorator
 @inline const BLOCK: i32 = 256;
@@ -333,30 +334,38 @@ export let passR: f64 = 0;
  * none) give log p_y, rank, Brier and the smoothed loss, NaN (−1 for the rank) for rows
  * whose label is ignoreIndex. Each output column is written when its pointer is not 0:
  * lse, entropy, logP, brier, smoothed as f64; confidence as f32; prediction, rank as i32.
- * rankCap > 0 caps the rank there (an evaluation only asks whether rank < k).
+ * rankCap > 0 caps the rank there (an evaluation only asks whether rank < k). scratch: 16·K
+ * bytes for K ≤ 64 (statssmall.ts), else unused.
  */
 export function statsRows(
   logits: usize, labels: usize, rows: i32, K: i32,
   invT: f64, smoothing: f64, ignoreIndex: i32,
   lseOut: usize, confOut: usize, predOut: usize, entropyOut: usize,
-  logPOut: usize, rankOut: usize, brierOut: usize, smoothOut: usize, rankCap: i32,
+  logPOut: usize, rankOut: usize, brierOut: usize, smoothOut: usize, rankCap: i32, scratch: usize,
 ): void {
+  // Small K takes four rows per vector (statssmall.ts), for any number of rows: a row's
+  // numbers must not depend on the batch it came in. (A function of its own: inlined into
+  // the row-wise loops, it slowed them by a fifth.)
+  if (ASC_FEATURE_SIMD && K <= SMALL_STATS_K) {
+    statsSmallRows(logits, labels, rows, K, invT, smoothing, ignoreIndex, lseOut, confOut, predOut, entropyOut, logPOut, rankOut, brierOut, smoothOut, scratch);
+    return;
+  }
   const scaled = invT != 1;
   const smoothed = smoothing > 0 && smoothOut != 0;
   const squares = brierOut != 0;
   if (scaled) {
     if (squares) {
-      if (smoothed) statsLoop(logits, labels, rows, K, invT, smoothing, ignoreIndex, lseOut, confOut, predOut, entropyOut, logPOut, rankOut, brierOut, smoothOut, rankCap, true, true, true);
-      else statsLoop(logits, labels, rows, K, invT, smoothing, ignoreIndex, lseOut, confOut, predOut, entropyOut, logPOut, rankOut, brierOut, smoothOut, rankCap, true, true, false);
+      if (smoothed) statsLoop(logits, labels, rows, K, invT, smoothing, ignoreIndex, lseOut, confOut, predOut, entropyOut, logPOut, rankOut, brierOut, smoothOut, rankCap, scratch, true, true, true);
+      else statsLoop(logits, labels, rows, K, invT, smoothing, ignoreIndex, lseOut, confOut, predOut, entropyOut, logPOut, rankOut, brierOut, smoothOut, rankCap, scratch, true, true, false);
     } else {
-      statsLoop(logits, labels, rows, K, invT, smoothing, ignoreIndex, lseOut, confOut, predOut, entropyOut, logPOut, rankOut, brierOut, smoothOut, rankCap, true, false, false);
+      statsLoop(logits, labels, rows, K, invT, smoothing, ignoreIndex, lseOut, confOut, predOut, entropyOut, logPOut, rankOut, brierOut, smoothOut, rankCap, scratch, true, false, false);
     }
   } else {
     if (squares) {
-      if (smoothed) statsLoop(logits, labels, rows, K, invT, smoothing, ignoreIndex, lseOut, confOut, predOut, entropyOut, logPOut, rankOut, brierOut, smoothOut, rankCap, false, true, true);
-      else statsLoop(logits, labels, rows, K, invT, smoothing, ignoreIndex, lseOut, confOut, predOut, entropyOut, logPOut, rankOut, brierOut, smoothOut, rankCap, false, true, false);
+      if (smoothed) statsLoop(logits, labels, rows, K, invT, smoothing, ignoreIndex, lseOut, confOut, predOut, entropyOut, logPOut, rankOut, brierOut, smoothOut, rankCap, scratch, false, true, true);
+      else statsLoop(logits, labels, rows, K, invT, smoothing, ignoreIndex, lseOut, confOut, predOut, entropyOut, logPOut, rankOut, brierOut, smoothOut, rankCap, scratch, false, true, false);
     } else {
-      statsLoop(logits, labels, rows, K, invT, smoothing, ignoreIndex, lseOut, confOut, predOut, entropyOut, logPOut, rankOut, brierOut, smoothOut, rankCap, false, false, false);
+      statsLoop(logits, labels, rows, K, invT, smoothing, ignoreIndex, lseOut, confOut, predOut, entropyOut, logPOut, rankOut, brierOut, smoothOut, rankCap, scratch, false, false, false);
     }
   }
 }
@@ -366,7 +375,7 @@ export function statsRows(
   logits: usize, labels: usize, rows: i32, K: i32,
   invT: f64, smoothing: f64, ignoreIndex: i32,
   lseOut: usize, confOut: usize, predOut: usize, entropyOut: usize,
-  logPOut: usize, rankOut: usize, brierOut: usize, smoothOut: usize, rankCap: i32,
+  logPOut: usize, rankOut: usize, brierOut: usize, smoothOut: usize, rankCap: i32, scratch: usize,
   scaled: bool, squares: bool, gaps: bool,
 ): void {
   const rowBytes = <usize>K << 2;

@@ -60,6 +60,9 @@ const blockGroups = (K: number) => (K <= 32 ? 32 : 16);
 const scratchBytes = (K: number, soft: boolean) =>
   K > SMALL_K ? 4 * K : soft ? 16 * blockGroups(K) * (2 * K + 5) : 16 * blockGroups(K) * (K + 5);
 
+/** Scratch of the stats kernels: K column vectors for K ≤ 64 (must match smallStatsScratch in assembly/statssmall.ts). */
+const statsScratchBytes = (K: number) => (K <= SMALL_K ? 16 * K : 0);
+
 /** Batches of fewer rows skip the small-K kernel, which would fill its lanes with copies. */
 const ROWS_PER_VECTOR = 4;
 
@@ -275,10 +278,10 @@ export class WasmBackend implements Backend {
     if (rows === 0) return;
     const labeled = labels !== null;
     const perRow = 4 * K + (labeled ? 4 + 8 + 4 : 0) + 8 + 8 + 4 + 4;
-    const chunk = this.rowsPerChunk(rows, 8 * 32 + 64, perRow);
+    const chunk = this.rowsPerChunk(rows, 9 * 32 + 64 + statsScratchBytes(K), perRow);
     const n = chunk;
-    const { at: [z, y, lse, entropy, logP, confidence, prediction, rank], end } = regions(this.base, [
-      4 * n * K, labeled ? 4 * n : 0, 8 * n, 8 * n, labeled ? 8 * n : 0, 4 * n, 4 * n, labeled ? 4 * n : 0,
+    const { at: [scratch, z, y, lse, entropy, logP, confidence, prediction, rank], end } = regions(this.base, [
+      statsScratchBytes(K), 4 * n * K, labeled ? 4 * n : 0, 8 * n, 8 * n, labeled ? 8 * n : 0, 4 * n, 4 * n, labeled ? 4 * n : 0,
     ]);
     this.ensureBytes(end);
     const { f32, i32, f64, kernels } = this;
@@ -289,7 +292,7 @@ export class WasmBackend implements Backend {
       if (labels) copy(i32, y >> 2, labels, r0, r1);
       kernels.statsRows(
         z, y, count, K, 1 / request.temperature, 0, request.ignoreIndex,
-        lse, confidence, prediction, entropy, logP, rank, 0, 0, 0,
+        lse, confidence, prediction, entropy, logP, rank, 0, 0, 0, scratch,
       );
       out.lse.set(f64.subarray(lse >> 3, (lse >> 3) + count), r0);
       out.entropy.set(f64.subarray(entropy >> 3, (entropy >> 3) + count), r0);
@@ -312,12 +315,12 @@ export class WasmBackend implements Backend {
     const { sums, topK, bins, keys } = into;
     // Only rank < k is asked of the rank: the kernel stops counting at the largest k.
     const rankCap = topK.length > 0 ? topK[topK.length - 1] : 1;
-    const fixed = 8 * sums.length + 4 * topK.length + 12 * 32 + 64;
+    const fixed = 8 * sums.length + 4 * topK.length + statsScratchBytes(K) + 13 * 32 + 64;
     const perRow = 4 * K + 5 * 4 + 4 * 8;
     const chunk = this.rowsPerChunk(rows, fixed, perRow);
     const n = chunk;
-    const { at: [sumsAt, topKAt, z, y, confidence, prediction, rank, keysAt, entropy, logP, brier, smoothed], end } = regions(this.base, [
-      8 * sums.length, 4 * topK.length, 4 * n * K, 4 * n, 4 * n, 4 * n, 4 * n, 4 * n, 8 * n, 8 * n, 8 * n, 8 * n,
+    const { at: [sumsAt, topKAt, scratch, z, y, confidence, prediction, rank, keysAt, entropy, logP, brier, smoothed], end } = regions(this.base, [
+      8 * sums.length, 4 * topK.length, statsScratchBytes(K), 4 * n * K, 4 * n, 4 * n, 4 * n, 4 * n, 4 * n, 8 * n, 8 * n, 8 * n, 8 * n,
     ]);
     this.ensureBytes(end);
     const { f32, i32, f64, kernels } = this;
@@ -331,7 +334,7 @@ export class WasmBackend implements Backend {
       copy(i32, y >> 2, labels, r0, r1);
       kernels.statsRows(
         z, y, count, K, 1 / request.temperature, request.smoothing, request.ignoreIndex,
-        0, confidence, prediction, entropy, logP, rank, brier, smoothed, rankCap,
+        0, confidence, prediction, entropy, logP, rank, brier, smoothed, rankCap, scratch,
       );
       const written = kernels.statsAccumulate(
         y, count, request.ignoreIndex, confidence, prediction, entropy, logP, rank, brier, smoothed,

@@ -25,7 +25,7 @@ export interface KernelExports {
     logits: number, labels: number, rows: number, K: number,
     invT: number, smoothing: number, ignoreIndex: number,
     lse: number, confidence: number, prediction: number, entropy: number,
-    logP: number, rank: number, brier: number, smoothed: number, rankCap: number,
+    logP: number, rank: number, brier: number, smoothed: number, rankCap: number, scratch: number,
   ): void;
   statsAccumulate(
     labels: number, rows: number, ignoreIndex: number,
