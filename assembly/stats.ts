@@ -190,11 +190,17 @@ const LANES = memory.data<i32>([0, 1, 2, 3], 16);
     const iv = f32x4.splat(invT);
     const E0 = expConstant(0), E1 = expConstant(1), E2 = expConstant(2), E3 = expConstant(3), E4 = expConstant(4);
     const E5 = expConstant(5), E6 = expConstant(6), E7 = expConstant(7), E8 = expConstant(8), E9 = expConstant(9);
-    expRange4(z, 0, split, mv, iv, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9, scaled, squares, gaps, moments);
-    if (split < K) expRange4(z, split + 1, K, mv, iv, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9, scaled, squares, gaps, moments);
+    // The two ranges around the max through one copy of the loop (two inlined copies doubled
+    // the kernels' code, and V8 compiled the bigger functions' loops worse).
+    for (let part = 0; part < 2; part++) {
+      const from = part == 0 ? 0 : split + 1;
+      const to = part == 0 ? split : K;
+      expRange4(z, from, to, mv, iv, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9, scaled, squares, gaps, moments);
+    }
   } else {
-    expRange1(z, 0, split, m, invT, scaled, squares, gaps, moments);
-    if (split < K) expRange1(z, split + 1, K, m, invT, scaled, squares, gaps, moments);
+    for (let part = 0; part < 2; part++) {
+      expRange1(z, part == 0 ? 0 : split + 1, part == 0 ? split : K, m, invT, scaled, squares, gaps, moments);
+    }
   }
   return passR;
 }
