@@ -39,10 +39,18 @@ export function rowPasses(
   const end = base + K;
   let m = -Infinity;
   let rank = 0;
-  for (let k = base; k < end; k++) {
-    const v = z[k];
-    if (v > m) m = v;
-    if (ranked && v > zy) rank++;
+  if (ranked) {
+    for (let k = base; k < end; k++) {
+      const v = z[k];
+      if (v > m) m = v;
+      // No branch on v > z_y: for a label ranked mid-row it would mispredict every other entry.
+      rank += +(v > zy);
+    }
+  } else {
+    for (let k = base; k < end; k++) {
+      const v = z[k];
+      if (v > m) m = v;
+    }
   }
   let first = -1;
   for (let k = base; k < end; k++) {
@@ -56,16 +64,21 @@ export function rowPasses(
   let Q = 0;
   let G = 0;
   let X2 = 0;
-  for (let k = base; k < end; k++) {
-    if (k === first) continue;
-    const x = (z[k] - m) * invT;
-    const e = expMinus(x);
-    R += e;
-    const ex = e * (x > CLAMP || x !== x ? x : CLAMP);
-    X += ex;
-    if (squares) Q += e * e;
-    if (gaps) G += x;
-    if (moments) X2 += ex * (x > CLAMP || x !== x ? x : CLAMP);
+  // The two ranges around the max (no per-element test for it).
+  const split = first < 0 ? end : first;
+  for (let part = 0; part < 2; part++) {
+    const to = part === 0 ? split : end;
+    for (let k = part === 0 ? base : split + 1; k < to; k++) {
+      const x = (z[k] - m) * invT;
+      const e = expMinus(x);
+      R += e;
+      // Math.max keeps a NaN x and turns −∞ into the clamp (where e·x would be 0·−∞).
+      const c = Math.max(x, CLAMP);
+      X += e * c;
+      if (squares) Q += e * e;
+      if (gaps) G += x;
+      if (moments) X2 += e * c * c;
+    }
   }
   pass.m = m;
   pass.rank = rank;
