@@ -1,12 +1,12 @@
 // Adaptive calibration error (ACE): ECE over equal-mass bins. The evaluator keeps one key per
 // counted row — the confidence's f32 bits, bit 31 set when the prediction was right — and
-// here they are sorted by confidence, stable in row order (an LSD radix sort: four counting
-// passes of 8, 8, 8 and 7 bits, each stable), then bin b of B takes sorted rows
+// here they are sorted by confidence, stable in row order (an LSD radix sort: three counting
+// passes of 11, 10 and 10 bits, each stable), then bin b of B takes sorted rows
 // [⌊bN/B⌋, ⌊(b+1)N/B⌋):  ace = Σ_b |correct_b − Σ confidence_b| / N.
 // As a JS loop the sort cost as much as the whole evaluation of 8192×10 logits.
 
 /**
- * ACE of the n keys at `keys` (sorted in place; `scratch` holds n more u32 and 1 KiB of
+ * ACE of the n keys at `keys` (sorted in place; `scratch` holds n more u32 and 8 KiB of
  * counts after them).
  */
 export function aceOfKeys(keys: usize, n: i32, bins: i32, scratch: usize): f64 {
@@ -14,16 +14,19 @@ export function aceOfKeys(keys: usize, n: i32, bins: i32, scratch: usize): f64 {
   let from = keys;
   let to = scratch;
   const counts = scratch + (<usize>n << 2);
-  for (let shift = 0; shift < 31; shift += 8) {
-    const mask: u32 = shift == 24 ? 0x7F : 0xFF;
-    memory.fill(counts, 0, 1024);
+  // Three passes of 11, 10 and 10 bits (31 bits of confidence): a quarter fewer scatters
+  // than four byte-wide passes, and 2048 counts still sit in L1.
+  for (let pass = 0; pass < 3; pass++) {
+    const shift: u32 = pass == 0 ? 0 : pass == 1 ? 11 : 21;
+    const mask: u32 = pass == 0 ? 0x7FF : 0x3FF;
+    const digits = <i32>mask + 1;
+    memory.fill(counts, 0, <usize>digits << 2);
     for (let i = 0; i < n; i++) {
-      const d = (load<u32>(from + (<usize>i << 2)) >>> shift) & mask;
-      const c = counts + (<usize>d << 2);
+      const c = counts + (<usize>((load<u32>(from + (<usize>i << 2)) >>> shift) & mask) << 2);
       store<i32>(c, load<i32>(c) + 1);
     }
     let total = 0;
-    for (let d = 0; d < 256; d++) {
+    for (let d = 0; d < digits; d++) {
       const c = counts + (<usize>d << 2);
       const count = load<i32>(c);
       store<i32>(c, total);
@@ -40,7 +43,7 @@ export function aceOfKeys(keys: usize, n: i32, bins: i32, scratch: usize): f64 {
     from = to;
     to = swap;
   }
-  // Four passes: the sorted keys are back at `keys`.
+  // After three passes the sorted keys are in `from` (the scratch).
   let ace: f64 = 0;
   const N = <f64>n;
   for (let b = 0; b < bins; b++) {

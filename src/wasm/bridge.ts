@@ -372,7 +372,7 @@ export class WasmBackend implements Backend {
   ace(keys: Uint32Array, bins: number): number {
     const n = keys.length;
     if (n === 0) return 0;
-    const { at: [keysAt, scratch], end } = regions(this.base, [4 * n, 4 * n + 1024]);
+    const { at: [keysAt, scratch], end } = regions(this.base, [4 * n, 4 * n + 8192]);
     this.ensureBytes(end);
     new Uint32Array(this.memory.buffer, keysAt, n).set(keys);
     return this.kernels.aceOfKeys(keysAt, n, bins, scratch);
