@@ -45,6 +45,7 @@ async function anchor(lib) {
     hardGrad: Array.from(hard.grad),
     smoothGrad: Array.from(smooth.grad),
     explainSmoothCE: lib.explain(probs, 2, { smoothing: 0.1 }).smoothCE,
+    evaluation: xent.evaluate(logits, [2], { numClasses: 4, smoothing: 0.1, bins: 4 }),
   };
 }
 `;
@@ -119,9 +120,17 @@ const FILES: Record<string, string> = {
     'const total: number = loss + (grad?.length ?? 0) + explain([0.1, 0.2, 0.6, 0.1], 2).smoothCE;',
     "const { losses } = xent.crossEntropy(new Float32Array(4), [2], { numClasses: 4, reduction: 'none' });",
     'const first: number = losses[0];',
+    "const counted: number = xent.crossEntropy(new Float32Array(4), [2], { numClasses: 4, reduction: 'sum' }).count;",
+    'const ev = xent.createEvaluator({ numClasses: 4, topK: [1, 2] });',
+    'ev.add(new Float32Array(4), [2]);',
+    'const ece: number = ev.result().ece + ev.result().topK[2] + ev.result().bins[0].accuracy + counted;',
+    'const target: Float32Array = xent.rowStats(new Float32Array(4), [2], { numClasses: 4 }).targetLogProb;',
+    'const fitted: number = xent.fitTemperature(new Float32Array(4), [2], { numClasses: 4 }).temperature + target[0];',
+    "// @ts-expect-error bins must be a number",
+    "xent.evaluate(new Float32Array(4), [2], { numClasses: 4, bins: '15' });",
     '// @ts-expect-error numClasses is required',
     'xent.crossEntropy(new Float32Array(4), [2], {});',
-    'export { backend, total, first };',
+    'export { backend, total, first, ece, fitted };',
     '',
   ].join('\n'),
   'types-cjs.cts': [
@@ -220,12 +229,18 @@ interface AnchorResult {
   hardGrad: number[];
   smoothGrad: number[];
   explainSmoothCE: number;
+  evaluation: { count: number; nll: number; smoothedLoss: number; accuracy: number; ece: number };
 }
 
 function expectAnchor(result: AnchorResult) {
   expect(result.hardLoss).toBeCloseTo(0.5108, 4);
   expect(result.smoothLoss).toBeCloseTo(0.6279, 4);
   expect(result.explainSmoothCE).toBeCloseTo(0.6279, 4);
+  expect(result.evaluation.count).toBe(1);
+  expect(result.evaluation.nll).toBeCloseTo(0.5108, 4);
+  expect(result.evaluation.smoothedLoss).toBeCloseTo(0.6279, 4);
+  expect(result.evaluation.accuracy).toBe(1);
+  expect(result.evaluation.ece).toBeCloseTo(0.4, 6);
   expect(result.hardGrad[2]).toBeCloseTo(-0.4, 6);
   expect(result.smoothGrad[2]).toBeCloseTo(-0.325, 6);
   expect(result.hardGrad[0]).toBeCloseTo(0.1, 6);
