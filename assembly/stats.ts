@@ -510,8 +510,9 @@ export function statsAccumulate(
     entropy += load<f64>(entropyIn + o);
     brier += load<f64>(brierIn + o);
     confidence += <f64>c;
+    // No branch on rank < k (it would mispredict as often as the model errs); adding 0 is exact.
     for (let t = 0; t < nTopK; t++) {
-      if (rank < load<i32>(topK + (<usize>t << 2))) addTo(sums, SUM_TOPK + t, 1);
+      addTo(sums, SUM_TOPK + t, select<f64>(1, 0, rank < load<i32>(topK + (<usize>t << 2))));
     }
     // c·B is exact in f64 (a 24-bit mantissa times an integer < 2^31).
     const scaledC = <f64>c * B;
