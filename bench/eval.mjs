@@ -77,12 +77,32 @@ function check(rows, numClasses, logits, labels) {
 }
 
 const median = (task) => task.result.latency.p50;
+
+/**
+ * The ratio a ÷ b measured in alternation: `rounds` pairs of back-to-back calls, the median of
+ * the per-pair ratios. Robust to a load that changes while tinybench runs its tasks one after
+ * the other (this machine is shared).
+ */
+function pairedRatio(a, b, rounds = 41) {
+  const ratios = [];
+  for (let i = 0; i < rounds; i++) {
+    let t = performance.now();
+    a();
+    const ta = performance.now() - t;
+    t = performance.now();
+    b();
+    ratios.push(ta / (performance.now() - t));
+  }
+  ratios.sort((x, y) => x - y);
+  return ratios[rounds >> 1];
+}
 const format = (v) => (v >= 100 ? Math.round(v).toString() : v.toPrecision(3));
 
 console.log(`Machine: ${os.cpus()[0].model.trim()}, ${os.cpus().length} cores, Node ${process.version}; load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} at start.`);
 console.log(`Command: node ${process.execArgv.join(' ')} bench/eval.mjs ${process.argv.slice(2).join(' ')}`.replace(/\s+/g, ' ').trim() + '\n');
 const shapes = args.shapes.split(',').map(parseShape);
 const rowsByTask = new Map();
+const paired = new Map();
 for (const shape of shapes) {
   const { logits, labels } = makeInputs(shape.rows, shape.numClasses);
   check(shape.rows, shape.numClasses, logits, labels);
@@ -90,6 +110,10 @@ for (const shape of shapes) {
   const list = tasks(shape.rows, shape.numClasses, logits, labels);
   for (const [id, , call] of list) bench.add(id, call, { beforeAll: collectGarbage });
   await bench.run();
+  for (const [name] of Object.entries(backends)) {
+    const find = (id) => list.find(([taskId]) => taskId === id)[2];
+    paired.set(`${name} ${shape.id}`, pairedRatio(find(`evaluate-${name}`), find(`loss-${name}`)));
+  }
   for (const [id, label] of list) {
     const task = bench.tasks.find((t) => t.name === id);
     if (!rowsByTask.has(id)) rowsByTask.set(id, { label, ns: {} });
@@ -107,6 +131,9 @@ console.log('\nRatios (same run, same data):\n');
 console.log(header);
 for (const name of Object.keys(backends)) {
   console.log(`| evaluate ÷ crossEntropy loss only, ${name} | ${shapes.map((s) => format(ns(`evaluate-${name}`, s) / ns(`loss-${name}`, s)) + '×').join(' | ')} |`);
+}
+for (const name of Object.keys(backends)) {
+  console.log(`| evaluate ÷ crossEntropy loss only, ${name}, paired (median of 41 alternating pairs) | ${shapes.map((s) => format(paired.get(`${name} ${s.id}`)) + '×').join(' | ')} |`);
 }
 for (const name of Object.keys(backends)) {
   console.log(`| hand-written JS ÷ evaluate ${name} (speed-up) | ${shapes.map((s) => format(ns('handwritten', s) / ns(`evaluate-${name}`, s)) + '×').join(' | ')} |`);
