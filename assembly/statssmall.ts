@@ -19,7 +19,7 @@
 //      same columns as the row-wise kernel's (f64 ones widened).
 
 import { expMinus4k, expConstant, logAtLeastOne4, madd } from './exp';
-import { gatherColumn } from './small';
+import { gatherColumn, storeLanes } from './small';
 import { transposeBlock } from './softsmall';
 
 // @ts-ignore: decorator
@@ -55,7 +55,7 @@ import { transposeBlock } from './softsmall';
   return v128.bitselect(small, large, f32x4.lt(r, f32x4.splat(0.41421356)));
 }
 
-/** Stores the first `count` lanes of v, widened to f64, at ptr, ptr + 8, … */
+/** Stores the first `count` lanes of v, widened to f64, at ptr, ptr + 8, … (storeLanes, small.ts, stores them as they are: also i32 lanes, bit for bit). */
 // @ts-ignore: decorator
 @inline function storeWide(ptr: usize, v: v128, count: i32): void {
   const lo = f64x2.promote_low_f32x4(v);
@@ -68,18 +68,6 @@ import { transposeBlock } from './softsmall';
   store<f64>(ptr, f64x2.extract_lane(lo, 0));
   if (count > 1) store<f64>(ptr, f64x2.extract_lane(lo, 1), 8);
   if (count > 2) store<f64>(ptr, f64x2.extract_lane(hi, 0), 16);
-}
-
-/** Stores the first `count` lanes of v (4 bytes each) at ptr, ptr + 4, … */
-// @ts-ignore: decorator
-@inline function storeNarrow(ptr: usize, v: v128, count: i32): void {
-  if (count == 4) {
-    v128.store(ptr, v);
-    return;
-  }
-  store<i32>(ptr, i32x4.extract_lane(v, 0));
-  if (count > 1) store<i32>(ptr, i32x4.extract_lane(v, 1), 4);
-  if (count > 2) store<i32>(ptr, i32x4.extract_lane(v, 2), 8);
 }
 
 /** statsRows for K ≤ SMALL_STATS_K: the same arguments, each flag combination its own loop. */
@@ -195,15 +183,15 @@ export function statsSmallRows(
     const invS = f32x4.div(one, S);
     const logS = log1p4(rest);
     if (lseOut) storeWide(lseOut + (<usize>r << 3), scaled ? madd(mv, iv, logS) : f32x4.add(mv, logS), count);
-    if (confOut) storeNarrow(confOut + (<usize>r << 2), invS, count);
-    if (predOut) storeNarrow(predOut + (<usize>r << 2), fv, count);
+    if (confOut) storeLanes(confOut + (<usize>r << 2), invS, count);
+    if (predOut) storeLanes(predOut + (<usize>r << 2), fv, count);
     if (entropyOut) storeWide(entropyOut + (<usize>r << 3), f32x4.sub(logS, f32x4.mul(xv, invS)), count);
     if (!labels) continue;
     let xy = f32x4.sub(zy, mv);
     if (scaled) xy = f32x4.mul(xy, iv);
     const nll = f32x4.sub(logS, xy);
     if (logPOut) storeWide(logPOut + (<usize>r << 3), v128.bitselect(nan, f32x4.neg(nll), ignored), count);
-    if (rankOut) storeNarrow(rankOut + (<usize>r << 2), v128.or(rank, ignored), count);
+    if (rankOut) storeLanes(rankOut + (<usize>r << 2), v128.or(rank, ignored), count);
     if (squares) {
       // Σ_{k≠y} e and Σ_{k≠y} e²: R' and Q where y = f, else with e_y swapped for the max's 1.
       const ey = expMinus4k(xy, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);

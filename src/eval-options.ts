@@ -5,7 +5,7 @@
  * right-typed value outside its range, each naming the argument and showing the value.
  */
 import type { IndexArray, LabelCounter } from './backend.js';
-import { checkKnownKeys, checkLogits, checkNumClasses, checkOptionsObject, checkRows, describe, labelsOf, number, booleanOf } from './options.js';
+import { callOf, checkKnownKeys, checkLogits, checkNumClasses, checkOptionsObject, checkRows, describe, labelsOf, number, booleanOf, overlapsLogits } from './options.js';
 import type { ResolvedEvaluatorOptions } from './types.js';
 
 /** The smallest temperature (and temperature bound): its inverse must be a finite float32. */
@@ -57,13 +57,9 @@ function topKOf(value: unknown, numClasses: number, where: string): number[] {
 }
 
 /** Softmax's options, and where to write (a new array, the caller's, or the logits). */
-export function prepareSoftmax(logits: unknown, options: unknown) {
+export function prepareSoftmax(input: unknown, given: unknown) {
   const where = 'softmax';
-  checkLogits(logits, where);
-  checkOptionsObject(options, where);
-  checkKnownKeys(options, SOFTMAX_KEYS, where);
-  const numClasses = checkNumClasses(options.numClasses, where);
-  const rows = checkRows(logits, numClasses, where);
+  const { logits, options, numClasses, rows } = callOf(input, given, SOFTMAX_KEYS, where);
   const temperature = temperatureOf(options.temperature, where);
   const log = booleanOf(options.log, `${where}: log`);
   const out = options.out;
@@ -74,11 +70,7 @@ export function prepareSoftmax(logits: unknown, options: unknown) {
     target = logits;
   } else if (out instanceof Float32Array) {
     if (out.length !== logits.length) throw new RangeError(`${where}: out must have logits.length (${logits.length}) elements, got ${out.length}`);
-    if (out.buffer === logits.buffer && out.byteOffset !== logits.byteOffset) {
-      const start = Math.max(out.byteOffset, logits.byteOffset);
-      const end = Math.min(out.byteOffset + out.byteLength, logits.byteOffset + logits.byteLength);
-      if (start < end) throw new RangeError(`${where}: out overlaps logits without being the same view; use out: 'inplace' to overwrite the logits`);
-    }
+    if (overlapsLogits(out, logits)) throw new RangeError(`${where}: out overlaps logits without being the same view; use out: 'inplace' to overwrite the logits`);
     target = out;
   } else {
     throw new TypeError(`${where}: out must be a Float32Array or 'inplace', got ${describe(out)}`);
@@ -87,13 +79,9 @@ export function prepareSoftmax(logits: unknown, options: unknown) {
 }
 
 /** rowStats' request (labels checked and converted when given). */
-export function prepareRowStats(logits: unknown, labels: unknown, options: unknown, count: (rows: number, numClasses: number) => LabelCounter) {
+export function prepareRowStats(input: unknown, labels: unknown, given: unknown, count: (rows: number, numClasses: number) => LabelCounter) {
   const where = 'rowStats';
-  checkLogits(logits, where);
-  checkOptionsObject(options, where);
-  checkKnownKeys(options, ROW_STATS_KEYS, where);
-  const numClasses = checkNumClasses(options.numClasses, where);
-  const rows = checkRows(logits, numClasses, where);
+  const { logits, options, numClasses, rows } = callOf(input, given, ROW_STATS_KEYS, where);
   const temperature = temperatureOf(options.temperature, where);
   const ignoreIndex = ignoreIndexOf(options.ignoreIndex, where);
   const indices = labels === null ? null : labelsOf(labels, rows, numClasses, ignoreIndex, null, where, count(rows, numClasses)).labels;

@@ -69,6 +69,15 @@ export function checkRows(logits: Float32Array, numClasses: number, where: strin
   return logits.length / numClasses;
 }
 
+/** The checks every call over rows of logits starts with; returns them narrowed, with K and N. */
+export function callOf(logits: unknown, options: unknown, keys: readonly string[], where: string) {
+  checkLogits(logits, where);
+  checkOptionsObject(options, where);
+  checkKnownKeys(options, keys, where);
+  const numClasses = checkNumClasses(options.numClasses, where);
+  return { logits, options, numClasses, rows: checkRows(logits, numClasses, where) };
+}
+
 export function reductionOf(value: unknown, where: string): Reduction {
   if (value === undefined) return 'mean';
   if (value === 'mean' || value === 'sum' || value === 'none') return value;
@@ -108,6 +117,16 @@ function weightOf(value: unknown, numClasses: number, where: string): { weight: 
   return { weight: value, weightSum };
 }
 
+/** Whether two views share bytes of one buffer. */
+function sharesBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return a.buffer === b.buffer && Math.max(a.byteOffset, b.byteOffset) < Math.min(a.byteOffset + a.byteLength, b.byteOffset + b.byteLength);
+}
+
+/** An output that shares bytes with the logits without being the same view (which is 'inplace'). */
+export function overlapsLogits(out: Float32Array, logits: Float32Array): boolean {
+  return out.byteOffset !== logits.byteOffset && sharesBytes(out, logits);
+}
+
 /** Turns the grad option into the array to write (or null), checking length and aliasing. */
 function gradOf(value: GradOption | undefined, logits: Float32Array, where: string): Float32Array | null {
   if (value === undefined || value === false) return null;
@@ -117,11 +136,7 @@ function gradOf(value: GradOption | undefined, logits: Float32Array, where: stri
     if (value.length !== logits.length) {
       throw new RangeError(`${where}: grad must have logits.length (${logits.length}) elements, got ${value.length}`);
     }
-    if (value.buffer === logits.buffer && value.byteOffset !== logits.byteOffset) {
-      const start = Math.max(value.byteOffset, logits.byteOffset);
-      const end = Math.min(value.byteOffset + value.byteLength, logits.byteOffset + logits.byteLength);
-      if (start < end) throw new RangeError(`${where}: grad overlaps logits without being the same view; use grad: 'inplace' to overwrite the logits`);
-    }
+    if (overlapsLogits(value, logits)) throw new RangeError(`${where}: grad overlaps logits without being the same view; use grad: 'inplace' to overwrite the logits`);
     return value;
   }
   throw typeError(`${where}: grad`, "false, true, 'inplace' or a Float32Array", value);
@@ -232,13 +247,9 @@ export function scaleOf(reduction: Reduction, gradScale: number, denominator: nu
 }
 
 /** @param count the label counter of the backend that will run the call */
-export function prepareHard(logits: unknown, labels: unknown, options: unknown, count: (rows: number, numClasses: number) => LabelCounter): Prepared<HardRequest> {
+export function prepareHard(input: unknown, labels: unknown, given: unknown, count: (rows: number, numClasses: number) => LabelCounter): Prepared<HardRequest> {
   const where = 'crossEntropy';
-  checkLogits(logits, where);
-  checkOptionsObject(options, where);
-  checkKnownKeys(options, HARD_KEYS, where);
-  const numClasses = checkNumClasses(options.numClasses, where);
-  const rows = checkRows(logits, numClasses, where);
+  const { logits, options, numClasses, rows } = callOf(input, given, HARD_KEYS, where);
   const settings = hardSettings(options, numClasses, where);
   const outputs = outputsOf(options as unknown as CommonOptions, rows, logits, where);
   const { labels: indices, counted } = labelsOf(labels, rows, numClasses, settings.ignoreIndex, settings.weight, where, count(rows, numClasses));
@@ -259,13 +270,9 @@ export function prepareHard(logits: unknown, labels: unknown, options: unknown, 
 }
 
 /** @param check the target checker of the backend that will run the call */
-export function prepareSoft(logits: unknown, targets: unknown, options: unknown, check: (rows: number, numClasses: number) => TargetChecker): Prepared<SoftRequest> {
+export function prepareSoft(input: unknown, targets: unknown, given: unknown, check: (rows: number, numClasses: number) => TargetChecker): Prepared<SoftRequest> {
   const where = 'softCrossEntropy';
-  checkLogits(logits, where);
-  checkOptionsObject(options, where);
-  checkKnownKeys(options, SOFT_KEYS, where);
-  const numClasses = checkNumClasses(options.numClasses, where);
-  const rows = checkRows(logits, numClasses, where);
+  const { logits, options, numClasses, rows } = callOf(input, given, SOFT_KEYS, where);
   checkLogits(targets, where, 'targets');
   if (targets.length !== logits.length) {
     throw new RangeError(`${where}: targets.length must equal logits.length (${logits.length}), got ${targets.length}`);
@@ -276,11 +283,7 @@ export function prepareSoft(logits: unknown, targets: unknown, options: unknown,
   const temperature = options.temperature === undefined ? 1
     : number(where, 'temperature', options.temperature, 'a finite number > 0', (v) => v > 0 && v < Infinity);
   const outputs = outputsOf(options as unknown as SoftCrossEntropyOptions, rows, logits, where);
-  if (outputs.grad && outputs.grad !== logits && outputs.grad.buffer === targets.buffer) {
-    const start = Math.max(outputs.grad.byteOffset, targets.byteOffset);
-    const end = Math.min(outputs.grad.byteOffset + outputs.grad.byteLength, targets.byteOffset + targets.byteLength);
-    if (start < end) throw new RangeError(`${where}: grad overlaps targets`);
-  }
+  if (outputs.grad && outputs.grad !== logits && sharesBytes(outputs.grad, targets)) throw new RangeError(`${where}: grad overlaps targets`);
   const bad = check(rows, numClasses)(targets);
   if (bad >= 0) throw new RangeError(`${where}: targets[${bad}] must be a probability ≥ 0, got ${describe(targets[bad])}`);
   const denominator = outputs.reduction === 'mean' ? rows : 1;

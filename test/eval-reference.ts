@@ -8,6 +8,8 @@
  * entropy, and every mean over no rows is 0.
  */
 
+import type { EvaluationResult, EvaluatorOptions } from '../src/types.js';
+
 export interface ReferenceRow {
   lse: number;
   confidence: number;
@@ -76,31 +78,11 @@ export function referenceSoftmax(logits: ArrayLike<number>, K: number, temperatu
   return out;
 }
 
-export interface ReferenceEvaluationOptions {
-  numClasses: number;
-  bins?: number;
-  topK?: readonly number[];
-  ignoreIndex?: number;
-  temperature?: number;
-  smoothing?: number;
-  sequenceLength?: number;
-  shift?: boolean;
-}
+/** The library's evaluator options: the reference reads the same ones. */
+export type ReferenceEvaluationOptions = EvaluatorOptions;
 
-export interface ReferenceEvaluation {
-  count: number;
-  nll: number;
-  perplexity: number;
-  smoothedLoss: number;
-  accuracy: number;
-  topK: Record<number, number>;
-  meanConfidence: number;
-  ece: number;
-  mce: number;
-  ace: number;
-  brier: number;
-  entropy: number;
-  bins: { lo: number; hi: number; count: number; meanConfidence: number; accuracy: number }[];
+/** The library's result fields (the same definitions), and what the tests need to know besides. */
+export interface ReferenceEvaluation extends EvaluationResult {
   /** Counted rows whose confidence lies within 1e-6 of an equal-width bin edge. */
   nearEdge: number;
   /** Whether two counted rows on either side of an equal-mass boundary have confidences within 1e-6. */
