@@ -214,7 +214,11 @@ export class EvaluatorImpl implements Evaluator {
   }
 
   add(logits: Float32Array, labels: unknown): void {
-    const where = 'evaluator.add';
+    this.addBatch(logits, labels, 'evaluator.add');
+  }
+
+  /** add, with the caller's name in error messages (evaluate is a one-shot evaluator). */
+  addBatch(logits: unknown, labels: unknown, where: string): void {
     const batch = prepareBatch(this.options, logits, labels, where, this.backend.countLabels);
     this.reserve(batch.rows);
     // The sums are updated on a copy and committed at the end; keys land after `size`,

@@ -111,7 +111,7 @@ class XentImpl implements Xent {
 
   evaluate(logits: Float32Array, labels: unknown, options: unknown): EvaluationResult {
     const evaluator = new EvaluatorImpl(this.impl, options, 'evaluate');
-    evaluator.add(logits, labels);
+    evaluator.addBatch(logits, labels, 'evaluate');
     return evaluator.result();
   }
 
