@@ -156,6 +156,15 @@ const LANES = memory.data<i32>([0, 1, 2, 3], 16);
   let k = 0;
   if (ASC_FEATURE_SIMD) {
     const mv = f32x4.splat(m);
+    // Sixteen entries per test, then the vector that holds the first hit.
+    for (; k + 16 <= K; k += 16) {
+      const p = at(z, k);
+      const hit = v128.or(
+        v128.or(f32x4.eq(v128.load(p), mv), f32x4.eq(v128.load(p, 16), mv)),
+        v128.or(f32x4.eq(v128.load(p, 32), mv), f32x4.eq(v128.load(p, 48), mv)),
+      );
+      if (v128.any_true(hit)) break;
+    }
     for (; k + 4 <= K; k += 4) {
       const top = f32x4.eq(v128.load(at(z, k)), mv);
       if (v128.any_true(top)) return k + ctz(i32x4.bitmask(top));
