@@ -5,7 +5,7 @@
 // row's logits before it writes over them.
 
 import { expMinus, expMinus4k, expConstant } from './exp';
-import { maxAndRank, firstOf, expStats, restOf } from './stats';
+import { maxAndRank, firstOf, expStats, restOf, logOfSum } from './stats';
 
 // @ts-ignore: decorator
 @inline function at(ptr: usize, k: i32): usize {
@@ -97,7 +97,7 @@ export function softmaxRows(logits: usize, out: usize, rows: i32, K: i32, invT: 
     const first = firstOf(z, K, m);
     if (log) {
       const rest = restOf(expStats(z, K, m, first, invT32, scaled, false, false, false), m);
-      logRow(z, o, K, m, invT32, <f32>Math.log1p(rest), scaled);
+      logRow(z, o, K, m, invT32, <f32>logOfSum(rest), scaled);
     } else {
       // The exps around the max (each row's z is read before its e is written over it).
       const split = first < 0 ? K : first;

@@ -338,6 +338,16 @@ export let passR: f64 = 0;
   passX2 += X2;
 }
 
+/**
+ * log S from R' = S − 1: log1p where 1 + R' would round R' away (R' < 2^-20), else log(1 + R')
+ * (whose rounding then costs < 2^-33 relative), which AssemblyScript computes from a table
+ * without log1p's divisions.
+ */
+// @ts-ignore: decorator
+@inline export function logOfSum(rest: f64): f64 {
+  return rest < 9.5367431640625e-7 ? Math.log1p(rest) : Math.log(1 + rest);
+}
+
 /** S − 1 from pass 2's R', NaN when the max is not finite (as the float64 formulas give). */
 // @ts-ignore: decorator
 @inline export function restOf(R: f64, m: f32): f64 {
@@ -410,7 +420,7 @@ export function statsRows(
     const rest = restOf(expStats(z, K, m, first, invT32, scaled, squares, gaps, false), m);
     const S = 1 + rest;
     const invS = 1 / S;
-    const logS = Math.log1p(rest);
+    const logS = logOfSum(rest);
     const o = <usize>r << 3;
     if (lseOut) store<f64>(lseOut + o, <f64>m * invT + logS);
     if (confOut) store<f32>(confOut + (<usize>r << 2), <f32>invS);

@@ -8,7 +8,7 @@
 // Each row's three numbers go to `out` (f64, three per row, NaN for ignored rows);
 // temperatureSum adds them in row order.
 
-import { maxAndRank, firstOf, expStats, restOf, passX, passX2 } from './stats';
+import { maxAndRank, firstOf, expStats, restOf, logOfSum, passX, passX2 } from './stats';
 
 export function temperatureRows(
   logits: usize, labels: usize, rows: i32, K: i32, beta: f64, ignoreIndex: i32, out: usize,
@@ -28,7 +28,7 @@ export function temperatureRows(
     const m = maxAndRank(z, K, 0, false);
     const rest = restOf(expStats(z, K, m, firstOf(z, K, m), beta32, true, false, false, true), m);
     const S = 1 + rest;
-    const logS = Math.log1p(rest);
+    const logS = logOfSum(rest);
     const xy = (<f64>load<f32>(z + (<usize>y << 2)) - <f64>m) * beta;
     const meanX = passX / S;
     const variance = passX2 / S - meanX * meanX;
