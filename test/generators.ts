@@ -245,7 +245,8 @@ export interface CompareOptions {
 }
 
 /** Throws a readable error listing the first mismatches of `result` against `ref`. */
-export function assertMatchesReference(result: ScalarResult | RowsResult, ref: ReferenceResult, options: CompareOptions): void {
+/** `result` may lack `count` (the tfjs adapter's losses are tensors, whose results carry none). */
+export function assertMatchesReference(result: Omit<ScalarResult, 'count'> | RowsResult, ref: ReferenceResult, options: CompareOptions): void {
   const problems: string[] = [];
   const note = (problem: string | null): void => {
     if (problem !== null && problems.length < 8) problems.push(problem);
