@@ -24,6 +24,8 @@ export interface ReferenceResult {
   grad: Float64Array;
   /** Per-row log-sum-exp of the transformed logits (also for ignored rows). */
   lse: Float64Array;
+  /** Per-row log S = lse − m, the part of lse that the kernels compute (m is exact). */
+  logS: Float64Array;
   /** Per-row bound on Σ_j |d rowLoss / d transformedLogit_j| (0 for ignored rows). */
   gradBound: Float64Array;
   /** Per-row bound on max_j |d rowLoss / d transformedLogit_j| (0 for ignored rows). */
@@ -61,15 +63,28 @@ export function labelsToNumbers(labels: ArrayLike<number | bigint>): number[] {
   return out;
 }
 
-/** max, then lse = m + log Σ exp(z_k − m), then p_k = exp(z_k − lse). */
-function softmaxRow(z: number[]): { lse: number; p: number[] } {
+/**
+ * m = max z, S = Σ exp(z_k − m), log S, lse = m + log S and p_k = exp(z_k − m)/S.
+ * log S is log1p(S − 1), with S − 1 = (the sum of the exps of the entries below m) + (the
+ * number of entries equal to m) − 1: a confident row's S is 1 + (tiny), and rounding that
+ * sum to float64 would lose the tiny part that is the row's whole loss.
+ */
+function softmaxRow(z: number[]): { m: number; logS: number; lse: number; p: number[] } {
   let m = -Infinity;
   for (const value of z) m = Math.max(m, value);
-  let sumExp = 0;
-  for (const value of z) sumExp += Math.exp(value - m);
-  const lse = m + Math.log(sumExp);
+  let rest = 0;
+  let ties = 0;
+  for (const value of z) {
+    // z_k − m, not z_k === m: an all −∞ (or +∞) row gives NaN gaps, as IEEE arithmetic does.
+    const gap = value - m;
+    if (gap === 0) ties++;
+    else rest += Math.exp(gap);
+  }
+  const sumExp = rest + ties;
+  const logS = Math.log1p(rest + (ties - 1));
+  const lse = m + logS;
   const p = z.map((value) => Math.exp(value - m) / sumExp);
-  return { lse, p };
+  return { m, logS, lse, p };
 }
 
 function weightOf(weight: ArrayLike<number> | undefined, k: number): number {
@@ -95,6 +110,7 @@ export function referenceCrossEntropy(
 
   const rowLosses = new Float64Array(N);
   const lseOut = new Float64Array(N);
+  const logSOut = new Float64Array(N);
   const gradBound = new Float64Array(N);
   const gradMax = new Float64Array(N);
   const rowScale = new Float64Array(N);
@@ -114,8 +130,9 @@ export function referenceCrossEntropy(
     const z = softcap === undefined ? raw : raw.map((value) => softcap * Math.tanh(value / softcap));
     const chain = softcap === undefined ? raw.map(() => 1) : raw.map((value) => 1 - Math.tanh(value / softcap) ** 2);
 
-    const { lse, p } = softmaxRow(z);
+    const { m, logS, lse, p } = softmaxRow(z);
     lseOut[i] = lse;
+    logSOut[i] = logS;
     if (y === ignoreIndex) continue;
 
     const weightY = weightOf(weight, y);
@@ -123,21 +140,15 @@ export function referenceCrossEntropy(
 
     // Step 1: loss. Unweighted: lse − (1−ε)·z_y − (ε/K)·Σz; weighted (PyTorch):
     // (1−ε)·w_y·(lse − z_y) + (ε/K)·Σ w_k·(lse − z_k). ε = 0 skips the smoothing term.
-    let loss: number;
-    if (weight === undefined) {
-      loss = lse - (1 - epsilon) * z[y];
-      if (epsilon !== 0) {
-        let sumZ = 0;
-        for (let k = 0; k < K; k++) sumZ += z[k];
-        loss -= (epsilon / K) * sumZ;
-      }
-    } else {
-      loss = (1 - epsilon) * weightY * (lse - z[y]);
-      if (epsilon !== 0) {
-        let smooth = 0;
-        for (let k = 0; k < K; k++) smooth += weight[k] * (lse - z[k]);
-        loss += (epsilon / K) * smooth;
-      }
+    // Both as (1−ε)·w_y·(lse − z_y) + (ε/K)·Σ w_k·(lse − z_k) (w ≡ 1 unweighted), with each
+    // lse − z_k written log S + (m − z_k): a confident row's lse − z_y is its tiny log S, which
+    // the difference of two nearly equal float64 numbers would lose.
+    const lseMinus = (k: number) => logS + (m - z[k]);
+    let loss = (1 - epsilon) * weightY * lseMinus(y);
+    if (epsilon !== 0) {
+      let smooth = 0;
+      for (let k = 0; k < K; k++) smooth += weightOf(weight, k) * lseMinus(k);
+      loss += (epsilon / K) * smooth;
     }
     // Step 2: auxiliary z-loss.
     if (zLoss !== 0) loss += zLoss * lse * lse;
@@ -158,7 +169,7 @@ export function referenceCrossEntropy(
     gradMax[i] = A >= 0 ? Math.max(A, cmax) : Math.abs(A) + cmax;
   }
 
-  return reduce(rowLosses, rowGrad, lseOut, gradBound, gradMax, rowScale, denominator, K, reduction, gradScale, labelValues, ignoreIndex);
+  return reduce(rowLosses, rowGrad, lseOut, logSOut, gradBound, gradMax, rowScale, denominator, K, reduction, gradScale, labelValues, ignoreIndex);
 }
 
 /** Probability-target cross-entropy with every option of `softCrossEntropy`. */
@@ -177,6 +188,7 @@ export function referenceSoftCrossEntropy(
 
   const rowLosses = new Float64Array(N);
   const lseOut = new Float64Array(N);
+  const logSOut = new Float64Array(N);
   const gradBound = new Float64Array(N);
   const gradMax = new Float64Array(N);
   const rowScale = new Float64Array(N);
@@ -190,16 +202,18 @@ export function referenceSoftCrossEntropy(
       // t' = (1−ε)·t + ε/K
       smoothed.push((1 - epsilon) * targets[i * K + k] + epsilon / K);
     }
-    const { lse, p } = softmaxRow(z);
+    const { m, logS, lse, p } = softmaxRow(z);
     lseOut[i] = lse;
+    logSOut[i] = logS;
 
-    // loss = −Σ w_k·t'_k·log p_k, log p_k = z_k − lse; a zero t'_k contributes exactly 0.
+    // loss = −Σ w_k·t'_k·log p_k, −log p_k = lse − z_k = log S + (m − z_k); a zero t'_k
+    // contributes exactly 0.
     let loss = 0;
     let A = 0; // Σ w_k·t'_k
     for (let k = 0; k < K; k++) {
       const wt = weightOf(weight, k) * smoothed[k];
       A += wt;
-      if (smoothed[k] !== 0) loss -= wt * (z[k] - lse);
+      if (smoothed[k] !== 0) loss += wt * (logS + (m - z[k]));
     }
     rowLosses[i] = loss;
 
@@ -211,7 +225,7 @@ export function referenceSoftCrossEntropy(
     gradBound[i] = 2 * Math.abs(A);
     gradMax[i] = Math.abs(A);
   }
-  const result = reduce(rowLosses, rowGrad, lseOut, gradBound, gradMax, rowScale, N, K, reduction, gradScale, null, 0);
+  const result = reduce(rowLosses, rowGrad, lseOut, logSOut, gradBound, gradMax, rowScale, N, K, reduction, gradScale, null, 0);
   // The 1/T of the gradient is already in rowGrad; report it in rowScale for the error bars.
   for (let i = 0; i < N; i++) result.rowScale[i] /= T;
   return result;
@@ -222,6 +236,7 @@ function reduce(
   rowLosses: Float64Array,
   rowGrad: Float64Array,
   lse: Float64Array,
+  logS: Float64Array,
   gradBound: Float64Array,
   gradMax: Float64Array,
   rowScale: Float64Array,
@@ -255,5 +270,5 @@ function reduce(
       grad[i * K + j] = ignored || nothingCounted ? 0 : rowGrad[i * K + j] * scale;
     }
   }
-  return { rowLosses, loss, grad, lse, gradBound, gradMax, rowScale, denominator };
+  return { rowLosses, loss, grad, lse, logS, gradBound, gradMax, rowScale, denominator };
 }
