@@ -141,7 +141,7 @@ export function copyFloor(dst: usize, src: usize, n: i32): void {
   memory.copy(dst, src, <usize>n << 2);
 }
 
-// log(x) for four lanes x ≥ 1 (sums of exps, whose largest term is exactly 1). x = 2^e·f
+// log(x) for four lanes x = 1 + u ≥ 1 (sums of exps, whose largest term is exactly 1). x = 2^e·f
 // with f in [√½, √2), log x = e·ln 2 + log f, ln 2 split hi/lo, and log f = 2·atanh(s) with
 // s = (f − 1)/(f + 1) in ±0.1716: 2s + 2s·w·R(w), w = s², R a degree-2 fit to
 // (atanh(s)/s − 1)/w (relative error 8e-10). One division and three coefficients instead of
@@ -154,17 +154,28 @@ export function copyFloor(dst: usize, src: usize, n: i32): void {
 @inline const LOG_R1: f32 = 0.19988770672247258;
 // @ts-ignore: decorator
 @inline const LOG_R2: f32 = 0.1493586649275714;
-
 // @ts-ignore: decorator
-@inline export function logAtLeastOne4(x: v128): v128 {
+@inline const SQRT_HALF: f32 = 0.707106781186547524;
+
+/**
+ * log(1 + u) for four lanes u ≥ 0: log S from S − 1, the sum of exps kept apart from the
+ * max's exact 1. Where 1 + u < √2 (so e = 0 and f = 1 + u), the numerator of s is u itself
+ * rather than f − 1 from the rounded 1 + u, so that a tiny u keeps every digit (log1p(u) ≈
+ * u); the denominator f + 1 is within an ulp either way. Other lanes take the path above.
+ */
+// @ts-ignore: decorator
+@inline export function log1p4(u: v128): v128 {
+  const one = f32x4.splat(1);
+  const x = f32x4.add(u, one);
   // f in [0.5, 1) and its exponent e, then renormalised to [√½, √2).
   let e = i32x4.sub(i32x4.shr_u(x, 23), i32x4.splat(126));
   let f = v128.or(v128.and(x, i32x4.splat(0x007FFFFF)), i32x4.splat(0x3F000000));
-  const below = f32x4.lt(f, f32x4.splat(0.707106781186547524));
+  const below = f32x4.lt(f, f32x4.splat(SQRT_HALF));
   e = i32x4.add(e, below); // the mask is −1 where f < √½
   f = f32x4.add(f, v128.and(f, below));
-  const one = f32x4.splat(1);
-  const s = f32x4.div(f32x4.sub(f, one), f32x4.add(f, one));
+  // x < 2·√½ exactly where e = 0 and f = x (x/2 < √½ above, the same rounding).
+  const near = f32x4.lt(x, f32x4.splat(2 * SQRT_HALF));
+  const s = f32x4.div(v128.bitselect(u, f32x4.sub(f, one), near), f32x4.add(f, one));
   const w = f32x4.mul(s, s);
   const R = madd(madd(f32x4.splat(LOG_R2), w, f32x4.splat(LOG_R1)), w, f32x4.splat(LOG_R0));
   const s2 = f32x4.add(s, s);

@@ -2,16 +2,28 @@
 // probability targets). Each walks one row of K floats once; SIMD builds take
 // four lanes at a time and finish the K mod 4 tail in scalar code.
 //
-// Sums are accumulated in f32 lanes over blocks of BLOCK elements and folded into
-// f64 after each block: f32 lanes keep the loop as fast as the exp, the f64 fold
-// keeps the error of a 128 000-class row near one f32 rounding per block.
+// SIMD builds sum in four f32 lanes over blocks of BLOCK elements (64 per lane) folded into
+// f64 after each block: f32 lanes keep the loop as fast as the exp, the f64 fold keeps the
+// error of a 128 000-class row near one f32 rounding per block. The scalar build folds its
+// one f32 partial every CHUNK = 64 elements, as accurate as a SIMD lane.
+//
+// S − 1, not S: the exp of the max itself is exactly exp(0) = 1, and a confident row's S is
+// 1 + (tiny), the tiny part its whole loss; summed into an f32 lane that holds the 1 it
+// would keep a digit or two. So the exp pass leaves the ties (z_k = m) out of the sum and
+// counts them: S − 1 = (the other exps) + (ties − 1), and log S = log1p(S − 1). Masking
+// every element costs three vector operations per four (~10 % of the pass); instead pass 1
+// notes a chunk of CHUNK elements that holds the max, and pass 2 masks that chunk and the
+// K mod 4 tail only. Ties elsewhere are summed as the 1s they are: they make S − 1 ≥ 1,
+// where rounding against a 1 costs nothing relative.
 
 import { expMinus, expMinus4k, expConstant, madd } from './exp';
 
 // @ts-ignore: decorator
 @inline const BLOCK: i32 = 256;
+// @ts-ignore: decorator
+@inline const CHUNK: i32 = 64;
 
-/** The second result of rowExpSum (wasm has no cheap tuple return here). */
+/** The second result of rowExpSumMinusOne (wasm has no cheap tuple return here). */
 export let secondSum: f64 = 0;
 
 // @ts-ignore: decorator
@@ -32,105 +44,376 @@ export let secondSum: f64 = 0;
     <f64>f32x4.extract_lane(v, 2) + <f64>f32x4.extract_lane(v, 3);
 }
 
-/** max_k z_k (pmax: a NaN lane may be skipped; the exp pass turns it into a NaN sum anyway). */
+/**
+ * Set by rowMax: a lower bound of the row's second largest logit, the larger of the lane
+ * maxima that cannot hold the max (−∞ when K = 1). A row whose S − 1 is below CONFIDENT_SUM
+ * has every other logit more than CONFIDENT_GAP below m, so m − runnerUp > CONFIDENT_GAP
+ * catches every confident row before its exp pass (and a few others).
+ */
+export let runnerUp: f32 = -Infinity;
+
+/**
+ * Set by rowMax: the first element of a CHUNK-element chunk that holds the max (SIMD builds:
+ * a chunk of the row's first K & ~3, or K & ~3 when only the tail holds it; the scalar
+ * build: a chunk of all K). Pass 2 masks the ties there.
+ */
+export let maxChunk: i32 = 0;
+
+/**
+ * Confident rows, S − 1 < e^−6 (the max's probability above 0.9975), take their S − 1 from
+ * rowExpSumMinusOneExact, which also corrects the rounding of the float32 gaps z_k − m.
+ */
+// @ts-ignore: decorator
+@inline export const CONFIDENT_GAP: f32 = 6;
+// @ts-ignore: decorator
+@inline export const CONFIDENT_SUM: f32 = 0.0024787521766663585; // e^−6
+
+/**
+ * Pass 1: max_k z_k, and runnerUp and maxChunk (pmax: a NaN lane may be skipped; the exp
+ * pass turns it into a NaN sum anyway).
+ */
 export function rowMax(z: usize, K: i32): f32 {
+  const vectorEnd = K & ~3;
   let m: f32 = -Infinity;
+  let second: f32 = -Infinity;
+  let chunkAt = 0;
   let k = 0;
   if (ASC_FEATURE_SIMD) {
-    if (K >= 8) {
-      let m0 = v128.load(z);
-      let m1 = v128.load(z, 16);
-      for (k = 8; k + 8 <= K; k += 8) {
+    // Per chunk the lanes' maxima; per lane the best chunk so far (its first element).
+    let best = f32x4.splat(-Infinity);
+    let bestChunk = i32x4.splat(0);
+    let chunk = i32x4.splat(0);
+    for (let c = 0; c < vectorEnd; c += CHUNK) {
+      const end = min(vectorEnd, c + CHUNK);
+      // Four vectors per iteration (the first one twice: harmless for a max), so that the
+      // loop's bookkeeping pays for the chunk's.
+      let m0 = v128.load(at(z, c));
+      let m1 = m0, m2 = m0, m3 = m0;
+      for (k = c; k + 16 <= end; k += 16) {
         m0 = f32x4.pmax(m0, v128.load(at(z, k)));
         m1 = f32x4.pmax(m1, v128.load(at(z, k), 16));
+        m2 = f32x4.pmax(m2, v128.load(at(z, k), 32));
+        m3 = f32x4.pmax(m3, v128.load(at(z, k), 48));
       }
-      m = horizontalMax(f32x4.pmax(m0, m1));
+      for (; k < end; k += 4) m0 = f32x4.pmax(m0, v128.load(at(z, k)));
+      const top = f32x4.pmax(f32x4.pmax(m0, m1), f32x4.pmax(m2, m3));
+      bestChunk = v128.bitselect(chunk, bestChunk, f32x4.gt(top, best));
+      best = f32x4.pmax(best, top);
+      chunk = i32x4.add(chunk, i32x4.splat(CHUNK));
     }
+    k = vectorEnd;
+    if (vectorEnd > 0) {
+      // Lane j holds the max of the z_k with k ≡ j (mod 4): m is the largest lane, the
+      // runner-up bound the second largest, and maxChunk the chunk of the first lane holding m.
+      const b0 = f32x4.extract_lane(best, 0), b1 = f32x4.extract_lane(best, 1);
+      const b2 = f32x4.extract_lane(best, 2), b3 = f32x4.extract_lane(best, 3);
+      const hi01 = b1 > b0 ? b1 : b0, lo01 = b1 > b0 ? b0 : b1;
+      const hi23 = b3 > b2 ? b3 : b2, lo23 = b3 > b2 ? b2 : b3;
+      m = hi23 > hi01 ? hi23 : hi01;
+      const lower = hi23 > hi01 ? hi01 : hi23;
+      const lo = lo23 > lo01 ? lo23 : lo01;
+      second = lo > lower ? lo : lower;
+      chunkAt = b0 == m ? i32x4.extract_lane(bestChunk, 0)
+        : b1 == m ? i32x4.extract_lane(bestChunk, 1)
+        : b2 == m ? i32x4.extract_lane(bestChunk, 2)
+        : i32x4.extract_lane(bestChunk, 3);
+    }
+  } else {
+    // The scalar build: chunks over all K (the K mod 4 tail included), the maxima of the
+    // even and odd k; the smaller of the row's two is some other logit than the max.
+    let even: f32 = -Infinity;
+    let odd: f32 = -Infinity;
+    for (let c = 0; c < K; c += CHUNK) {
+      const end = min(K, c + CHUNK);
+      let chunkEven: f32 = -Infinity;
+      let chunkOdd: f32 = -Infinity;
+      for (k = c; k + 2 <= end; k += 2) {
+        const a = load<f32>(at(z, k));
+        const b = load<f32>(at(z, k), 4);
+        chunkEven = a > chunkEven ? a : chunkEven;
+        chunkOdd = b > chunkOdd ? b : chunkOdd;
+      }
+      if (k < end) {
+        const a = load<f32>(at(z, k));
+        chunkEven = a > chunkEven ? a : chunkEven;
+      }
+      const top = chunkOdd > chunkEven ? chunkOdd : chunkEven;
+      if (top > m) {
+        m = top;
+        chunkAt = c;
+      }
+      even = chunkEven > even ? chunkEven : even;
+      odd = chunkOdd > odd ? chunkOdd : odd;
+    }
+    k = K;
+    second = odd > even ? even : odd;
   }
+  // The tail: exact top-two updates; a new max there leaves no chunk to mask.
   for (; k < K; k++) {
     const v = load<f32>(at(z, k));
+    const lower = v > m ? m : v;
+    if (v > m) chunkAt = vectorEnd;
     m = v > m ? v : m;
+    second = lower > second ? lower : second;
   }
+  runnerUp = second;
+  maxChunk = chunkAt;
   return m;
 }
 
 /**
- * Pass 2: S = Σ_k exp(z_k − m), storing each exp at e (unless e = 0), and, when `gaps` is
- * set, Σ_k w_k·(z_k − m) (w_k = 1 when w = 0) into `secondSum`.
+ * Pass 2: S − 1, where S = Σ_k exp(z_k − m), storing each exp at e (unless e = 0), and, when
+ * `gaps` is set, Σ_k w_k·(z_k − m) (w_k = 1 when w = 0) into `secondSum`. Call it right after
+ * rowMax on the same row (it reads maxChunk).
  *
  * The smoothing term needs Σ_k (lse − z_k) = K·log S + Σ_k (m − z_k). Summing the gaps
  * z_k − m (all ≤ 0, so nothing cancels) instead of the logits themselves keeps the loss
  * exact to float32 even for large, nearly equal logits, where Σz would lose the differences.
  */
-export function rowExpSum(z: usize, e: usize, K: i32, m: f32, gaps: bool, w: usize): f64 {
+export function rowExpSumMinusOne(z: usize, e: usize, K: i32, m: f32, gaps: bool, w: usize): f64 {
   if (e) {
-    if (!gaps) return expLoop(z, e, K, m, 0, true, false, false);
-    return w ? expLoop(z, e, K, m, w, true, true, true) : expLoop(z, e, K, m, 0, true, true, false);
+    if (!gaps) return expLoop(z, e, K, m, 1, 0, true, false, false, false);
+    return w ? expLoop(z, e, K, m, 1, w, true, true, true, false) : expLoop(z, e, K, m, 1, 0, true, true, false, false);
   }
-  if (!gaps) return expLoop(z, 0, K, m, 0, false, false, false);
-  return w ? expLoop(z, 0, K, m, w, false, true, true) : expLoop(z, 0, K, m, 0, false, true, false);
+  if (!gaps) return expLoop(z, 0, K, m, 1, 0, false, false, false, false);
+  return w ? expLoop(z, 0, K, m, 1, w, false, true, true, false) : expLoop(z, 0, K, m, 1, 0, false, true, false, false);
 }
+
+/** rowExpSumMinusOne for S = Σ_k exp(scale·(z_k − m)) (soft targets: scale = 1/T), no gaps. */
+export function rowExpSumMinusOneScaled(z: usize, e: usize, K: i32, m: f32, scale: f32): f64 {
+  return e ? expLoop(z, e, K, m, scale, 0, true, false, false, true) : expLoop(z, 0, K, m, scale, 0, false, false, false, true);
+}
+
+/** What expRange adds up besides its return value (once per range, not per element). */
+let rangeGaps: f64 = 0;
+let rangeTies: i32 = 0;
 
 // Compiled once per flag combination (the flags are constants after inlining), so the
 // loops carry no per-element branch.
 // @ts-ignore: decorator
-@inline function expLoop(z: usize, e: usize, K: i32, m: f32, w: usize, keepExps: bool, gaps: bool, weighted: bool): f64 {
-  let total: f64 = 0;
+@inline function expLoop(
+  z: usize, e: usize, K: i32, m: f32, scale: f32, w: usize,
+  keepExps: bool, gaps: bool, weighted: bool, scaled: bool,
+): f64 {
+  if (!ASC_FEATURE_SIMD) return expLoopScalar(z, e, K, m, scale, w, keepExps, gaps, weighted, scaled);
+  const vectorEnd = K & ~3;
+  const c0 = maxChunk;
+  const c1 = min(vectorEnd, c0 + CHUNK);
+  rangeGaps = 0;
+  rangeTies = 0;
+  let rest = expRange(z, e, 0, c0, m, scale, w, false, keepExps, gaps, weighted, scaled);
+  rest += expRange(z, e, c0, c1, m, scale, w, true, keepExps, gaps, weighted, scaled);
+  rest += expRange(z, e, c1, vectorEnd, m, scale, w, false, keepExps, gaps, weighted, scaled);
+  let gapTotal = rangeGaps;
+  let ties = rangeTies;
+  // The K mod 4 tail, ties masked.
+  if (vectorEnd < K) {
+    let part: f32 = 0;
+    let gapPart: f32 = 0;
+    for (let k = vectorEnd; k < K; k++) {
+      let x = load<f32>(at(z, k)) - m;
+      if (scaled) x *= scale;
+      const v = expMinus(x);
+      if (keepExps) store<f32>(at(e, k), v);
+      part += x == 0 ? 0 : v;
+      ties += <i32>(x == 0);
+      if (gaps) gapPart += weighted ? x * load<f32>(at(w, k)) : x;
+    }
+    rest += <f64>part;
+    gapTotal += <f64>gapPart;
+  }
+  secondSum = gapTotal;
+  return rest + <f64>(ties - 1);
+}
+
+/**
+ * The scalar build's pass 2: one f32 partial sum per chunk of CHUNK elements, folded into
+ * f64 (it used to run 256 terms in one partial: ~10 ulp on a long row's gradient), the
+ * ties masked in the chunk that holds the max (rowMax's maxChunk, over all K here).
+ */
+// @ts-ignore: decorator
+@inline function expLoopScalar(
+  z: usize, e: usize, K: i32, m: f32, scale: f32, w: usize,
+  keepExps: bool, gaps: bool, weighted: bool, scaled: bool,
+): f64 {
+  rangeGaps = 0;
+  rangeTies = 0;
+  let rest: f64 = 0;
+  for (let c = 0; c < K; c += CHUNK) {
+    const end = min(K, c + CHUNK);
+    rest += c == maxChunk
+      ? scalarChunk(z, e, c, end, m, scale, w, true, keepExps, gaps, weighted, scaled)
+      : scalarChunk(z, e, c, end, m, scale, w, false, keepExps, gaps, weighted, scaled);
+  }
+  secondSum = rangeGaps;
+  return rest + <f64>(rangeTies - 1);
+}
+
+/** One chunk of expLoopScalar: the sum of the exps returned, gaps and (masked) ties as expRange. */
+// @ts-ignore: decorator
+@inline function scalarChunk(
+  z: usize, e: usize, from: i32, to: i32, m: f32, scale: f32, w: usize,
+  masked: bool, keepExps: bool, gaps: bool, weighted: bool, scaled: bool,
+): f64 {
+  let part: f32 = 0;
+  let gapPart: f32 = 0;
+  let ties = 0;
+  for (let k = from; k < to; k++) {
+    let x = load<f32>(at(z, k)) - m;
+    if (scaled) x *= scale;
+    const v = expMinus(x);
+    if (keepExps) store<f32>(at(e, k), v);
+    if (masked) {
+      part += x == 0 ? 0 : v;
+      ties += <i32>(x == 0);
+    } else {
+      part += v;
+    }
+    if (gaps) gapPart += weighted ? x * load<f32>(at(w, k)) : x;
+  }
+  if (gaps) rangeGaps += <f64>gapPart;
+  if (masked) rangeTies += ties;
+  return <f64>part;
+}
+
+/**
+ * The exps of z[from..to) (a multiple of 4 long), their sum in f64 returned, the gap sum
+ * into rangeGaps; with `masked`, ties (x = z_k − m = 0: exactly 1) are left out and counted
+ * into rangeTies. A tie adds +0 to its lane; a NaN gap is no tie and makes the sum NaN.
+ */
+// @ts-ignore: decorator
+@inline function expRange(
+  z: usize, e: usize, from: i32, to: i32, m: f32, scale: f32, w: usize,
+  masked: bool, keepExps: bool, gaps: bool, weighted: bool, scaled: bool,
+): f64 {
+  let rest: f64 = 0;
   let gapTotal: f64 = 0;
-  let k = 0;
+  let ties = 0;
+  let k = from;
   if (ASC_FEATURE_SIMD) {
     const mv = f32x4.splat(m);
+    const sv = f32x4.splat(scale);
+    const zero = f32x4.splat(0);
     const E0 = expConstant(0), E1 = expConstant(1), E2 = expConstant(2), E3 = expConstant(3), E4 = expConstant(4);
     const E5 = expConstant(5), E6 = expConstant(6), E7 = expConstant(7), E8 = expConstant(8), E9 = expConstant(9);
-    while (k + 4 <= K) {
-      const end = min(K & ~3, k + BLOCK);
-      let sv = f32x4.splat(0);
-      let gv = f32x4.splat(0);
+    let tv = i32x4.splat(0); // minus the ties per lane (a true mask is −1)
+    while (k < to) {
+      const end = min(to, k + BLOCK);
+      let acc = zero;
+      let gv = zero;
       // Two vectors per iteration: the loop's own bookkeeping is a sixth of its work otherwise.
       // The sums still add the vectors one after the other, so the order is unchanged.
       for (; k + 8 <= end; k += 8) {
-        const x0 = f32x4.sub(v128.load(at(z, k)), mv);
-        const x1 = f32x4.sub(v128.load(at(z, k), 16), mv);
-        const v0 = expMinus4k(x0, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-        const v1 = expMinus4k(x1, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+        let x0 = f32x4.sub(v128.load(at(z, k)), mv);
+        let x1 = f32x4.sub(v128.load(at(z, k), 16), mv);
+        if (scaled) {
+          x0 = f32x4.mul(x0, sv);
+          x1 = f32x4.mul(x1, sv);
+        }
+        let v0 = expMinus4k(x0, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+        let v1 = expMinus4k(x1, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
         if (keepExps) {
           v128.store(at(e, k), v0);
           v128.store(at(e, k), v1, 16);
         }
-        sv = f32x4.add(f32x4.add(sv, v0), v1);
+        if (masked) {
+          const t0 = f32x4.eq(x0, zero);
+          const t1 = f32x4.eq(x1, zero);
+          tv = i32x4.add(tv, i32x4.add(t0, t1));
+          v0 = v128.andnot(v0, t0);
+          v1 = v128.andnot(v1, t1);
+        }
+        acc = f32x4.add(f32x4.add(acc, v0), v1);
         if (gaps) {
           gv = weighted ? madd(x0, v128.load(at(w, k)), gv) : f32x4.add(gv, x0);
           gv = weighted ? madd(x1, v128.load(at(w, k), 16), gv) : f32x4.add(gv, x1);
         }
       }
       for (; k < end; k += 4) {
-        const x = f32x4.sub(v128.load(at(z, k)), mv);
-        const v = expMinus4k(x, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+        let x = f32x4.sub(v128.load(at(z, k)), mv);
+        if (scaled) x = f32x4.mul(x, sv);
+        let v = expMinus4k(x, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
         if (keepExps) v128.store(at(e, k), v);
-        sv = f32x4.add(sv, v);
+        if (masked) {
+          const t = f32x4.eq(x, zero);
+          tv = i32x4.add(tv, t);
+          v = v128.andnot(v, t);
+        }
+        acc = f32x4.add(acc, v);
         if (gaps) gv = weighted ? madd(x, v128.load(at(w, k)), gv) : f32x4.add(gv, x);
       }
-      total += horizontalSum(sv);
+      rest += horizontalSum(acc);
       if (gaps) gapTotal += horizontalSum(gv);
     }
+    if (masked) ties = -(i32x4.extract_lane(tv, 0) + i32x4.extract_lane(tv, 1) + i32x4.extract_lane(tv, 2) + i32x4.extract_lane(tv, 3));
   }
-  // Scalar build (and the SIMD tail): the same blocked f32 sums folded into f64.
-  while (k < K) {
-    const end = min(K, k + BLOCK);
-    let part: f32 = 0;
-    let gapPart: f32 = 0;
-    for (; k < end; k++) {
-      const x = load<f32>(at(z, k)) - m;
-      const v = expMinus(x);
-      if (keepExps) store<f32>(at(e, k), v);
-      part += v;
-      if (gaps) gapPart += weighted ? x * load<f32>(at(w, k)) : x;
+  if (gaps) rangeGaps += gapTotal;
+  if (masked) rangeTies += ties;
+  return rest;
+}
+
+/**
+ * log S from S − 1: log1p where 1 + (S − 1) would round S − 1 away, else log(S), which
+ * AssemblyScript computes from a table without log1p's two divisions (at K = 10 on the
+ * scalar build those were a tenth of the row). Below 2⁻²⁰ the f64 sum 1 + u keeps u to 1e-10.
+ */
+// @ts-ignore: decorator
+@inline export function logOfSum(sMinusOne: f64): f64 {
+  return sMinusOne < 9.5367431640625e-7 ? Math.log1p(sMinusOne) : Math.log(1 + sMinusOne);
+}
+
+/**
+ * S − 1 as rowExpSumMinusOne computes it, for confident rows, with the gaps z_k − m exact and
+ * then multiplied by `scale` (1/T for soft targets, else 1). The float32 gap x = z_k − m is
+ * off by up to half an ulp of x, 2⁻²⁴·|x|, and exp(x) by that much relative: 4e-6 at x = −70,
+ * where the row's loss is 1e-30. Its rounding error r is exact (TwoSum: six float32
+ * operations), and exp(x + r) = exp(x)·(1 + r) to float32. Reads z only: call it before an
+ * exp pass writes over the row.
+ */
+export function rowExpSumMinusOneExact(z: usize, K: i32, m: f32, scale: f32): f64 {
+  let rest: f64 = 0;
+  let ties = 0;
+  let k = 0;
+  if (ASC_FEATURE_SIMD) {
+    const mv = f32x4.splat(m);
+    const minusM = f32x4.splat(-m);
+    const sv = f32x4.splat(scale);
+    const zero = f32x4.splat(0);
+    const E0 = expConstant(0), E1 = expConstant(1), E2 = expConstant(2), E3 = expConstant(3), E4 = expConstant(4);
+    const E5 = expConstant(5), E6 = expConstant(6), E7 = expConstant(7), E8 = expConstant(8), E9 = expConstant(9);
+    let tv = i32x4.splat(0);
+    const vectorEnd = K & ~3;
+    while (k < vectorEnd) {
+      const end = min(vectorEnd, k + BLOCK);
+      let sum = zero;
+      for (; k < end; k += 4) {
+        const a = v128.load(at(z, k));
+        // TwoSum: d + r = a + (−m) exactly.
+        const d = f32x4.sub(a, mv);
+        const virtualM = f32x4.sub(d, a);
+        const r = f32x4.add(f32x4.sub(a, f32x4.sub(d, virtualM)), f32x4.sub(minusM, virtualM));
+        // r is NaN where a is ±∞ (then exp(x) is 0 or the row NaN anyway): use 0.
+        const rs = f32x4.mul(v128.and(r, f32x4.eq(r, r)), sv);
+        const x = f32x4.mul(d, sv);
+        const e = expMinus4k(x, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+        const tie = f32x4.eq(x, zero);
+        sum = f32x4.add(sum, v128.andnot(madd(e, rs, e), tie));
+        tv = i32x4.add(tv, tie);
+      }
+      rest += horizontalSum(sum);
     }
-    total += <f64>part;
-    gapTotal += <f64>gapPart;
+    ties = -(i32x4.extract_lane(tv, 0) + i32x4.extract_lane(tv, 1) + i32x4.extract_lane(tv, 2) + i32x4.extract_lane(tv, 3));
   }
-  secondSum = gapTotal;
-  return total;
+  for (; k < K; k++) {
+    // In f64 the difference of two float32 numbers is exact, and so is its rounding error.
+    const d = <f64>load<f32>(at(z, k)) - <f64>m;
+    const x32 = <f32>d;
+    const x = x32 * scale;
+    const r = (d - <f64>x32) * <f64>scale;
+    if (x == 0) ties++;
+    else rest += <f64>expMinus(x) * (1 + (r == r ? r : 0));
+  }
+  return rest + <f64>(ties - 1);
 }
 
 /**

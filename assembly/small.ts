@@ -14,7 +14,8 @@
 // It beat the row-wise kernel up to K = 128 (K = 33: 2.3 → 1.3 ns/logit; K = 100: 1.37 →
 // 1.17), but past 64 the longer f32 sums and the f32 log doubled the worst row error.
 
-import { expMinus4k, expConstant, logAtLeastOne4, madd } from './exp';
+import { expMinus4k, expConstant, log1p4, madd } from './exp';
+import { rowExpSumMinusOneExact, CONFIDENT_SUM } from './rows';
 
 // @ts-ignore: decorator
 @inline export const SMALL_K: i32 = 64;
@@ -94,8 +95,10 @@ import { expMinus4k, expConstant, logAtLeastOne4, madd } from './exp';
 
 /**
  * Pass 2 of one group: e = exp(x − m) for the K column vectors at cols (stored in place when
- * keepExps), their sum to `out` and, when gaps, the sum of the (weighted) gaps to `gapOut`.
- * Two columns per iteration; the sums still add them one after the other.
+ * keepExps), S − 1 of their sum to `out` and, when gaps, the sum of the (weighted) gaps to
+ * `gapOut`. As in rows.ts, a lane's exps at x = 0 (exactly 1) are counted, not summed, so
+ * S − 1 = (the other exps) + (ties − 1) keeps a confident row's tiny part. Two columns per
+ * iteration; the sums still add them one after the other.
  */
 // @ts-ignore: decorator
 @inline export function expColumns(
@@ -103,20 +106,27 @@ import { expMinus4k, expConstant, logAtLeastOne4, madd } from './exp';
   keepExps: bool, gaps: bool, weighted: bool,
   E0: v128, E1: v128, E2: v128, E3: v128, E4: v128, E5: v128, E6: v128, E7: v128, E8: v128, E9: v128,
 ): void {
-  let ev = f32x4.splat(0);
-  let sv = f32x4.splat(0);
+  const zero = f32x4.splat(0);
+  let ev = zero;
+  let sv = zero;
+  let tv = i32x4.splat(0); // minus the ties per lane (a true mask is −1)
   let k = 0;
   for (; k + 2 <= K; k += 2) {
     const at = cols + (<usize>k << 4);
-    const x0 = f32x4.sub(v128.load(at), mv);
-    const x1 = f32x4.sub(v128.load(at, 16), mv);
+    const c0 = v128.load(at);
+    const c1 = v128.load(at, 16);
+    const x0 = f32x4.sub(c0, mv);
+    const x1 = f32x4.sub(c1, mv);
     const e0 = expMinus4k(x0, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
     const e1 = expMinus4k(x1, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
     if (keepExps) {
       v128.store(at, e0);
       v128.store(at, e1, 16);
     }
-    ev = f32x4.add(f32x4.add(ev, e0), e1);
+    const t0 = f32x4.eq(x0, zero);
+    const t1 = f32x4.eq(x1, zero);
+    ev = f32x4.add(f32x4.add(ev, v128.andnot(e0, t0)), v128.andnot(e1, t1));
+    tv = i32x4.add(tv, i32x4.add(t0, t1));
     if (gaps) {
       if (weighted) {
         sv = madd(x0, f32x4.splat(load<f32>(w + (<usize>k << 2))), sv);
@@ -128,14 +138,40 @@ import { expMinus4k, expConstant, logAtLeastOne4, madd } from './exp';
   }
   if (k < K) {
     const at = cols + (<usize>k << 4);
-    const x = f32x4.sub(v128.load(at), mv);
+    const c = v128.load(at);
+    const x = f32x4.sub(c, mv);
     const e = expMinus4k(x, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
     if (keepExps) v128.store(at, e);
-    ev = f32x4.add(ev, e);
+    const t = f32x4.eq(x, zero);
+    ev = f32x4.add(ev, v128.andnot(e, t));
+    tv = i32x4.add(tv, t);
     if (gaps) sv = weighted ? madd(x, f32x4.splat(load<f32>(w + (<usize>k << 2))), sv) : f32x4.add(sv, x);
   }
-  v128.store(out, ev);
+  // S − 1 = rest + (ties − 1), and −1 − tv = ties − 1.
+  v128.store(out, f32x4.add(ev, f32x4.convert_i32x4_s(i32x4.sub(i32x4.splat(-1), tv))));
   v128.store(gapOut, sv);
+}
+
+/**
+ * After stage 1 of a block: the S − 1 lanes (at sums, one vector per group, maxima at
+ * maxes) of confident rows, below CONFIDENT_SUM, replaced by rowExpSumMinusOneExact over
+ * the row's logits (still intact: the gradient is written in stage 3). A loop of its own:
+ * inside stage 2 the rare calls would make V8 keep that loop's vectors in memory.
+ */
+export function exactIfConfident(sums: usize, maxes: usize, groups: i32, block: i32, rows: i32, logits: usize, K: i32, scale: f32): void {
+  const rowBytes = <usize>K << 2;
+  for (let g = 0; g < groups; g++) {
+    const at = sums + (<usize>g << 4);
+    const low = f32x4.lt(v128.load(at), f32x4.splat(CONFIDENT_SUM));
+    if (!v128.any_true(low)) continue;
+    const r = block + (g << 2);
+    for (let j = 0; j < 4 && r + j < rows; j++) {
+      const lane = at + (<usize>j << 2);
+      if (load<f32>(lane) < CONFIDENT_SUM) {
+        store<f32>(lane, <f32>rowExpSumMinusOneExact(logits + <usize>(r + j) * rowBytes, K, load<f32>(maxes + (<usize>g << 4) + (<usize>j << 2)), scale));
+      }
+    }
+  }
 }
 
 /**
@@ -232,6 +268,8 @@ export function xentSmall(
         else expColumns(cols, K, mv, 0, out, gapOut, false, true, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
       }
     }
+    // Confident rows: S − 1 from the exact pass over their logits.
+    exactIfConfident(sums, maxes, groups, block, rows, logits, K, 1);
     // Stage 2: per group, four rows at once in f32 (every loss term is ≥ 0, so f32 keeps the
     // row loss to a few ulp): lse, loss, and the gradient's alpha and label term.
     const keepV = f32x4.splat(<f32>(1 - eps));
@@ -244,8 +282,8 @@ export function xentSmall(
       const last = min(rows - 1, r + 3);
       const count = last - r + 1;
       const mv = v128.load(maxes + (<usize>g << 4));
-      const ev = v128.load(sums + (<usize>g << 4));
       const sv = v128.load(gapSums + (<usize>g << 4));
+      const sMinusOne = v128.load(sums + (<usize>g << 4));
       const y0 = load<i32>(labels + (<usize>r << 2));
       const y1 = load<i32>(labels + (<usize>min(r + 1, last) << 2));
       const y2 = load<i32>(labels + (<usize>min(r + 2, last) << 2));
@@ -271,7 +309,7 @@ export function xentSmall(
         wy = f32x4.replace_lane(wy, 2, load<f32>(weight + c2));
         wy = f32x4.replace_lane(wy, 3, load<f32>(weight + c3));
       }
-      const logS = logAtLeastOne4(ev);
+      const logS = log1p4(sMinusOne);
       const lse = f32x4.add(mv, logS);
       if (lseOut) storeLanes(lseOut + (<usize>r << 2), lse, count);
       // (1−ε)·w_y·(log S + m − z_y) + (ε/K)·(W·log S − Σ_k w_k·(z_k − m)) + zLoss·lse²
@@ -285,7 +323,8 @@ export function xentSmall(
       // alpha = A/S·scale with A = (1−ε)·w_y + (ε/K)·W + 2·zLoss·lse; fix = (1−ε)·w_y·scale.
       let A = madd(keepV, wy, f32x4.mul(spreadV, weightSumV));
       if (zLoss != 0) A = madd(f32x4.mul(zLossV, f32x4.splat(2)), lse, A);
-      v128.store(alphaAt + (<usize>g << 4), v128.andnot(f32x4.mul(f32x4.div(A, ev), scaleV), ignored));
+      const S = f32x4.add(sMinusOne, f32x4.splat(1));
+      v128.store(alphaAt + (<usize>g << 4), v128.andnot(f32x4.mul(f32x4.div(A, S), scaleV), ignored));
       v128.store(fixAt + (<usize>g << 4), v128.andnot(f32x4.mul(f32x4.mul(keepV, wy), scaleV), ignored));
     }
     if (!grad) continue;

@@ -8,16 +8,18 @@
 // x_k = (z_k − m)/T ≤ 0:
 //   m      = max_k z_k                                                        (pass 1)
 //   S      = Σ_k exp(x_k),  lse = m/T + log S  (the lse of z/T);  B = Σ_k u_k;
+//            log S = log1p(S − 1), with S − 1 summed apart from the exact 1s of the
+//            x_k = 0 (z_k = m), as in rows.ts: a confident row keeps its tiny loss
 //   X      = Σ_k u_k·x_k, where a term with u_k = 0 is 0 even against a −∞ logit  (pass 2)
 //   loss   = −Σ_k u_k·log softmax(z/T)_k = Σ_k u_k·(log S − x_k) = B·log S − X
 //            (every term ≥ 0: no cancellation, unlike B·lse − Σ u·z/T for large logits)
 //   ∂/∂z_k = (B·p_k − u_k)/T                                                   (pass 3)
 // The gradient is with respect to the logits as given (the 1/T of the chain rule is in).
 
-import { rowMax } from './rows';
+import { rowMax, rowExpSumMinusOneScaled, rowExpSumMinusOneExact, logOfSum, runnerUp, CONFIDENT_GAP } from './rows';
 import { SMALL_K } from './small';
 import { softSmall } from './softsmall';
-import { expMinus, expMinus4k, expConstant, madd } from './exp';
+import { madd } from './exp';
 
 // Shorter blocks than rows.ts: B and X add many small target masses, and B multiplies
 // log S, so each f32 partial sum must stay short before it is folded into f64.
@@ -39,9 +41,13 @@ let sumB: f64 = 0;
   return f64x2.extract_lane(pair, 0) + f64x2.extract_lane(pair, 1);
 }
 
-/** Pass 2: returns S; B and X into sumB, sumX; exps stored at g unless g = 0. */
+/**
+ * Pass 2: B and X into sumB, sumX, then S − 1 (rows.ts: ties at the max counted exactly) with
+ * the exps stored at g unless g = 0. B and X are summed first, while z is intact (g may alias
+ * it), in a loop of their own: fused with the exps, the loop needs more vector registers
+ * than x64 has and spills.
+ */
 function rowSoftSums(z: usize, t: usize, w: usize, g: usize, K: i32, m: f32, invT: f32, keep: f32, spread: f32): f64 {
-  let S: f64 = 0;
   let b: f64 = 0;
   let x: f64 = 0;
   let k = 0;
@@ -49,64 +55,42 @@ function rowSoftSums(z: usize, t: usize, w: usize, g: usize, K: i32, m: f32, inv
     const mv = f32x4.splat(m);
     const iv = f32x4.splat(invT);
     const zero = f32x4.splat(0);
+    const kv = f32x4.splat(keep);
+    const sp = f32x4.splat(spread);
     const vectorEnd = K & ~3;
-    // B and X first, while z is intact (g may alias it), in a loop of their own: fused with
-    // the exps, the loop needs more vector registers than x64 has and spills.
-    {
-      const kv = f32x4.splat(keep);
-      const sp = f32x4.splat(spread);
-      for (let j = 0; j < vectorEnd; ) {
-        const end = min(vectorEnd, j + BLOCK);
-        let bv = zero;
-        let xv = zero;
-        for (; j < end; j += 4) {
-          const gap = f32x4.mul(f32x4.sub(v128.load(at(z, j)), mv), iv);
-          let u = madd(v128.load(at(t, j)), kv, sp);
-          if (w) u = f32x4.mul(u, v128.load(at(w, j)));
-          bv = f32x4.add(bv, u);
-          // u·x where u ≠ 0, else 0 (0·−∞ would be NaN).
-          xv = f32x4.add(xv, v128.and(f32x4.mul(u, gap), f32x4.ne(u, zero)));
-        }
-        b += lanes(bv);
-        x += lanes(xv);
-      }
-    }
-    const E0 = expConstant(0), E1 = expConstant(1), E2 = expConstant(2), E3 = expConstant(3), E4 = expConstant(4);
-    const E5 = expConstant(5), E6 = expConstant(6), E7 = expConstant(7), E8 = expConstant(8), E9 = expConstant(9);
     while (k < vectorEnd) {
       const end = min(vectorEnd, k + BLOCK);
-      let sv = zero;
+      let bv = zero;
+      let xv = zero;
       for (; k < end; k += 4) {
         const gap = f32x4.mul(f32x4.sub(v128.load(at(z, k)), mv), iv);
-        const e = expMinus4k(gap, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-        if (g) v128.store(at(g, k), e);
-        sv = f32x4.add(sv, e);
+        let u = madd(v128.load(at(t, k)), kv, sp);
+        if (w) u = f32x4.mul(u, v128.load(at(w, k)));
+        bv = f32x4.add(bv, u);
+        // u·x where u ≠ 0, else 0 (0·−∞ would be NaN).
+        xv = f32x4.add(xv, v128.and(f32x4.mul(u, gap), f32x4.ne(u, zero)));
       }
-      S += lanes(sv);
+      b += lanes(bv);
+      x += lanes(xv);
     }
   }
   while (k < K) {
     const end = min(K, k + BLOCK);
-    let sp: f32 = 0;
     let bp: f32 = 0;
     let xp: f32 = 0;
     for (; k < end; k++) {
       const gap = (load<f32>(at(z, k)) - m) * invT;
-      const e = expMinus(gap);
-      if (g) store<f32>(at(g, k), e);
-      sp += e;
       let u = load<f32>(at(t, k)) * keep + spread;
       if (w) u *= load<f32>(at(w, k));
       bp += u;
       if (u != 0) xp += u * gap;
     }
-    S += <f64>sp;
     b += <f64>bp;
     x += <f64>xp;
   }
   sumB = b;
   sumX = x;
-  return S;
+  return rowExpSumMinusOneScaled(z, g, K, m, invT);
 }
 
 /** Pass 3: g_k ← e_k·alpha − u_k·beta. */
@@ -151,10 +135,15 @@ export function softRows(
     const t = targets + <usize>r * rowBytes;
     const g = grad ? grad + <usize>r * rowBytes : 0;
     const m = rowMax(z, K);
+    // A row that may be confident gets S − 1 from the exact pass (see xent.ts), before pass 2.
+    const confident = (m - runnerUp) * <f32>invT > CONFIDENT_GAP;
+    const exactSum = confident ? rowExpSumMinusOneExact(z, K, m, <f32>invT) : 0;
     // Pass 2 reads each z_k before writing its exp over it (grad may alias logits).
-    const S = rowSoftSums(z, t, weight, g, K, m, <f32>invT, keep, spread);
+    const fastSum = rowSoftSums(z, t, weight, g, K, m, <f32>invT, keep, spread);
+    const sMinusOne = confident ? exactSum : fastSum;
     const B = sumB;
-    const logS = Math.log(S);
+    const S = sMinusOne + 1;
+    const logS = logOfSum(sMinusOne);
     if (lseOut) store<f32>(lseOut + (<usize>r << 2), <f32>(<f64>m * invT + logS));
     const loss = B * logS - sumX;
     if (losses) store<f32>(losses + (<usize>r << 2), <f32>loss);

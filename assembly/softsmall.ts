@@ -7,16 +7,17 @@
 //      transposed into u = w·((1−ε)·t + ε/K) columns while the logit columns are rewritten
 //      as x = (z − m)/T ≤ 0, with B = Σ u and X = Σ u·x (a term with u = 0 is 0, even
 //      against a −∞ logit); then e = exp(x) over the columns (kept when the gradient is
-//      wanted) and S = Σ e;
-//   2. per group, lane-wise in f32 (loss = B·log S − X is a sum of terms ≥ 0): log S, lse
+//      wanted) and S − 1 (the exact 1s of the x = 0 counted apart, as in small.ts);
+//   2. per group, lane-wise in f32 (loss = B·log S − X is a sum of terms ≥ 0): log S =
+//      log1p(S − 1), lse
 //      = m/T + log S, the loss, and the gradient's alpha = B/S·scale/T;
 //   3. per group: g = e·alpha − u·scale/T, transposed back into the rows.
 // Each row's numbers do not depend on its lane or group (a short last group repeats its
 // last row); row losses are summed in f64 in row order, group by group as in small.ts.
 // Scratch: 16·G·(2K + 5) bytes (must match scratchBytes in src/wasm/bridge.ts).
 
-import { expConstant, logAtLeastOne4, madd } from './exp';
-import { addRowLosses, blockGroups, expColumns, gatherColumn, storeLanes, storeRows, storeRowsTail } from './small';
+import { expConstant, log1p4, madd } from './exp';
+import { addRowLosses, blockGroups, exactIfConfident, expColumns, gatherColumn, storeLanes, storeRows, storeRowsTail } from './small';
 
 /** Transposes the 4×4 block at column o (bytes) of rows p0…p3 into four column vectors at at. */
 // @ts-ignore: decorator
@@ -111,7 +112,7 @@ export function softSmall(
       v128.store(bSums + (<usize>g << 4), i32x4.shuffle(f32x4.demote_f64x2_zero(b01), f32x4.demote_f64x2_zero(b23), 0, 1, 4, 5));
       v128.store(xSums + (<usize>g << 4), i32x4.shuffle(f32x4.demote_f64x2_zero(x01), f32x4.demote_f64x2_zero(x23), 0, 1, 4, 5));
     }
-    // Stage 1b: e = exp(x) over the columns (x ≤ 0 already), S.
+    // Stage 1b: e = exp(x) over the columns (x ≤ 0 already), S − 1.
     const E0 = expConstant(0), E1 = expConstant(1), E2 = expConstant(2), E3 = expConstant(3), E4 = expConstant(4);
     const E5 = expConstant(5), E6 = expConstant(6), E7 = expConstant(7), E8 = expConstant(8), E9 = expConstant(9);
     for (let g = 0; g < groups; g++) {
@@ -121,19 +122,21 @@ export function softSmall(
       if (grad) expColumns(zc, K, zero, 0, out, unused, true, false, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
       else expColumns(zc, K, zero, 0, out, unused, false, false, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
     }
+    // Confident rows: S − 1 from the exact pass over their logits.
+    exactIfConfident(sums, maxes, groups, block, rows, logits, K, <f32>invT);
     // Stage 2: per group, four rows at once: log S, lse, loss, alpha.
     const gradScaleV = f32x4.splat(<f32>(scale * invT));
     for (let g = 0; g < groups; g++) {
       const r = block + (g << 2);
       const count = min(rows - 1, r + 3) - r + 1;
-      const S = v128.load(sums + (<usize>g << 4));
+      const sMinusOne = v128.load(sums + (<usize>g << 4));
       const B = v128.load(bSums + (<usize>g << 4));
-      const logS = logAtLeastOne4(S);
+      const logS = log1p4(sMinusOne);
       if (lseOut) storeLanes(lseOut + (<usize>r << 2), madd(v128.load(maxes + (<usize>g << 4)), invTV, logS), count);
       const loss = f32x4.sub(f32x4.mul(B, logS), v128.load(xSums + (<usize>g << 4)));
       if (losses) storeLanes(losses + (<usize>r << 2), loss, count);
       sum = addRowLosses(sum, loss, count);
-      if (grad) v128.store(alphaAt + (<usize>g << 4), f32x4.mul(f32x4.div(B, S), gradScaleV));
+      if (grad) v128.store(alphaAt + (<usize>g << 4), f32x4.mul(f32x4.div(B, f32x4.add(sMinusOne, f32x4.splat(1))), gradScaleV));
     }
     if (!grad) continue;
     // Stage 3: g = e·alpha − u·scale/T, back to the rows (storeRows: spare lanes alias the

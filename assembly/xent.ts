@@ -9,7 +9,9 @@
 //   z      ← c·tanh(z/c)                                   (softcap c, optional)
 //   m      = max_k z_k                                     (pass 1)
 //   S      = Σ_k exp(z_k − m),  lse = m + log S           (pass 2, exps stored in grad,
-//            and Σ_k w_k·(z_k − m) when ε > 0)
+//            and Σ_k w_k·(z_k − m) when ε > 0); log S = log1p(S − 1), S − 1 summed
+//            apart from the max's exact 1 (rows.ts), so a confident row's tiny loss
+//            keeps its float32 precision
 //   loss   = (1−ε)·w_y·(lse − z_y) + (ε/K)·Σ_k w_k·(lse − z_k) + zLoss·lse²
 //            — unweighted this is lse − (1−ε)·z_y − (ε/K)·Σz + zLoss·lse²; ε = 0 skips
 //            the smoothing term, so masked (−∞) logits still give a finite hard-label loss.
@@ -21,7 +23,7 @@
 // so that the result does not depend on how rows are split into chunks.
 
 import { xentSmall, SMALL_K } from './small';
-import { rowMax, rowExpSum, rowGrad, rowSoftcap, capFactor, secondSum } from './rows';
+import { rowMax, rowExpSumMinusOne, rowExpSumMinusOneExact, logOfSum, rowGrad, rowSoftcap, capFactor, secondSum, runnerUp, CONFIDENT_GAP } from './rows';
 
 export function xentRows(
   logits: usize, grad: usize, labels: usize, rows: i32, K: i32,
@@ -56,17 +58,23 @@ export function xentRows(
       rowSoftcap(z0, scratch, K, softcap);
       z = scratch;
     }
-    // Step 1: the max.
+    // Step 1: the max. A row that may be confident (every other logit more than
+    // CONFIDENT_GAP below m) gets its S − 1 from the exact pass, before step 2 may write the
+    // exps over the logits.
     const m = rowMax(z, K);
+    const confident = m - runnerUp > CONFIDENT_GAP;
+    const exactSum = confident ? rowExpSumMinusOneExact(z, K, m, 1) : 0;
     // z_y is read before step 2, which may write the exps over the logits.
     const zy: f64 = ignored ? 0 : <f64>load<f32>(z + (<usize>y << 2));
     // Step 2: exps (kept in the gradient buffer when it is wanted), S, and when ε > 0 the
     // (weighted) sum of the gaps z_k − m for the smoothing term.
     const wantGrad = g != 0 && !ignored;
     const smoothed = eps > 0 && !ignored;
-    const S = rowExpSum(z, wantGrad ? g : 0, K, m, smoothed, weight);
+    const fastSum = rowExpSumMinusOne(z, wantGrad ? g : 0, K, m, smoothed, weight);
     const gapSum = secondSum;
-    const logS = Math.log(S);
+    const sMinusOne = confident ? exactSum : fastSum;
+    const S = sMinusOne + 1;
+    const logS = logOfSum(sMinusOne);
     const lse = <f64>m + logS;
     if (lseOut) store<f32>(lseOut + (<usize>r << 2), <f32>lse);
     if (ignored) {

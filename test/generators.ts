@@ -9,9 +9,14 @@
  *
  * ## Error bars (what "float32-exact against a float64 reference" means here)
  * With `ref` the float64 reference value:
- * - loss (mean/sum) and each row loss of 'none':  |got − ref| ≤ 1e-6·max(|ref|, 1) + P
+ * - loss (mean/sum) and each row loss of 'none':  |got − ref| ≤ 1e-6·|ref| + F + P
  * - each gradient element:                        |got − ref| ≤ s·(2e-6·max(1, G) + 2·G·δ)
- * - each lse:                                     |got − ref| ≤ 1e-6·max(|ref|, 1) + δ
+ * - each lse:                                     |got − ref| ≤ 1e-6·max(|ref|, log S) + δ
+ * Losses are relative however small (a confident row's loss is its log S = log1p(tiny)); F =
+ * K·2⁻¹²⁶ per row (the row's share of it for mean/sum) is all the absolute slack: the wasm
+ * exp gives exactly 0 below float32's smallest normal number, so each of K exps may drop up
+ * to 2⁻¹²⁶. lse = m + log S is relative too, except where m < 0 cancels log S: then the bar
+ * is relative to log S (= lse − m, the part the kernel computes; m is exact).
  * where, per row, s is the row's gradient scale (gradScale, ÷ denominator for 'mean',
  * ÷ T for soft targets), G the reference's bound on any element of the row's unscaled
  * gradient (`gradMax`; G = 1 for plain unweighted rows, so a plain 'mean' gets exactly
@@ -244,6 +249,9 @@ export interface CompareOptions {
   what?: string;
 }
 
+/** float32's smallest normal number, 2⁻¹²⁶: exps below it are 0 in the wasm kernels. */
+const MIN_NORMAL = 2 ** -126;
+
 /** Throws a readable error listing the first mismatches of `result` against `ref`. */
 /** `result` may lack `count` (the tfjs adapter's losses are tensors, whose results carry none). */
 export function assertMatchesReference(result: Omit<ScalarResult, 'count'> | RowsResult, ref: ReferenceResult, options: CompareOptions): void {
@@ -263,7 +271,7 @@ export function assertMatchesReference(result: Omit<ScalarResult, 'count'> | Row
     if ('loss' in result) note(`'none' result has a 'loss' field`);
     for (let i = 0; i < rows; i++) {
       const expected = ref.rowLosses[i];
-      note(mismatch(`losses[${i}]`, losses[i], expected, 1e-6 * Math.max(Math.abs(expected), 1) + ref.gradBound[i] * delta(i)));
+      note(mismatch(`losses[${i}]`, losses[i], expected, 1e-6 * Math.abs(expected) + K * MIN_NORMAL + ref.gradBound[i] * delta(i)));
     }
   } else {
     const loss = (result as ScalarResult).loss;
@@ -272,9 +280,9 @@ export function assertMatchesReference(result: Omit<ScalarResult, 'count'> | Row
     let propagated = 0;
     for (let i = 0; i < rows; i++) {
       const share = options.reduction === 'mean' ? (ref.denominator === 0 ? 0 : 1 / ref.denominator) : 1;
-      propagated += share * ref.gradBound[i] * delta(i);
+      propagated += share * (ref.gradBound[i] * delta(i) + K * MIN_NORMAL);
     }
-    note(mismatch('loss', loss, ref.loss, 1e-6 * Math.max(Math.abs(ref.loss), 1) + propagated));
+    note(mismatch('loss', loss, ref.loss, 1e-6 * Math.abs(ref.loss) + propagated));
   }
 
   if (options.expectGrad) {
@@ -301,7 +309,7 @@ export function assertMatchesReference(result: Omit<ScalarResult, 'count'> | Row
     }
     for (let i = 0; i < rows; i++) {
       const expected = ref.lse[i];
-      note(mismatch(`lse[${i}]`, lse[i], expected, 1e-6 * Math.max(Math.abs(expected), 1) + delta(i)));
+      note(mismatch(`lse[${i}]`, lse[i], expected, 1e-6 * Math.max(Math.abs(expected), ref.logS[i]) + delta(i)));
     }
   } else if (result.lse !== undefined) {
     note('lse returned although not requested');

@@ -147,6 +147,43 @@ export function rowExpSum(
   return total;
 }
 
+/** Below this S − 1 a row's float64 sum, which holds the max's 1, is summed again by exactSumMinusOne. */
+export const RECOUNT_BELOW = 1e-3;
+
+/**
+ * S − 1 for S = Σ_k exp(scale·(z_k − m)) with the exps equal to 1 (the max's, and any ties)
+ * counted apart instead of summed: for rows whose S is within RECOUNT_BELOW of 1. The
+ * float64 sums above hold the max's 1, so they keep S − 1 only to ~1e-16 absolute, and a
+ * confident row's S − 1 is its whole loss. Reads the stored exps e[eBase..] when given (the
+ * gradient may have been written over the logits), else the logits.
+ */
+export function exactSumMinusOne(
+  z: Float32Array, base: number, K: number, m: number, scale: number,
+  e: Float32Array | null, eBase: number,
+): number {
+  let rest = 0;
+  let ties = 0;
+  if (e) {
+    for (let k = eBase, end = eBase + K; k < end; k++) {
+      const v = e[k];
+      if (v === 1) ties++;
+      else rest += v;
+    }
+  } else {
+    for (let k = base, end = base + K; k < end; k++) {
+      const x = (z[k] - m) * scale;
+      if (x === 0) ties++;
+      else rest += expMinus(x);
+    }
+  }
+  return rest + (ties - 1);
+}
+
+/** log S from S − 1: log1p where 1 + (S − 1) would lose S − 1's digits, else log(S). */
+export function logOfSum(sMinusOne: number): number {
+  return sMinusOne < 9.5367431640625e-7 ? Math.log1p(sMinusOne) : Math.log(1 + sMinusOne);
+}
+
 /** zc_k = c·tanh(z_k/c) for one row, into zc[0..K). */
 export function rowSoftcap(z: Float32Array, base: number, K: number, cap: number, zc: Float32Array): void {
   for (let k = 0; k < K; k++) zc[k] = cap * Math.tanh(z[base + k] / cap);

@@ -3,7 +3,7 @@
  * assembly/soft.ts (see its header for the math), float64 arithmetic.
  */
 import type { SoftRequest } from '../backend.js';
-import { rowMax, rowMaxOfBits, rowExpSum, BRANCHLESS_MAX_K } from './rows.js';
+import { rowMax, rowMaxOfBits, rowExpSum, exactSumMinusOne, logOfSum, RECOUNT_BELOW, BRANCHLESS_MAX_K } from './rows.js';
 
 export function softRows(request: SoftRequest): number {
   const { logits, targets, rows, numClasses: K, smoothing: eps, weight, temperature, scale, grad, losses, lse: lseOut } = request;
@@ -14,20 +14,25 @@ export function softRows(request: SoftRequest): number {
   let sum = 0;
   for (let r = 0; r < rows; r++) {
     const base = r * K;
-    // Pass 1: m, B = Σ u_k, C = Σ u_k·z_k with u_k = w_k·t'_k; a zero u_k adds 0 even at z_k = −∞.
+    // Pass 1: m, then B = Σ u_k and C = Σ u_k·(z_k − m) with u_k = w_k·t'_k; a zero u_k adds
+    // 0 even at z_k = −∞. The gaps z_k − m ≤ 0 make the loss B·log S − C/T a sum of terms
+    // ≥ 0, as in assembly/soft.ts (B·lse − Σ u·z/T would cancel for a confident row).
     const m = bits ? rowMaxOfBits(bits, base, K) : rowMax(logits, base, K);
     let B = 0;
     let C = 0;
     for (let k = 0; k < K; k++) {
       const u = (targets[base + k] * keep + spread) * (weight ? weight[k] : 1);
       B += u;
-      if (u !== 0) C += u * logits[base + k];
+      if (u !== 0) C += u * (logits[base + k] - m);
     }
-    // Pass 2: S = Σ exp((z − m)/T), lse of z/T.
-    const S = rowExpSum(logits, base, K, m, invT, grad, base);
-    const lse = m * invT + Math.log(S);
-    if (lseOut) lseOut[r] = lse;
-    const loss = B * lse - C * invT;
+    // Pass 2: S = Σ exp((z − m)/T), log S (a confident row's S − 1 summed again without the
+    // max's 1: see exactSumMinusOne), lse of z/T.
+    const expSum = rowExpSum(logits, base, K, m, invT, grad, base);
+    const sMinusOne = expSum - 1 < RECOUNT_BELOW ? exactSumMinusOne(logits, base, K, m, invT, grad, base) : expSum - 1;
+    const S = 1 + sMinusOne;
+    const logS = logOfSum(sMinusOne);
+    if (lseOut) lseOut[r] = m * invT + logS;
+    const loss = B * logS - C * invT;
     if (losses) losses[r] = loss;
     sum += loss;
     // Pass 3: g_k = (B·p_k − u_k)/T · scale.

@@ -4,7 +4,7 @@
  * arithmetic, no allocation per call beyond a reused softcap scratch row.
  */
 import type { HardRequest } from '../backend.js';
-import { expMinus, rowMax, rowMaxOfBits, rowExpSum, rowExpGapSum, rowSoftcap, second, BRANCHLESS_MAX_K } from './rows.js';
+import { expMinus, rowMax, rowMaxOfBits, rowExpSum, rowExpGapSum, rowSoftcap, second, exactSumMinusOne, logOfSum, RECOUNT_BELOW, BRANCHLESS_MAX_K } from './rows.js';
 
 let scratch = new Float32Array(0);
 
@@ -56,13 +56,15 @@ function plainRows(request: HardRequest): number {
         gaps += x;
       }
     }
-    const logS = Math.log(S);
+    // A confident row's S − 1 summed again without the max's 1 (see exactSumMinusOne).
+    const sMinusOne = S - 1 < RECOUNT_BELOW ? exactSumMinusOne(logits, base, K, m, 1, grad, base) : S - 1;
+    const logS = logOfSum(sMinusOne);
     // ε = 0 skips the smoothing term (a −∞ logit makes `gaps` −∞).
     const loss = keep * (logS + (m - zy)) + (eps > 0 ? epsOverK * (K * logS - gaps) : 0);
     if (losses) losses[r] = loss;
     sum += loss;
     if (grad) {
-      const alpha = scale / S;
+      const alpha = scale / (1 + sMinusOne);
       for (let k = base; k < end; k++) grad[k] = grad[k] * alpha - beta;
       grad[base + y] -= fix;
     }
@@ -102,10 +104,13 @@ function anyRows(request: HardRequest): number {
     // Step 2: exps into the gradient buffer, S, and when ε > 0 the (weighted) gap sum.
     const wantGrad = grad !== null && !ignored;
     const smoothed = eps > 0 && !ignored;
-    const S = smoothed
+    const expSum = smoothed
       ? rowExpGapSum(z, zBase, K, m, wantGrad ? grad : null, base, weight)
       : rowExpSum(z, zBase, K, m, 1, wantGrad ? grad : null, base);
-    const logS = Math.log(S);
+    // A confident row's S − 1 summed again without the max's 1 (see exactSumMinusOne).
+    const sMinusOne = expSum - 1 < RECOUNT_BELOW ? exactSumMinusOne(z, zBase, K, m, 1, wantGrad ? grad : null, base) : expSum - 1;
+    const S = 1 + sMinusOne;
+    const logS = logOfSum(sMinusOne);
     const lse = m + logS;
     if (lseOut) lseOut[r] = lse;
     if (ignored) {
