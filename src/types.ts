@@ -29,6 +29,18 @@ export type Labels =
   | BigInt64Array
   | readonly number[];
 
+/**
+ * The type of crossEntropy's labels parameter: the labels as given when they are Labels, else
+ * a type whose only key is the message, so that the compiler says what is allowed instead of
+ * how a Float32Array's entries() differ from a BigInt64Array's.
+ */
+type LabelsParameter<L> = L extends Labels ? L : LabelsExpected;
+
+/** What the compiler shows for labels of another type (there is no value of this type). */
+interface LabelsExpected {
+  'labels must be an Int32Array, Uint8Array, Uint16Array, Uint32Array, BigInt64Array or number[] of class indices (probability or one-hot targets: use softCrossEntropy)': never;
+}
+
 export type Reduction = 'mean' | 'sum' | 'none';
 
 /** `false`: no gradient; `true`: a new Float32Array; a Float32Array of N·K: written into; `'inplace'`: written over the logits. */
@@ -65,23 +77,67 @@ export interface SoftCrossEntropyOptions extends CommonOptions {
   temperature?: number;
 }
 
-/** Result of reduction 'mean' or 'sum'. */
-export interface ScalarResult {
+// Results. A call's result type follows the options passed: `loss` for 'mean' and 'sum',
+// `losses` for 'none'; `grad` when the options ask for a gradient (true, a Float32Array or
+// 'inplace'), `lse` when they ask for it; a key the options do not ask for is not in the type.
+// Options whose values are not known to the compiler (a variable of type boolean, say) give
+// the key as optional. Each reduction's fields are one interface: a key added there appears
+// in every result of that reduction.
+
+/** The fields of a 'mean' or 'sum' result. */
+export interface ScalarFields {
+  /** The reduced loss. */
   loss: number;
   /** Rows counted (not ignoreIndex), or their total class weight Σ w_y with `weight`; N for soft targets. */
   count: number;
-  grad?: Float32Array;
-  lse?: Float32Array;
 }
 
-/** Result of reduction 'none'. */
-export interface RowsResult {
+/** The fields of a 'none' result. */
+export interface RowsFields {
+  /** Float32Array(N): the loss of each row. */
   losses: Float32Array;
+}
+
+/** Every key a 'mean' or 'sum' result can have. */
+export interface ScalarResult extends ScalarFields {
   grad?: Float32Array;
   lse?: Float32Array;
 }
 
+/** Every key a 'none' result can have. */
+export interface RowsResult extends RowsFields {
+  grad?: Float32Array;
+  lse?: Float32Array;
+}
+
+/** A result for reduction R when the other options are not known. */
 export type ResultFor<R> = R extends 'none' ? RowsResult : ScalarResult;
+
+/** `loss` for 'mean' and 'sum' (and the default), `losses` for 'none', either when R is not known. */
+type ReductionFields<R> = [R] extends ['none'] ? RowsFields : [R] extends ['mean' | 'sum' | undefined] ? ScalarFields : RowsFields | ScalarFields;
+
+/** `grad` for true, a Float32Array or 'inplace'; no key for false or none; optional otherwise. */
+type GradFields<G> = [G] extends [false | undefined] ? unknown
+  : [G] extends [true | Float32Array | 'inplace'] ? { grad: Float32Array } : { grad?: Float32Array };
+
+/** `lse` for true; no key for false or none; optional otherwise. */
+type LseFields<L> = [L] extends [false | undefined] ? unknown : [L] extends [true] ? { lse: Float32Array } : { lse?: Float32Array };
+
+/** One object type from an intersection, so that editors show its keys (unions stay unions). */
+type Flatten<T> = T extends unknown ? { [K in keyof T]: T[K] } : never;
+
+/** The result of a call whose options have reduction R, grad G and lse L (undefined: not given). */
+export type Result<R, G, L> = Flatten<ReductionFields<R> & GradFields<G> & LseFields<L>>;
+
+/**
+ * The options that set a result's keys, as type parameters of a call: each takes the literal
+ * type of the value passed (undefined when it is not passed).
+ */
+interface ResultOptions<R extends Reduction | undefined, G, L extends boolean | undefined> {
+  reduction?: R;
+  grad?: G;
+  lse?: L;
+}
 
 /** Options of a zero-copy batch call: as for `crossEntropy`, less numClasses (fixed by the batch). */
 export type BatchOptions = Omit<CrossEntropyOptions, 'numClasses' | 'grad'> & {
@@ -103,7 +159,11 @@ export interface Batch {
   readonly labels: Int32Array;
   /** rows·numClasses gradient, written by calls with `grad: true`. */
   readonly grad: Float32Array;
-  crossEntropy<R extends Reduction = 'mean'>(options?: BatchOptions & { reduction?: R }): ResultFor<R>;
+  crossEntropy<
+    const R extends Reduction | undefined = undefined,
+    const G extends boolean | 'inplace' | undefined = undefined,
+    const L extends boolean | undefined = undefined,
+  >(options?: BatchOptions & ResultOptions<R, G, L>): Result<R, G, L>;
   dispose(): void;
 }
 
@@ -284,16 +344,17 @@ export interface TemperatureFit {
 export interface Xent {
   /** The backend that was chosen. */
   readonly backend: BackendName;
-  crossEntropy<R extends Reduction = 'mean'>(
-    logits: Float32Array,
-    labels: Labels,
-    options: CrossEntropyOptions & { reduction?: R },
-  ): ResultFor<R>;
-  softCrossEntropy<R extends Reduction = 'mean'>(
-    logits: Float32Array,
-    targets: Float32Array,
-    options: SoftCrossEntropyOptions & { reduction?: R },
-  ): ResultFor<R>;
+  crossEntropy<
+    Y,
+    const R extends Reduction | undefined = undefined,
+    const G extends GradOption | undefined = undefined,
+    const L extends boolean | undefined = undefined,
+  >(logits: Float32Array, labels: LabelsParameter<Y>, options: CrossEntropyOptions & ResultOptions<R, G, L>): Result<R, G, L>;
+  softCrossEntropy<
+    const R extends Reduction | undefined = undefined,
+    const G extends GradOption | undefined = undefined,
+    const L extends boolean | undefined = undefined,
+  >(logits: Float32Array, targets: Float32Array, options: SoftCrossEntropyOptions & ResultOptions<R, G, L>): Result<R, G, L>;
   /** Allocate a zero-copy batch of `rows` × `numClasses`. */
   createBatch(rows: number, numClasses: number): Batch;
   /** Per-row softmax(z/T) (or its log), Float32Array(N·K). */
