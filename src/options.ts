@@ -183,10 +183,10 @@ export function labelsOf(
 ): { labels: IndexArray; counted: number } {
   let indices: IndexArray;
   if (labels instanceof Int32Array || labels instanceof Uint8Array || labels instanceof Uint16Array || labels instanceof Uint32Array) {
-    checkLabelCount(labels.length, rows, where);
+    checkLabelCount(labels.length, rows, numClasses, where);
     indices = labels;
   } else if (labels instanceof BigInt64Array) {
-    checkLabelCount(labels.length, rows, where);
+    checkLabelCount(labels.length, rows, numClasses, where);
     indices = new Int32Array(rows);
     const k = BigInt(numClasses);
     const ignore = BigInt(ignoreIndex);
@@ -196,7 +196,7 @@ export function labelsOf(
       indices[i] = Number(y);
     }
   } else if (Array.isArray(labels)) {
-    checkLabelCount(labels.length, rows, where);
+    checkLabelCount(labels.length, rows, numClasses, where);
     indices = new Int32Array(rows);
     for (let i = 0; i < rows; i++) {
       const y: unknown = labels[i];
@@ -205,15 +205,26 @@ export function labelsOf(
       indices[i] = y;
     }
   } else {
-    throw typeError(`${where}: labels`, 'an Int32Array, Uint8Array, Uint16Array, Uint32Array, BigInt64Array or number[] of class indices', labels);
+    const error = typeError(`${where}: labels`, 'an Int32Array, Uint8Array, Uint16Array, Uint32Array, BigInt64Array or number[] of class indices', labels);
+    const length = ArrayBuffer.isView(labels) ? (labels as unknown as { length?: unknown }).length : undefined;
+    if (typeof length === 'number') error.message += targetsHint(length, rows, numClasses) ?? ' (class indices held as floats: convert them, e.g. Int32Array.from(labels))';
+    throw error;
   }
   const counted = count(indices, numClasses, ignoreIndex, weight);
   if (counted < 0) throw badLabel(-1 - counted, indices[-1 - counted], numClasses, ignoreIndex, where);
   return { labels: indices, counted };
 }
 
-function checkLabelCount(length: number, rows: number, where: string): void {
-  if (length !== rows) throw new RangeError(`${where}: labels.length must equal the number of rows (logits.length / numClasses = ${rows}), got ${length}`);
+function checkLabelCount(length: number, rows: number, numClasses: number, where: string): void {
+  if (length !== rows) {
+    throw new RangeError(`${where}: labels.length must equal the number of rows (logits.length / numClasses = ${rows}), got ${length}${targetsHint(length, rows, numClasses) ?? ''}`);
+  }
+}
+
+/** For labels with one value per logit: the probable intent, softCrossEntropy. */
+function targetsHint(length: number, rows: number, numClasses: number): string | null {
+  if (numClasses < 2 || rows === 0 || length !== rows * numClasses) return null;
+  return ` = ${rows} rows × ${numClasses} classes: one-hot or probability targets go to softCrossEntropy(logits, targets, options)`;
 }
 
 function badLabel(i: number, value: unknown, numClasses: number, ignoreIndex: number, where: string): RangeError {

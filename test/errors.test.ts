@@ -102,6 +102,10 @@ const CROSS_ENTROPY_CASES: BadCase[] = [
   { name: 'Float32Array labels', error: TypeError, message: [/labels/, /Float32Array/], make: hard({}, { labels: new Float32Array([0, 1, 2, 1]) }) },
   { name: 'Float64Array labels', error: TypeError, message: [/labels/, /Float64Array/], make: hard({}, { labels: new Float64Array([0, 1, 2, 1]) }) },
   { name: 'missing labels', error: TypeError, message: [/labels/], make: hard({}, { labels: undefined }) },
+  // one-hot or probability targets given to crossEntropy: the message names softCrossEntropy
+  { name: 'Float32Array targets of N·K (one-hot) as labels', error: TypeError, message: [/labels/, /Float32Array\(12\)/, /4 rows × 3 classes/, /softCrossEntropy/], make: hard({}, { labels: Float32Array.from({ length: N * K }, (_, i) => Number(i % K === 0)) }) },
+  { name: 'number[] targets of N·K (probabilities) as labels', error: RangeError, message: [/labels\.length/, /12/, /4 rows × 3 classes/, /softCrossEntropy/], make: hard({}, { labels: Array.from({ length: N * K }, (_, i) => [0.2, 0.3, 0.5][i % 3]) }) },
+  { name: 'Int32Array one-hot of N·K as labels', error: RangeError, message: [/labels\.length/, /12/, /softCrossEntropy/], make: hard({}, { labels: Int32Array.from({ length: N * K }, (_, i) => Number(i % K === 1)) }) },
   { name: 'label 1.5 in number[]', error: RangeError, message: [/labels/, /1\.5/], make: hard({}, { labels: [0, 1.5, 2, 1] }) },
   { name: 'label NaN in number[]', error: RangeError, message: [/labels/, /NaN/], make: hard({}, { labels: [0, 1, Number.NaN, 1] }) },
   { name: "label '1' (a string) in the array", error: TypeError, message: [/labels/, /1/], make: hard({}, { labels: [0, '1', 2, 1] }) },
