@@ -155,6 +155,51 @@ describe('the library in Chromium', () => {
   });
 });
 
+describe('the demo page on a phone (390 × 844)', () => {
+  let page: Page;
+  let errors: string[];
+
+  beforeAll(async () => {
+    page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    errors = [];
+    page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
+    await page.goto(`${server.url}web/?benchMs=20&shape=256x1000`);
+    await page.waitForSelector('body[data-ready="true"]', { state: 'attached', timeout: 30_000 });
+  }, SLOW);
+
+  afterAll(() => page?.close());
+
+  /** The page's width and, per chart, the smallest text as rendered (font size × the SVG's scale). */
+  const measure = () => page.evaluate(() => ({
+    scrollWidth: document.documentElement.scrollWidth,
+    innerWidth,
+    charts: Array.from(document.querySelectorAll('svg')).map((svg) => {
+      const scale = svg.getScreenCTM()?.a ?? 1;
+      const sizes = Array.from(svg.querySelectorAll('text'), (t) => parseFloat(getComputedStyle(t).fontSize) * scale);
+      return { id: svg.id, texts: sizes.length, smallest: Math.min(...sizes) };
+    }),
+  }));
+
+  it('is no wider than the viewport, and every chart text renders at ≥ 10 CSS px', async () => {
+    for (const state of ['loaded', 'benchmarked'] as const) {
+      if (state === 'benchmarked') {
+        await page.locator('#bench-run').click();
+        await page.waitForSelector('#bench-status[data-state="done"]', { timeout: 60_000 });
+      }
+      const { scrollWidth, innerWidth, charts } = await measure();
+      expect(scrollWidth, state).toBeLessThanOrEqual(innerWidth);
+      expect(charts.map((c) => c.id).sort(), state).toEqual(['bench-chart', 'gap-chart', 'targets-chart']);
+      for (const chart of charts) {
+        expect(chart.texts, `${state}: ${chart.id}`).toBeGreaterThan(0);
+        expect(chart.smallest, `${state}: ${chart.id}`).toBeGreaterThanOrEqual(10);
+      }
+    }
+    await mkdir(outputDir, { recursive: true });
+    await page.screenshot({ path: join(outputDir, 'web-page-390.png'), fullPage: true });
+    expect(errors).toEqual([]);
+  }, SLOW);
+});
+
 describe('the demo page in Chromium', () => {
   let page: Page;
   let errors: string[];
@@ -256,6 +301,59 @@ describe('the demo page in Chromium', () => {
     await page.locator('#prob-inputs input[data-class="sunny"]').fill('0.3');
     await expectAnchorMatchesLibrary([0.3, 0.2, 0.6, 0.1].map((w) => w / 1.2), 0.1);
     await page.locator('#reset-probs').click();
+    await expectAnchorMatchesLibrary(ANCHOR_PROBS, 0.1);
+  });
+
+  it('shows ∞ when p(true class) = 0, and counts the kernel and explain() as agreeing (both +∞)', async () => {
+    await page.locator('#prob-inputs input[data-class="rainy"]').fill('0');
+    expect(await text('#hard-ce')).toBe('∞');
+    expect(await text('#smooth-ce')).toBe('∞');
+    expect(await text('#kernel-loss')).toBe('∞');
+    expect(await page.locator('#kernel-check').getAttribute('data-agrees')).toBe('true');
+    expect(await text('#kernel-check')).toMatch(/agrees with explain\(\) \(both ∞\)/);
+    expect(await text('#kernel-check')).not.toMatch(/NaN/);
+    await page.locator('#reset-probs').click();
+    await expectAnchorMatchesLibrary(ANCHOR_PROBS, 0.1);
+  });
+
+  it('marks invalid probabilities with a reason, and the table says it shows the last valid input', async () => {
+    const input = (name: string) => page.locator(`#prob-inputs input[data-class="${name}"]`);
+    const reason = (name: string) => text(`#prob-inputs label[data-class="${name}"] .reason`);
+    const caption = () => text('#trace caption');
+    expect(await caption()).toBe('');
+    await input('sunny').fill('0.3');
+    const lastValid = [0.3, 0.2, 0.6, 0.1].map((w) => w / 1.2);
+    await expectAnchorMatchesLibrary(lastValid, 0.1);
+
+    for (const [typed, why] of [['-1', 'must be ≥ 0'], ['', 'enter a number']] as const) {
+      await input('sunny').fill(typed);
+      expect(await input('sunny').inputValue()).toBe(typed);
+      expect(await input('sunny').getAttribute('aria-invalid')).toBe('true');
+      expect(await reason('sunny')).toBe(why);
+      expect(await caption()).toMatch(/last valid input/);
+      await expectAnchorMatchesLibrary(lastValid, 0.1); // unchanged
+    }
+    // All zero: each value is fine on its own, together they are no distribution. (Typed one
+    // box at a time, the boxes would pass through a one-hot state; set them at once.)
+    await page.evaluate(() => {
+      const boxes = Array.from(document.querySelectorAll<HTMLInputElement>('#prob-inputs input'));
+      for (const box of boxes) box.value = '0';
+      boxes[0].dispatchEvent(new Event('input', { bubbles: true }));
+    });
+    for (const name of ['sunny', 'cloudy', 'rainy', 'snowy']) {
+      expect(await input(name).getAttribute('aria-invalid')).toBe('true');
+      expect(await reason(name)).toBe('all zero');
+    }
+    expect(await caption()).toMatch(/last valid input/);
+    await expectAnchorMatchesLibrary(lastValid, 0.1);
+
+    // Valid again: marks and caption gone, the table follows.
+    await page.locator('#reset-probs').click();
+    for (const name of ['sunny', 'cloudy', 'rainy', 'snowy']) {
+      expect(await input(name).getAttribute('aria-invalid')).toBe(null);
+      expect(await reason(name)).toBe('');
+    }
+    expect(await caption()).toBe('');
     await expectAnchorMatchesLibrary(ANCHOR_PROBS, 0.1);
   });
 

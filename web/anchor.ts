@@ -3,12 +3,9 @@
  * The trace and both losses come from `explain` (float64); the fused kernel then computes the
  * same smoothed loss from logits = log p, to show the fast path agrees with the textbook one.
  */
-import { explain, type Xent } from '../src/index.js';
-import { formatNumber, formatSigned } from './format.js';
+import { explain, type Explanation, type Xent } from '../src/index.js';
+import { compareValues, formatNumber, formatSigned } from './format.js';
 import { linearScale, resetSvg, svgElement } from './svg.js';
-
-/** What `explain` returns (the type itself is not exported by the package). */
-type Explanation = ReturnType<typeof explain>;
 
 export const CLASS_NAMES = ['sunny', 'cloudy', 'rainy', 'snowy'];
 export const ANCHOR_PROBS = [0.1, 0.2, 0.6, 0.1];
@@ -21,10 +18,10 @@ export interface AnchorState {
   epsilon: number;
 }
 
-/** p = weights / Σ weights; uniform if every weight is 0. */
+/** p = weights / Σ weights (the inputs make sure the weights are ≥ 0 and not all 0). */
 export function normalise(weights: readonly number[]): number[] {
   const total = weights.reduce((sum, w) => sum + w, 0);
-  return total > 0 ? weights.map((w) => w / total) : weights.map(() => 1 / weights.length);
+  return weights.map((w) => w / total);
 }
 
 const byId = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -125,11 +122,10 @@ function renderKernelCheck(explanation: Explanation, state: AnchorState, xent: X
   });
   setNumber(byId('kernel-loss'), loss);
   const check = byId('kernel-check');
-  const difference = Math.abs(loss - explanation.smoothCE);
-  const agrees = difference <= 1e-6 * Math.max(1, Math.abs(explanation.smoothCE)) || loss === explanation.smoothCE;
+  const { agrees, difference } = compareValues(loss, explanation.smoothCE);
   check.textContent = agrees
-    ? `${xent.backend}: agrees with explain() (|Δ| = ${difference.toExponential(1)})`
-    : `${xent.backend}: differs from explain() by ${difference.toExponential(2)}`;
+    ? `${xent.backend}: agrees with explain() (${difference})`
+    : `${xent.backend}: differs from explain() (${difference})`;
   check.classList.toggle('is-bad', !agrees);
   check.dataset.agrees = String(agrees);
 }
@@ -158,29 +154,57 @@ export function setUpAnchorControls(state: AnchorState, onChange: () => void): v
   });
 
   const container = byId('prob-inputs');
+  const reasons: HTMLElement[] = [];
   const inputs = CLASS_NAMES.map((name, k) => {
     const label = document.createElement('label');
+    label.dataset.class = name;
     label.innerHTML = `<span>p(${name})</span>`;
     const input = document.createElement('input');
     Object.assign(input, { type: 'number', min: '0', max: '1', step: '0.01', value: String(state.weights[k]) });
     input.dataset.class = name;
     input.addEventListener('input', () => {
-      const value = Number(input.value);
-      if (input.value === '' || !(value >= 0)) return;
-      state.weights[k] = value;
-      onChange();
+      if (validate()) onChange();
     });
-    label.appendChild(input);
+    const reason = document.createElement('small');
+    reason.className = 'reason';
+    reason.id = `reason-${name}`;
+    input.setAttribute('aria-describedby', reason.id);
+    label.append(input, reason);
     container.appendChild(label);
+    reasons.push(reason);
     return input;
   });
+
+  /**
+   * Checks every box; marks the invalid ones with a short reason. When all are valid, the
+   * weights take the boxes' values (true); otherwise the state keeps the last valid weights,
+   * and the table's caption says that it shows them (false).
+   */
+  const validate = (): boolean => {
+    const values = inputs.map((input) => (input.value.trim() === '' ? NaN : Number(input.value)));
+    const why: string[] = values.map((value) => (Number.isNaN(value) ? 'enter a number' : value < 0 ? 'must be ≥ 0' : ''));
+    if (why.every((reason) => reason.length === 0) && values.every((value) => value === 0)) why.fill('all zero');
+    inputs.forEach((input, k) => {
+      reasons[k].textContent = why[k];
+      if (why[k]) input.setAttribute('aria-invalid', 'true');
+      else input.removeAttribute('aria-invalid');
+    });
+    const valid = why.every((reason) => reason.length === 0);
+    const caption = byId('trace').querySelector('caption');
+    if (caption) {
+      caption.textContent = valid ? '' : 'Showing the last valid input: fix the marked probabilities to update.';
+      caption.hidden = valid;
+    }
+    if (valid) state.weights = values;
+    return valid;
+  };
   const markTrueInput = () =>
     inputs.forEach((input, k) => input.parentElement?.classList.toggle('is-true', k === state.label));
   markTrueInput();
 
   byId('reset-probs').addEventListener('click', () => {
-    state.weights = ANCHOR_PROBS.slice();
-    inputs.forEach((input, k) => (input.value = String(state.weights[k])));
+    inputs.forEach((input, k) => (input.value = String(ANCHOR_PROBS[k])));
+    validate();
     onChange();
   });
 }

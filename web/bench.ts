@@ -8,7 +8,7 @@
  */
 import { BACKENDS, createXent, type BackendName, type Xent } from '../src/index.js';
 import { formatNumber } from './format.js';
-import { linearScale, resetSvg, svgElement } from './svg.js';
+import { drawnWidth, linearScale, resetSvg, svgElement } from './svg.js';
 import { textbookCrossEntropy } from './textbook.js';
 
 const SMOOTHING = 0.1;
@@ -125,39 +125,51 @@ export async function runBenchmark(
   return results;
 }
 
-/** Horizontal bars of ns/element, each labelled with its value and its speed-up over the textbook. */
+/**
+ * Horizontal bars of ns/element, each labelled with its value and its speed-up over the
+ * textbook. Drawn at the SVG's CSS width (one unit per pixel); below 600 px each method's name
+ * and value go on a line above its bar instead of beside it.
+ */
 export function renderBenchChart(svg: SVGSVGElement, results: BenchResult[], allLabels: string[]): void {
-  const width = 900;
-  const rowHeight = 40;
-  const margin = { left: 170, right: 190, top: 10, bottom: 30 };
+  const width = drawnWidth(svg);
+  const narrow = width < 600;
+  const rowHeight = narrow ? 46 : 40;
+  const margin = narrow ? { left: 4, right: 8, top: 6, bottom: 30 } : { left: 170, right: 190, top: 10, bottom: 30 };
+  const barTop = narrow ? 22 : 8;
+  const barHeight = narrow ? 16 : rowHeight - 16;
   const height = margin.top + margin.bottom + rowHeight * allLabels.length;
   resetSvg(svg, width, height);
   const textbook = results.find((r) => r.name === 'textbook');
   const maxValue = Math.max(1e-9, ...results.map((r) => r.nsPerElement));
   const x = linearScale(0, maxValue, margin.left, width - margin.right);
 
-  svgElement('text', { x: margin.left, y: height - 8 }, svg, 'ns per logit (loss + gradient), lower is faster');
+  svgElement('text', { x: margin.left, y: height - 8 }, svg, narrow ? 'ns per logit, lower is faster' : 'ns per logit (loss + gradient), lower is faster');
   allLabels.forEach((label, i) => {
     const y0 = margin.top + i * rowHeight;
-    svgElement('text', { class: 'bar-name', x: margin.left - 12, y: y0 + rowHeight / 2 + 4, 'text-anchor': 'end' }, svg, label);
     const result = results.find((r) => r.label === label);
+    const speedup = result && textbook && result !== textbook ? `  ·  ${formatNumber(textbook.nsPerElement / result.nsPerElement, 1)}× textbook` : '';
+    const value = result ? `${formatNumber(result.nsPerElement, result.nsPerElement < 10 ? 2 : 1)} ns${speedup}` : '';
+    if (narrow) {
+      svgElement('text', { class: 'bar-name', x: margin.left, y: y0 + 15 }, svg, label);
+      if (value) svgElement('text', { class: 'bar-value', x: width - margin.right, y: y0 + 15, 'text-anchor': 'end' }, svg, value);
+    } else {
+      svgElement('text', { class: 'bar-name', x: margin.left - 12, y: y0 + rowHeight / 2 + 4, 'text-anchor': 'end' }, svg, label);
+    }
     if (!result) {
-      svgElement('rect', { x: margin.left, y: y0 + 8, width: width - margin.left - margin.right, height: rowHeight - 16, fill: '#f2f4f7', rx: 3 }, svg);
+      svgElement('rect', { x: margin.left, y: y0 + barTop, width: width - margin.left - margin.right, height: barHeight, fill: '#f2f4f7', rx: 3 }, svg);
       return;
     }
     const bar = svgElement('rect', {
       class: 'bar',
       x: margin.left,
-      y: y0 + 8,
+      y: y0 + barTop,
       width: Math.max(2, x(result.nsPerElement) - margin.left),
-      height: rowHeight - 16,
+      height: barHeight,
       fill: result.color,
       rx: 3,
     }, svg);
     bar.dataset.method = result.name;
     bar.dataset.ns = String(result.nsPerElement);
-    const speedup = textbook && result !== textbook ? `  ·  ${formatNumber(textbook.nsPerElement / result.nsPerElement, 1)}× textbook` : '';
-    svgElement('text', { class: 'bar-value', x: x(result.nsPerElement) + 8, y: y0 + rowHeight / 2 + 4 }, svg,
-      `${formatNumber(result.nsPerElement, result.nsPerElement < 10 ? 2 : 1)} ns${speedup}`);
+    if (!narrow) svgElement('text', { class: 'bar-value', x: x(result.nsPerElement) + 8, y: y0 + rowHeight / 2 + 4 }, svg, value);
   });
 }

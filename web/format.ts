@@ -14,3 +14,20 @@ export function formatSigned(value: number, decimals = 4): string {
   const text = formatNumber(value, decimals);
   return value > 0 && Number(value.toFixed(decimals)) !== 0 ? `+${text}` : text;
 }
+
+/**
+ * Whether a float32 kernel value agrees with its float64 reference: within `tolerance`
+ * relative (to max(1, |expected|)) when both are finite, equal when both are infinite (+∞
+ * against +∞ is agreement, not |∞ − ∞| = NaN), and never when either is NaN. `difference`
+ * describes the gap for the page: '|Δ| = 2.1e-8', 'both ∞', …
+ */
+export function compareValues(got: number, expected: number, tolerance = 1e-6): { agrees: boolean; difference: string } {
+  if (Number.isNaN(got) || Number.isNaN(expected)) return { agrees: false, difference: `${formatNumber(got)} vs ${formatNumber(expected)}` };
+  if (!Number.isFinite(got) || !Number.isFinite(expected)) {
+    return got === expected
+      ? { agrees: true, difference: `both ${formatNumber(got)}` }
+      : { agrees: false, difference: `${formatNumber(got)} vs ${formatNumber(expected)}` };
+  }
+  const gap = Math.abs(got - expected);
+  return { agrees: gap <= tolerance * Math.max(1, Math.abs(expected)), difference: `|Δ| = ${gap.toExponential(1)}` };
+}

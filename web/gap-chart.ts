@@ -8,7 +8,7 @@
  */
 import type { Xent } from '../src/index.js';
 import { formatNumber } from './format.js';
-import { linearScale, niceTicks, polylinePath, resetSvg, svgElement } from './svg.js';
+import { drawnWidth, linearScale, niceTicks, polylinePath, resetSvg, svgElement } from './svg.js';
 
 const GAP_MIN = -2;
 const GAP_MAX = 10;
@@ -42,8 +42,9 @@ export function renderGapChart(svg: SVGSVGElement, input: GapChartInput): void {
     ? lossAlongGap(xent, Float32Array.of(optimalGap), label, numClasses, epsilon)[0]
     : NaN;
 
-  const width = 900;
-  const height = 330;
+  // Drawn at its CSS width: one unit per pixel, so the text is 12 px at any width.
+  const width = drawnWidth(svg);
+  const height = Math.min(330, Math.max(240, Math.round(width * 0.6)));
   const margin = { left: 54, right: 22, top: 16, bottom: 44 };
   resetSvg(svg, width, height);
   svg.dataset.epsilon = String(epsilon);
@@ -63,7 +64,7 @@ export function renderGapChart(svg: SVGSVGElement, input: GapChartInput): void {
     svgElement('line', { x1: margin.left, x2: width - margin.right, y1: y(tick), y2: y(tick) }, grid);
     svgElement('text', { x: margin.left - 8, y: y(tick) + 4, 'text-anchor': 'end' }, axis, String(tick));
   }
-  for (const tick of niceTicks(GAP_MIN, GAP_MAX, 12)) {
+  for (const tick of niceTicks(GAP_MIN, GAP_MAX, Math.max(4, Math.min(12, Math.floor((width - margin.left - margin.right) / 60))))) {
     svgElement('line', { x1: x(tick), x2: x(tick), y1: margin.top, y2: height - margin.bottom }, grid);
     svgElement('text', { x: x(tick), y: height - margin.bottom + 18, 'text-anchor': 'middle' }, axis, formatNumber(tick, 0));
   }
@@ -78,8 +79,11 @@ export function renderGapChart(svg: SVGSVGElement, input: GapChartInput): void {
   const points = (losses: Float32Array) => Array.from(gaps, (gap, i) => [x(gap), y(losses[i])] as const);
   svgElement('path', { class: 'curve hard', d: polylinePath(points(hard)), 'data-series': 'hard' }, svg);
   svgElement('path', { class: 'curve smooth', d: polylinePath(points(smooth)), 'data-series': 'smooth' }, svg);
-  svgElement('text', { class: 'hard-label', x: x(GAP_MAX) - 4, y: y(hard[count - 1]) - 10, 'text-anchor': 'end' }, svg,
-    'hard CE → 0 only as g → ∞');
+  // (On a phone there is no room beside the optimum's label: the legend says the same.)
+  if (width >= 560) {
+    svgElement('text', { class: 'hard-label', x: x(GAP_MAX) - 4, y: y(hard[count - 1]) - 10, 'text-anchor': 'end' }, svg,
+      'hard CE → 0 only as g → ∞');
+  }
 
   // The smoothed optimum: where softmax equals the smoothed target.
   if (hasOptimum) {

@@ -10,6 +10,7 @@ import { createXent, type Xent } from '../src/index.js';
 import { ANCHOR_LABEL, ANCHOR_PROBS, CLASS_NAMES, renderAnchor, setUpAnchorControls, type AnchorState } from './anchor.js';
 import { benchMethods, renderBenchChart, runBenchmark } from './bench.js';
 import { gapSummary, renderGapChart } from './gap-chart.js';
+import { redrawOnResize } from './svg.js';
 
 const byId = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const svgById = (id: string) => document.getElementById(id) as unknown as SVGSVGElement;
@@ -40,7 +41,9 @@ async function setUpBenchmark(): Promise<void> {
 
   const methods = await benchMethods();
   const labels = methods.map((m) => m.label);
-  renderBenchChart(chart, [], labels);
+  let shown: Parameters<typeof renderBenchChart>[1] = [];
+  renderBenchChart(chart, shown, labels);
+  redrawOnResize(chart, () => renderBenchChart(chart, shown, labels));
 
   button.addEventListener('click', async () => {
     const [rows, numClasses] = shapeSelect.value.split('x').map(Number);
@@ -48,7 +51,8 @@ async function setUpBenchmark(): Promise<void> {
     status.dataset.state = 'running';
     try {
       const results = await runBenchmark(methods, rows, numClasses, budgetMs, (partial, running) => {
-        renderBenchChart(chart, partial, labels);
+        shown = partial.slice();
+        renderBenchChart(chart, shown, labels);
         status.textContent = running ? `timing ${running}…` : '';
       });
       const fastest = results.reduce((best, r) => (r.nsPerElement < best.nsPerElement ? r : best));
@@ -72,6 +76,7 @@ async function main(): Promise<void> {
   const state: AnchorState = { weights: ANCHOR_PROBS.slice(), label: ANCHOR_LABEL, epsilon: 0.1 };
   setUpAnchorControls(state, () => renderAll(state, xent));
   renderAll(state, xent);
+  redrawOnResize(svgById('gap-chart'), () => renderAll(state, xent));
   await setUpBenchmark();
 
   const pageStatus = byId('page-status');

@@ -24,6 +24,28 @@ export function resetSvg(svg: SVGSVGElement, width: number, height: number): voi
   svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
 }
 
+/**
+ * The width the SVG is drawn at, in CSS px (`fallback` while it has no layout). Charts use it
+ * as their viewBox width, so that one unit is one pixel: 12-unit text is 12 px on a phone too,
+ * instead of a 900-unit chart shrunk to a third.
+ */
+export function drawnWidth(svg: SVGSVGElement, fallback = 900): number {
+  const width = Math.round(svg.getBoundingClientRect().width);
+  return width > 0 ? width : fallback;
+}
+
+/** Calls `render` again whenever the element's drawn width changes (window resized, phone rotated). */
+export function redrawOnResize(svg: SVGSVGElement, render: () => void): void {
+  let last = drawnWidth(svg);
+  new ResizeObserver(() => {
+    const width = drawnWidth(svg);
+    if (width !== last) {
+      last = width;
+      render();
+    }
+  }).observe(svg);
+}
+
 /** A linear map from [d0, d1] to [r0, r1]. */
 export function linearScale(d0: number, d1: number, r0: number, r1: number): (x: number) => number {
   const slope = (r1 - r0) / (d1 - d0);
