@@ -5,7 +5,7 @@
 // SIMD builds sum in four f32 lanes over blocks of BLOCK elements (64 per lane) folded into
 // f64 after each block: f32 lanes keep the loop as fast as the exp, the f64 fold keeps the
 // error of a 128 000-class row near one f32 rounding per block. The scalar build folds its
-// one f32 partial every CHUNK = 64 elements, as accurate as a SIMD lane.
+// one f32 partial every 64 elements, as accurate as a SIMD lane.
 //
 // S − 1, not S: the exp of the max itself is exactly exp(0) = 1, and a confident row's S is
 // 1 + (tiny), the tiny part its whole loss; summed into an f32 lane that holds the 1 it
@@ -14,7 +14,8 @@
 // every element costs three vector operations per four (~10 % of the pass); instead pass 1
 // notes a chunk of CHUNK elements that holds the max, and pass 2 masks that chunk and the
 // K mod 4 tail only. Ties elsewhere are summed as the 1s they are: they make S − 1 ≥ 1,
-// where rounding against a 1 costs nothing relative.
+// where rounding against a 1 costs nothing relative. The scalar build knows the max's index
+// and leaves just that element out.
 
 import { expMinus, expMinus4k, expConstant, madd } from './exp';
 
@@ -53,9 +54,9 @@ export let secondSum: f64 = 0;
 export let runnerUp: f32 = -Infinity;
 
 /**
- * Set by rowMax: the first element of a CHUNK-element chunk that holds the max (SIMD builds:
- * a chunk of the row's first K & ~3, or K & ~3 when only the tail holds it; the scalar
- * build: a chunk of all K). Pass 2 masks the ties there.
+ * Set by rowMax. SIMD builds: the first element of a CHUNK-element chunk of the row's first
+ * K & ~3 that holds the max, or K & ~3 when only the tail does: pass 2 masks the ties there.
+ * The scalar build: the index of a max, which pass 2 leaves out of its sum.
  */
 export let maxChunk: i32 = 0;
 
@@ -119,40 +120,24 @@ export function rowMax(z: usize, K: i32): f32 {
         : i32x4.extract_lane(bestChunk, 3);
     }
   } else {
-    // The scalar build: chunks over all K (the K mod 4 tail included), the maxima of the
-    // even and odd k; the smaller of the row's two is some other logit than the max.
-    let even: f32 = -Infinity;
-    let odd: f32 = -Infinity;
-    for (let c = 0; c < K; c += CHUNK) {
-      const end = min(K, c + CHUNK);
-      let chunkEven: f32 = -Infinity;
-      let chunkOdd: f32 = -Infinity;
-      for (k = c; k + 2 <= end; k += 2) {
-        const a = load<f32>(at(z, k));
-        const b = load<f32>(at(z, k), 4);
-        chunkEven = a > chunkEven ? a : chunkEven;
-        chunkOdd = b > chunkOdd ? b : chunkOdd;
+    // The scalar build: the max, its index and the runner-up exactly, with branches (a new
+    // maximum is rare after the first few elements, so they predict well).
+    for (k = 0; k < K; k++) {
+      const v = load<f32>(at(z, k));
+      if (v > m) {
+        second = m;
+        m = v;
+        chunkAt = k;
+      } else if (v > second) {
+        second = v;
       }
-      if (k < end) {
-        const a = load<f32>(at(z, k));
-        chunkEven = a > chunkEven ? a : chunkEven;
-      }
-      const top = chunkOdd > chunkEven ? chunkOdd : chunkEven;
-      if (top > m) {
-        m = top;
-        chunkAt = c;
-      }
-      even = chunkEven > even ? chunkEven : even;
-      odd = chunkOdd > odd ? chunkOdd : odd;
     }
-    k = K;
-    second = odd > even ? even : odd;
   }
-  // The tail: exact top-two updates; a new max there leaves no chunk to mask.
+  // The SIMD builds' tail: exact top-two updates; a new max there leaves no chunk to mask.
   for (; k < K; k++) {
     const v = load<f32>(at(z, k));
     const lower = v > m ? m : v;
-    if (v > m) chunkAt = vectorEnd;
+    chunkAt = v > m ? vectorEnd : chunkAt;
     m = v > m ? v : m;
     second = lower > second ? lower : second;
   }
@@ -227,54 +212,52 @@ let rangeTies: i32 = 0;
 }
 
 /**
- * The scalar build's pass 2: one f32 partial sum per chunk of CHUNK elements, folded into
- * f64 (it used to run 256 terms in one partial: ~10 ulp on a long row's gradient), the
- * ties masked in the chunk that holds the max (rowMax's maxChunk, over all K here).
+ * The scalar build's pass 2: one f32 partial sum per BLOCK_SCALAR elements folded into f64 (it
+ * used to run 256 terms in one partial: ~10 ulp on a long row's gradient), the max at index
+ * maxChunk left out of the sum (its exp, exactly 1, is still stored): a block ends where the
+ * max is, so the one loop below needs no per-element test. Other ties are summed as 1s
+ * (then S − 1 ≥ 1). (Two loops, one on each side of the max, were 10 % slower in V8.)
  */
 // @ts-ignore: decorator
 @inline function expLoopScalar(
   z: usize, e: usize, K: i32, m: f32, scale: f32, w: usize,
   keepExps: bool, gaps: bool, weighted: bool, scaled: bool,
 ): f64 {
-  rangeGaps = 0;
-  rangeTies = 0;
-  let rest: f64 = 0;
-  for (let c = 0; c < K; c += CHUNK) {
-    const end = min(K, c + CHUNK);
-    rest += c == maxChunk
-      ? scalarChunk(z, e, c, end, m, scale, w, true, keepExps, gaps, weighted, scaled)
-      : scalarChunk(z, e, c, end, m, scale, w, false, keepExps, gaps, weighted, scaled);
+  // A max of ±∞ makes its own gap ∞ − ∞: S is NaN (the sum below would leave it out).
+  if (abs(m) == Infinity) {
+    secondSum = NaN;
+    return NaN;
   }
-  secondSum = rangeGaps;
-  return rest + <f64>(rangeTies - 1);
+  const top = maxChunk;
+  let rest: f64 = 0;
+  let gapTotal: f64 = 0;
+  for (let k = 0; k < K; ) {
+    if (k == top) {
+      // exp(0) = 1: stored for the gradient, not summed; its gap is 0.
+      if (keepExps) store<f32>(at(e, k), 1);
+      k++;
+      continue;
+    }
+    const end = min(k < top ? top : K, k + BLOCK_SCALAR);
+    let part: f32 = 0;
+    let gapPart: f32 = 0;
+    for (; k < end; k++) {
+      let x = load<f32>(at(z, k)) - m;
+      if (scaled) x *= scale;
+      const v = expMinus(x);
+      if (keepExps) store<f32>(at(e, k), v);
+      part += v;
+      if (gaps) gapPart += weighted ? x * load<f32>(at(w, k)) : x;
+    }
+    rest += <f64>part;
+    gapTotal += <f64>gapPart;
+  }
+  secondSum = gapTotal;
+  return rest;
 }
 
-/** One chunk of expLoopScalar: the sum of the exps returned, gaps and (masked) ties as expRange. */
 // @ts-ignore: decorator
-@inline function scalarChunk(
-  z: usize, e: usize, from: i32, to: i32, m: f32, scale: f32, w: usize,
-  masked: bool, keepExps: bool, gaps: bool, weighted: bool, scaled: bool,
-): f64 {
-  let part: f32 = 0;
-  let gapPart: f32 = 0;
-  let ties = 0;
-  for (let k = from; k < to; k++) {
-    let x = load<f32>(at(z, k)) - m;
-    if (scaled) x *= scale;
-    const v = expMinus(x);
-    if (keepExps) store<f32>(at(e, k), v);
-    if (masked) {
-      part += x == 0 ? 0 : v;
-      ties += <i32>(x == 0);
-    } else {
-      part += v;
-    }
-    if (gaps) gapPart += weighted ? x * load<f32>(at(w, k)) : x;
-  }
-  if (gaps) rangeGaps += <f64>gapPart;
-  if (masked) rangeTies += ties;
-  return <f64>part;
-}
+@inline const BLOCK_SCALAR: i32 = 64;
 
 /**
  * The exps of z[from..to) (a multiple of 4 long), their sum in f64 returned, the gap sum
