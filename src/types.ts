@@ -160,9 +160,9 @@ export interface Batch {
   /** rows·numClasses gradient, written by calls with `grad: true`. */
   readonly grad: Float32Array;
   crossEntropy<
-    const R extends Reduction | undefined = undefined,
-    const G extends boolean | 'inplace' | undefined = undefined,
-    const L extends boolean | undefined = undefined,
+    R extends Reduction | undefined = undefined,
+    G extends boolean | 'inplace' | undefined = undefined,
+    L extends boolean | undefined = undefined,
   >(options?: BatchOptions & ResultOptions<R, G, L>): Result<R, G, L>;
   dispose(): void;
 }
@@ -346,14 +346,14 @@ export interface Xent {
   readonly backend: BackendName;
   crossEntropy<
     Y,
-    const R extends Reduction | undefined = undefined,
-    const G extends GradOption | undefined = undefined,
-    const L extends boolean | undefined = undefined,
+    R extends Reduction | undefined = undefined,
+    G extends GradOption | undefined = undefined,
+    L extends boolean | undefined = undefined,
   >(logits: Float32Array, labels: LabelsParameter<Y>, options: CrossEntropyOptions & ResultOptions<R, G, L>): Result<R, G, L>;
   softCrossEntropy<
-    const R extends Reduction | undefined = undefined,
-    const G extends GradOption | undefined = undefined,
-    const L extends boolean | undefined = undefined,
+    R extends Reduction | undefined = undefined,
+    G extends GradOption | undefined = undefined,
+    L extends boolean | undefined = undefined,
   >(logits: Float32Array, targets: Float32Array, options: SoftCrossEntropyOptions & ResultOptions<R, G, L>): Result<R, G, L>;
   /** Allocate a zero-copy batch of `rows` × `numClasses`. */
   createBatch(rows: number, numClasses: number): Batch;

@@ -56,6 +56,11 @@ xent.crossEntropy(logits, labels, { numClasses, reduction: 'sum' }).lse;
 xent.crossEntropy(logits, labels, { numClasses, reduction: 'sum' }).losses;
 const either = xent.crossEntropy(logits, labels, { numClasses, reduction: someReduction });
 const total: number | Float32Array = 'loss' in either ? either.loss : either.losses;
+// Options built beforehand: a plain object literal widens grad to boolean (optional key); as const keeps it.
+const built = { numClasses, grad: true };
+// @ts-expect-error grad widened to boolean: optional
+const widened: Float32Array = xent.crossEntropy(logits, labels, built).grad;
+const kept: Float32Array = xent.crossEntropy(logits, labels, { numClasses, grad: true } as const).grad;
 // Options typed as a whole: every key optional, results still fit the wide types.
 const wide: ScalarResult | RowsResult = xent.crossEntropy(logits, labels, someOptions);
 
@@ -92,4 +97,4 @@ batch.crossEntropy({ grad: new Float32Array(40) });
 // @ts-expect-error numClasses is fixed by the batch
 batch.crossEntropy({ numClasses: 10 });
 
-export { grad, loss, into, inplace, maybe, maybeToo, losses, lse, total, wide, softGrad, softLse, softLoss, softRows, batchGrad, batchInplace, batchLoss };
+export { widened, kept, grad, loss, into, inplace, maybe, maybeToo, losses, lse, total, wide, softGrad, softLse, softLoss, softRows, batchGrad, batchInplace, batchLoss };
