@@ -5,7 +5,8 @@
 // row's logits before it writes over them.
 
 import { expMinus, expMinus4k, expConstant } from './exp';
-import { maxAndRank, firstOf, expStats, restOf, logOfSum } from './stats';
+import { logOfSum } from './rows';
+import { maxAndRank, firstOf, expStats, restOf } from './stats';
 
 // @ts-ignore: decorator
 @inline function at(ptr: usize, k: i32): usize {

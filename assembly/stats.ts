@@ -29,6 +29,7 @@
 // so a −∞ logit adds 0, not 0·(−∞) = NaN.
 
 import { expMinus, expMinus4k, expConstant, madd } from './exp';
+import { logOfSum } from './rows';
 import { statsSmallRows, SMALL_STATS_K } from './statssmall';
 
 // @ts-ignore: decorator
@@ -336,16 +337,6 @@ export let passR: f64 = 0;
   passQ += Q;
   passG += G;
   passX2 += X2;
-}
-
-/**
- * log S from R' = S − 1: log1p where 1 + R' would round R' away (R' < 2^-20), else log(1 + R')
- * (whose rounding then costs < 2^-33 relative), which AssemblyScript computes from a table
- * without log1p's divisions.
- */
-// @ts-ignore: decorator
-@inline export function logOfSum(rest: f64): f64 {
-  return rest < 9.5367431640625e-7 ? Math.log1p(rest) : Math.log(1 + rest);
 }
 
 /** S − 1 from pass 2's R', NaN when the max is not finite (as the float64 formulas give). */

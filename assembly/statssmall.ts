@@ -14,11 +14,11 @@
 //      folded into f64 every 16 columns (a confident row's log p_y is ≈ R'), X = Σ e·x, and
 //      when asked Q = Σ_{k≠f} e², G = Σ x;
 //   4. per lane in f32 (every term ≥ 0, as in stats.ts, so f32 keeps each row to a few ulp):
-//      log S = log1p(R') (log1p4 below), lse, confidence 1/S, entropy log S − X/S, nll
+//      log S = log1p(R') (exp.ts's log1p4), lse, confidence 1/S, entropy log S − X/S, nll
 //      log S − x_y, Brier (Σ_{k≠y} e² + (Σ_{k≠y} e)²)/S², the smoothed loss; stored into the
 //      same columns as the row-wise kernel's (f64 ones widened).
 
-import { expMinus4k, expConstant, logAtLeastOne4, madd } from './exp';
+import { expMinus4k, expConstant, log1p4, madd } from './exp';
 import { gatherColumn, storeLanes } from './small';
 import { transposeBlock } from './softsmall';
 
@@ -29,30 +29,6 @@ import { transposeBlock } from './softsmall';
 // @ts-ignore: decorator
 @inline export function smallStatsScratch(K: i32): i32 {
   return K << 4;
-}
-
-// log1p(r) for four lanes r ≥ 0 (R' = S − 1 of a row), to a few ulp relative — also for a
-// confident row's tiny r, where log(1 + r) would keep only r's digits above 2^-24. For
-// r < √2 − 1: log1p r = 2·atanh(s) with s = r/(2 + r) ≤ 0.1716 (no 1 + r formed), 2s + 2s·w·R(w),
-// w = s², R exp.ts's degree-2 fit; above, log(1 + r) by logAtLeastOne4 (1 + r ≥ √2, where its
-// ≤ 2 ulp absolute error is ≤ 6 ulp relative). NaN lanes stay NaN.
-// @ts-ignore: decorator
-@inline const LOG_R0: f32 = 0.33333388192002134;
-// @ts-ignore: decorator
-@inline const LOG_R1: f32 = 0.19988770672247258;
-// @ts-ignore: decorator
-@inline const LOG_R2: f32 = 0.1493586649275714;
-
-// @ts-ignore: decorator
-@inline function log1p4(r: v128): v128 {
-  const one = f32x4.splat(1);
-  const s = f32x4.div(r, f32x4.add(r, f32x4.splat(2)));
-  const w = f32x4.mul(s, s);
-  const R = madd(madd(f32x4.splat(LOG_R2), w, f32x4.splat(LOG_R1)), w, f32x4.splat(LOG_R0));
-  const s2 = f32x4.add(s, s);
-  const small = madd(f32x4.mul(s2, w), R, s2);
-  const large = logAtLeastOne4(f32x4.add(one, r));
-  return v128.bitselect(small, large, f32x4.lt(r, f32x4.splat(0.41421356)));
 }
 
 /** Stores the first `count` lanes of v, widened to f64, at ptr, ptr + 8, … (storeLanes, small.ts, stores them as they are: also i32 lanes, bit for bit). */

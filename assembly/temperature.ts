@@ -8,7 +8,8 @@
 // Each row's three numbers go to `out` (f64, three per row, NaN for ignored rows);
 // temperatureSum adds them in row order.
 
-import { maxAndRank, firstOf, expStats, restOf, logOfSum, passX, passX2 } from './stats';
+import { logOfSum } from './rows';
+import { maxAndRank, firstOf, expStats, restOf, passX, passX2 } from './stats';
 
 export function temperatureRows(
   logits: usize, labels: usize, rows: i32, K: i32, beta: f64, ignoreIndex: i32, out: usize,
