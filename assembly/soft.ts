@@ -147,7 +147,7 @@ export function softRows(
     if (lseOut) store<f32>(lseOut + (<usize>r << 2), <f32>(<f64>m * invT + logS));
     const loss = B * logS - sumX;
     if (losses) store<f32>(losses + (<usize>r << 2), <f32>loss);
-    sum += loss;
+    sum += <f64><f32>loss; // the row loss as written out (see xent.ts)
     if (g) rowSoftGrad(g, t, weight, K, keep, spread, <f32>(B / S * scale * invT), beta);
   }
   return sum;

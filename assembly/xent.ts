@@ -19,8 +19,9 @@
 //            (× the softcap chain factor 1 − (z_k/c)², × scale)              (pass 3)
 // Rows whose label equals ignoreIndex contribute 0 loss and 0 gradient.
 // For K ≤ 64 (SIMD builds) the work goes to small.ts, four rows per vector, same math.
-// The sum of row losses is accumulated in f64 in row order onto `sumIn` and returned,
-// so that the result does not depend on how rows are split into chunks.
+// The sum of the row losses (each as written out, in f32) is accumulated in f64 in row
+// order onto `sumIn` and returned, so that the result does not depend on how rows are
+// split into chunks or threads.
 
 import { xentSmall, SMALL_K } from './small';
 import { rowMax, rowExpSumMinusOne, rowExpSumMinusOneExact, logOfSum, rowGrad, rowSoftcap, capFactor, secondSum, runnerUp, CONFIDENT_GAP } from './rows';
@@ -90,7 +91,9 @@ export function xentRows(
     if (smoothed) loss += epsOverK * (weightSum * logS - gapSum);
     if (zLoss != 0) loss += zLoss * lse * lse;
     if (losses) store<f32>(losses + (<usize>r << 2), <f32>loss);
-    sum += loss;
+    // The sum adds the row loss as written out (f32), so that a thread pool summing the
+    // rows' written losses in row order gets these bits (src/threads/sum.ts).
+    sum += <f64><f32>loss;
     // Step 4: the gradient, g_k = e_k·(A/S)·scale − (ε/K)·w_k·scale, then the label's term.
     if (wantGrad) {
       const A = (1 - eps) * wy + epsOverK * weightSum + 2 * zLoss * lse;

@@ -34,7 +34,7 @@ export function softRows(request: SoftRequest): number {
     if (lseOut) lseOut[r] = m * invT + logS;
     const loss = B * logS - C * invT;
     if (losses) losses[r] = loss;
-    sum += loss;
+    sum += Math.fround(loss); // the row loss as written out (see assembly/xent.ts)
     // Pass 3: g_k = (B·p_k − u_k)/T · scale.
     if (grad) {
       const alpha = (B / S) * scale * invT;

@@ -62,7 +62,7 @@ function plainRows(request: HardRequest): number {
     // ε = 0 skips the smoothing term (a −∞ logit makes `gaps` −∞).
     const loss = keep * (logS + (m - zy)) + (eps > 0 ? epsOverK * (K * logS - gaps) : 0);
     if (losses) losses[r] = loss;
-    sum += loss;
+    sum += Math.fround(loss); // the row loss as written out (see assembly/xent.ts)
     if (grad) {
       const alpha = scale / (1 + sMinusOne);
       for (let k = base; k < end; k++) grad[k] = grad[k] * alpha - beta;
@@ -125,7 +125,7 @@ function anyRows(request: HardRequest): number {
     if (smoothed) loss += epsOverK * (weightSum * logS - second.gapSum);
     if (zLoss !== 0) loss += zLoss * lse * lse;
     if (losses) losses[r] = loss;
-    sum += loss;
+    sum += Math.fround(loss); // the row loss as written out (see assembly/xent.ts)
     // Step 4: g_k = (e_k·A/S − (ε/K)·w_k − (1−ε)·w_y·[k = y])·scale (× softcap chain factor).
     if (wantGrad && grad) {
       const alpha = ((1 - eps) * wy + epsOverK * weightSum + 2 * zLoss * lse) / S * scale;
