@@ -2,8 +2,7 @@
 // (run after build:ts).
 //
 // 1. dist/index.cjs: esbuild bundles the ESM output dist/index.js into one CommonJS
-//    file. @assemblyscript/loader stays external: it ships its own CommonJS build
-//    (its "require" export), so both entries share the one runtime dependency.
+//    file (the package has no runtime dependency to keep external).
 //    dist/tfjs/index.cjs: the adapter's few KB, with its imports of the core
 //    (`../index.js`) turned into `require('../index.cjs')`: the subpath shares the main
 //    CommonJS entry instead of bundling a second copy, so a program that requires both
@@ -36,7 +35,6 @@ await build({
   format: 'cjs',
   platform: 'node',
   target: 'node20',
-  external: ['@assemblyscript/loader'],
   logLevel: 'warning',
 });
 

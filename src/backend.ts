@@ -41,6 +41,11 @@ export interface HardRequest {
   losses: Float32Array | null;
   /** Per-row log-sum-exp out, or null. */
   lse: Float32Array | null;
+  /**
+   * When this request is a piece of a larger call (a worker's chunk): whether that whole call
+   * has fewer rows than a vector, which decides the small-K kernel path. Default: rows < 4.
+   */
+  rowWise?: boolean;
 }
 
 export interface SoftRequest {
@@ -55,6 +60,8 @@ export interface SoftRequest {
   grad: Float32Array | null;
   losses: Float32Array | null;
   lse: Float32Array | null;
+  /** As in HardRequest. */
+  rowWise?: boolean;
 }
 
 /** Softmax of z/T per row (or its log) into `out`, which may be `logits` itself. */

@@ -203,9 +203,8 @@ beforeAll(async () => {
   const [packed] = JSON.parse(stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
   packedFiles = packed.files.map((f) => f.path);
   for (const [name, content] of Object.entries(FILES)) await writeFile(join(projectDir, name), content);
-  // The tarball's one dependency (@assemblyscript/loader) comes from the npm cache when it is
-  // there (--prefer-offline), else from the registry: --offline failed on a machine whose cache
-  // held the tarball but not the metadata npm install asks for.
+  // The tarball has no dependencies; --prefer-offline still lets npm use its cache for anything
+  // it asks for (--offline failed on a machine whose cache lacked metadata npm install wanted).
   await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', join(workDir, packed.filename)], {
     cwd: projectDir,
   });
@@ -271,14 +270,14 @@ describe('the packed tarball', () => {
     expect(packedFiles.some((path) => path.endsWith('.wasm'))).toBe(false); // binaries travel inside the JS
   });
 
-  it('declares an exports map, no side effects and only browser-safe dependencies', async () => {
+  it('declares an exports map, no side effects and no dependencies', async () => {
     const manifest = JSON.parse(await readFile(join(projectDir, 'node_modules/smoothxent/package.json'), 'utf8'));
     expect(manifest.exports['.'].import).toEqual({ types: './dist/index.d.ts', default: './dist/index.js' });
     expect(manifest.exports['.'].require).toEqual({ types: './dist/index.d.cts', default: './dist/index.cjs' });
     expect(manifest.exports['./tfjs'].import).toEqual({ types: './dist/tfjs/index.d.ts', default: './dist/tfjs/index.js' });
     expect(manifest.exports['./tfjs'].require).toEqual({ types: './dist/tfjs/index.d.cts', default: './dist/tfjs/index.cjs' });
     expect(manifest.sideEffects).toBe(false);
-    expect(Object.keys(manifest.dependencies ?? {})).toEqual(['@assemblyscript/loader']);
+    expect(Object.keys(manifest.dependencies ?? {})).toEqual([]);
     // tfjs is the caller's: an optional peer, so installing smoothxent alone pulls no tfjs.
     expect(Object.keys(manifest.peerDependencies)).toEqual(['@tensorflow/tfjs-core']);
     expect(manifest.peerDependenciesMeta['@tensorflow/tfjs-core']).toEqual({ optional: true });
@@ -368,9 +367,9 @@ describe('the installed package bundled for the browser', () => {
       logLevel: 'silent',
     });
     expect(result.errors).toEqual([]);
-    // Only the package and its loader end up in the bundle: nothing from Node.
+    // Only the package ends up in the bundle: nothing from Node.
     const inputs = Object.keys(result.metafile.inputs);
-    expect(inputs.filter((p) => !/^(app\.mjs|node_modules\/(smoothxent|@assemblyscript\/loader)\/)/.test(p))).toEqual([]);
+    expect(inputs.filter((p) => !/^(app\.mjs|node_modules\/smoothxent\/)/.test(p))).toEqual([]);
     await writeFile(join(outdir, 'index.html'), FILES['index.html'].replace('./app.mjs', './app.js'));
     const anchor = await runInChromium('out-esbuild/');
     expectAnchor(anchor);
@@ -390,7 +389,7 @@ describe('the installed package bundled for the browser', () => {
     });
     const inputs = Object.keys(result.metafile.inputs);
     expect(inputs).toContain('node_modules/smoothxent/dist/tfjs/index.js');
-    expect(inputs.filter((p) => !/^(tfjs-app\.mjs|node_modules\/(smoothxent|@assemblyscript\/loader)\/)/.test(p))).toEqual([]);
+    expect(inputs.filter((p) => !/^(tfjs-app\.mjs|node_modules\/smoothxent\/)/.test(p))).toEqual([]);
   });
 
   it('builds with Vite and runs in Chromium', async () => {

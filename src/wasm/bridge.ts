@@ -12,17 +12,18 @@
  */
 import type { Accumulation, Backend, BatchStorage, HardRequest, LabelCounter, RowStatsOutputs, SoftmaxRequest, SoftRequest, StatsRequest, TargetChecker, TemperatureRequest } from '../backend.js';
 import { countLabels, firstBadTarget } from '../js/labels.js';
-import { compile, instantiateWith, instantiateWithSync, PAGE, MAX_PAGES, type KernelExports, type WasmBackendName } from './load.js';
+import { compile } from './load.js';
+import { instantiate, PAGE, MAX_PAGES, type KernelExports, type WasmBackendName } from './instance.js';
 
-const align16 = (bytes: number) => Math.ceil(bytes / 16) * 16;
+export const align16 = (bytes: number) => Math.ceil(bytes / 16) * 16;
 
 /** Target bytes of one chunk: small enough to stay in a core's L2 cache between passes. */
-const CHUNK_BYTES = 256 * 1024;
+export const CHUNK_BYTES = 256 * 1024;
 
-interface Parts { weight: boolean; targets: boolean; labels: boolean; losses: boolean; lse: boolean }
+export interface Parts { weight: boolean; targets: boolean; labels: boolean; losses: boolean; lse: boolean }
 
 /** Byte offsets of one call's regions. */
-interface Layout {
+export interface Layout {
   weight: number;
   scratch: number;
   logits: number;
@@ -34,7 +35,7 @@ interface Layout {
 }
 
 /** Regions for `rows` rows after the fixed per-call regions, starting at `base` (no closures: this runs per call). */
-function layout(base: number, rows: number, K: number, parts: Parts): Layout {
+export function layout(base: number, rows: number, K: number, parts: Parts): Layout {
   const weight = parts.weight ? base : 0;
   const scratch = align16(base + (parts.weight ? 4 * K : 0));
   const logits = align16(scratch + scratchBytes(K, parts.targets));
@@ -63,14 +64,24 @@ const scratchBytes = (K: number, soft: boolean) =>
 /** Scratch of the stats kernels: K column vectors for K ≤ 64 (must match smallStatsScratch in assembly/statssmall.ts). */
 const statsScratchBytes = (K: number) => (K <= SMALL_K ? 16 * K : 0);
 
+/**
+ * Whether a kernel call sums its row losses four rows at a time, (l0 + l2) + (l1 + l3) per
+ * full group (the SIMD builds' small-K kernels, addRowLosses in assembly/small.ts), rather
+ * than one by one. Must match the dispatch in assembly/xent.ts and soft.ts: a pool that sums
+ * the rows' written losses itself (src/threads/sum.ts) adds them the same way.
+ */
+export function sumsInGroups(backend: WasmBackendName, K: number, softcap: number, rowWise: boolean): boolean {
+  return backend !== 'wasm' && K <= SMALL_K && softcap === 0 && !rowWise;
+}
+
 /** Batches of fewer rows skip the small-K kernel, which would fill its lanes with copies. */
-const ROWS_PER_VECTOR = 4;
+export const ROWS_PER_VECTOR = 4;
 
 /** Below this many elements a plain loop beats creating a subarray view to copy with. */
 const SMALL_COPY = 64;
 
 /** dst[at..] ← src[from..to), without allocating for short runs (also the outputs out of memory). */
-function copy(dst: Float32Array | Int32Array | Uint32Array, at: number, src: Float32Array | Int32Array | Uint8Array | Uint16Array | Uint32Array, from: number, to: number): void {
+export function copy(dst: Float32Array | Int32Array | Uint32Array, at: number, src: Float32Array | Int32Array | Uint8Array | Uint16Array | Uint32Array, from: number, to: number): void {
   if (to - from <= SMALL_COPY) {
     for (let i = from; i < to; i++) dst[at + i - from] = src[i];
   } else if (from === 0 && to === src.length) {
@@ -81,7 +92,7 @@ function copy(dst: Float32Array | Int32Array | Uint32Array, at: number, src: Flo
 }
 
 /** Rows r0…r1 of a chunk's outputs (gradient, row losses, lse), each when wanted, to the caller's arrays. */
-function copyOutputs(
+export function copyOutputs(
   f32: Float32Array, at: Layout, K: number, r0: number, r1: number,
   grad: Float32Array | null, losses: Float32Array | null, lse: Float32Array | null,
 ): void {
@@ -105,7 +116,7 @@ function regions(base: number, sizes: readonly number[]): { at: number[]; end: n
   return { at, end };
 }
 
-function pagesFor(bytes: number, what: string): number {
+export function pagesFor(bytes: number, what: string): number {
   const pages = Math.ceil(bytes / PAGE);
   if (pages > MAX_PAGES) throw new RangeError(`${what} needs ${bytes} bytes of wasm memory, more than the 4 GiB wasm32 can address`);
   return pages;
@@ -132,9 +143,13 @@ export class WasmBackend implements Backend {
   }
 
   static async create(name: WasmBackendName, arenaBytes: number): Promise<WasmBackend> {
-    const module = await compile(name);
-    const { exports, memory } = await instantiateWith(module, 1);
-    return new WasmBackend(name, module, exports, memory, arenaBytes);
+    return WasmBackend.fromModule(name, await compile(name), arenaBytes);
+  }
+
+  /** A backend on an instance of the compiled (unshared) module, e.g. posted to a worker. */
+  static fromModule(name: WasmBackendName, module: WebAssembly.Module, arenaBytes: number): WasmBackend {
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    return new WasmBackend(name, module, instantiate(module, memory), memory, arenaBytes);
   }
 
   /** Grows the memory to at least `bytes` and rebuilds the views (the old ones are detached). */
@@ -220,7 +235,7 @@ export class WasmBackend implements Backend {
         at.logits, grad ? at.logits : 0, at.labels, r1 - r0, K,
         request.smoothing, request.scale, request.ignoreIndex,
         at.weight, request.weightSum, request.zLoss, request.softcap, at.scratch,
-        at.losses, at.lse, sum, rows < ROWS_PER_VECTOR,
+        at.losses, at.lse, sum, request.rowWise ?? rows < ROWS_PER_VECTOR,
       );
       copyOutputs(f32, at, K, r0, r1, grad, losses, lse);
     }
@@ -246,7 +261,7 @@ export class WasmBackend implements Backend {
       sum = kernels.softRows(
         at.logits, at.targets, grad ? at.logits : 0, r1 - r0, K,
         request.smoothing, request.scale, at.weight, request.temperature,
-        at.losses, at.lse, sum, at.scratch, rows < ROWS_PER_VECTOR,
+        at.losses, at.lse, sum, at.scratch, request.rowWise ?? rows < ROWS_PER_VECTOR,
       );
       copyOutputs(f32, at, K, r0, r1, grad, losses, lse);
     }
@@ -389,7 +404,8 @@ export class WasmBackend implements Backend {
     const gradAt = align16(at.end);
     const end = gradAt + 4 * rows * K;
     const pages = pagesFor(end, `a batch of ${rows}×${K}`);
-    const { exports: kernels, memory } = instantiateWithSync(this.module, pages, pages);
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    const kernels = instantiate(this.module, memory);
     const buffer = memory.buffer;
     const f32 = new Float32Array(buffer);
     const logits = new Float32Array(buffer, at.logits, rows * K);

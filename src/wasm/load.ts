@@ -1,52 +1,14 @@
 /**
- * Compiling and instantiating the embedded kernel binaries. Each binary is decoded
- * and compiled at most once per process (the promise is cached); instances are
- * created through @assemblyscript/loader with a memory we own (`--importMemory`).
+ * Compiling the embedded kernel binaries. Each binary is decoded and compiled at most
+ * once per process (the promise is cached), in two forms: as built (its memory import
+ * unshared, for this thread's own instances) and with the memory import declared shared
+ * (for the worker pool, src/threads/). The second is the same code byte for byte: only the
+ * import's limits differ, so a row gives the same bits on either.
  */
-import { instantiate, instantiateSync } from '@assemblyscript/loader';
 import { BINARIES } from './binaries.generated.js';
+import { instantiate, MAX_PAGES, type KernelExports, type WasmBackendName } from './instance.js';
 
-export type WasmBackendName = 'wasm' | 'wasm-simd' | 'wasm-relaxed-simd';
-
-/** The kernel module's exports (see assembly/index.ts); pointers are byte offsets. */
-export interface KernelExports {
-  xentRows(
-    logits: number, grad: number, labels: number, rows: number, K: number,
-    smoothing: number, scale: number, ignoreIndex: number,
-    weight: number, weightSum: number, zLoss: number, softcap: number, scratch: number,
-    losses: number, lse: number, sumIn: number, rowWise: boolean,
-  ): number;
-  softRows(
-    logits: number, targets: number, grad: number, rows: number, K: number,
-    smoothing: number, scale: number, weight: number, temperature: number,
-    losses: number, lse: number, sumIn: number, scratch: number, rowWise: boolean,
-  ): number;
-  statsRows(
-    logits: number, labels: number, rows: number, K: number,
-    invT: number, smoothing: number, ignoreIndex: number,
-    lse: number, confidence: number, prediction: number, entropy: number,
-    logP: number, rank: number, brier: number, smoothed: number, rankCap: number, scratch: number,
-  ): void;
-  statsAccumulate(
-    labels: number, rows: number, ignoreIndex: number,
-    confidence: number, prediction: number, entropy: number, logP: number, rank: number, brier: number, smoothed: number,
-    sums: number, topK: number, nTopK: number, bins: number, keys: number,
-  ): number;
-  temperatureRows(logits: number, labels: number, rows: number, K: number, beta: number, ignoreIndex: number, out: number): void;
-  temperatureSum(labels: number, rows: number, ignoreIndex: number, rowsIn: number, sums: number): void;
-  aceOfKeys(keys: number, n: number, bins: number, scratch: number): number;
-  softmaxRows(logits: number, out: number, rows: number, K: number, invT: number, log: boolean): void;
-  labelScan(labels: number, n: number, K: number, ignoreIndex: number): number;
-  labelWeightSum(labels: number, n: number, weight: number, ignoreIndex: number, sumIn: number): number;
-  firstBadTarget(targets: number, n: number): number;
-  expFloor(ptr: number, n: number): void;
-  copyFloor(dst: number, src: number, n: number): void;
-  heapBase(): number;
-}
-
-export const PAGE = 65536;
-/** wasm32 can address at most 4 GiB; V8 allows all of it. */
-export const MAX_PAGES = 65536;
+export { PAGE, MAX_PAGES, instantiate, type KernelExports, type WasmBackendName } from './instance.js';
 
 function decode(base64: string): Uint8Array<ArrayBuffer> {
   const text = atob(base64);
@@ -55,7 +17,7 @@ function decode(base64: string): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
-const compiled = new Map<WasmBackendName, Promise<WebAssembly.Module>>();
+const compiled = new Map<string, Promise<WebAssembly.Module>>();
 
 const WHY: Record<WasmBackendName, string> = {
   'wasm-relaxed-simd': 'this runtime does not accept WebAssembly relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd; Chrome ≥ 114, Node ≥ 22 have it)',
@@ -63,33 +25,125 @@ const WHY: Record<WasmBackendName, string> = {
   wasm: 'this runtime does not accept the WebAssembly binary',
 };
 
-/** Compiles a backend's binary once; rejects with the reason when the runtime can't run it. */
-export function compile(name: WasmBackendName): Promise<WebAssembly.Module> {
-  let module = compiled.get(name);
+/**
+ * Compiles a backend's binary once; rejects with the reason when the runtime can't run it.
+ * `shared`: the variant whose memory import is a shared memory (see sharedVariant).
+ */
+export function compile(name: WasmBackendName, shared = false): Promise<WebAssembly.Module> {
+  const key = shared ? `${name} shared` : name;
+  let module = compiled.get(key);
   if (!module) {
     module = (async () => {
       if (typeof WebAssembly !== 'object') throw new Error(`${name} is not available: this runtime has no WebAssembly`);
-      const bytes = decode(BINARIES[name]);
+      const built = decode(BINARIES[name]);
       // Detect by validating the very binary we will run, never by guessing from the runtime.
-      if (!WebAssembly.validate(bytes)) throw new Error(`${name} is not available: ${WHY[name]}`);
+      if (!WebAssembly.validate(built)) throw new Error(`${name} is not available: ${WHY[name]}`);
+      if (!shared) return WebAssembly.compile(built);
+      const bytes = sharedVariant(built);
+      if (!WebAssembly.validate(bytes)) throw new Error(`${name} with a shared memory is not available: this runtime does not accept WebAssembly threads`);
       return WebAssembly.compile(bytes);
     })();
-    module.catch(() => compiled.delete(name));
-    compiled.set(name, module);
+    module.catch(() => compiled.delete(key));
+    compiled.set(key, module);
   }
   return module;
 }
 
 /** A fresh instance with its own memory of `pages` pages (`maximum` caps its growth). */
 export async function instantiateWith(module: WebAssembly.Module, pages: number, maximum?: number) {
-  const memory = new WebAssembly.Memory(maximum === undefined ? { initial: pages } : { initial: pages, maximum });
-  const { instance } = await instantiate<Record<string, unknown>>(module, { env: { memory } });
-  return { exports: instance.exports as unknown as KernelExports, memory };
+  return instantiateWithSync(module, pages, maximum);
 }
 
 /** Synchronous version for zero-copy batches (the module is already compiled). */
-export function instantiateWithSync(module: WebAssembly.Module, pages: number, maximum?: number) {
+export function instantiateWithSync(module: WebAssembly.Module, pages: number, maximum?: number): { exports: KernelExports; memory: WebAssembly.Memory } {
   const memory = new WebAssembly.Memory(maximum === undefined ? { initial: pages } : { initial: pages, maximum });
-  const { instance } = instantiateSync<Record<string, unknown>>(module, { env: { memory } });
-  return { exports: instance.exports as unknown as KernelExports, memory };
+  return { exports: instantiate(module, memory), memory };
+}
+
+// ---------------------------------------------------------------------------------------
+// The shared-memory variant of a binary
+
+function readLeb(bytes: Uint8Array, at: number): { value: number; next: number } {
+  let value = 0;
+  let shift = 0;
+  let byte: number;
+  do {
+    byte = bytes[at++];
+    value += (byte & 0x7f) * 2 ** shift;
+    shift += 7;
+  } while (byte & 0x80);
+  return { value, next: at };
+}
+
+function leb(value: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = value % 128;
+    value = Math.floor(value / 128);
+    if (value > 0) byte |= 0x80;
+    out.push(byte);
+  } while (value > 0);
+  return out;
+}
+
+/**
+ * The binary with its memory import declared shared, with a maximum of 4 GiB (a shared memory
+ * must declare one): what asc 0.28 builds with `--sharedMemory --maximumMemory 65536 --enable
+ * threads` from the same source (checked byte for byte: the code, data and every other
+ * section are identical), without a second set of binaries in the package. The kernels use no
+ * atomics and allocate nothing (stub runtime), so they are safe on a memory that several
+ * threads share, each on its own regions.
+ */
+export function sharedVariant(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  const parts: number[][] = [Array.from(bytes.subarray(0, 8))];
+  let at = 8;
+  let patched = false;
+  while (at < bytes.length) {
+    const id = bytes[at];
+    const size = readLeb(bytes, at + 1);
+    const start = size.next;
+    const end = start + size.value;
+    if (id !== 2) {
+      parts.push(Array.from(bytes.subarray(at, end)));
+      at = end;
+      continue;
+    }
+    // The import section: entries of (module, field, kind, type); rewrite memory limits.
+    const body: number[] = [];
+    const count = readLeb(bytes, start);
+    body.push(...leb(count.value));
+    let p = count.next;
+    for (let i = 0; i < count.value; i++) {
+      const from = p;
+      for (let name = 0; name < 2; name++) {
+        const length = readLeb(bytes, p);
+        p = length.next + length.value;
+      }
+      const kind = bytes[p++];
+      if (kind !== 2) {
+        // func: type index; table: reftype + limits; global: valtype + mutability.
+        if (kind === 0) p = readLeb(bytes, p).next;
+        else if (kind === 1) p = skipLimits(bytes, p + 1);
+        else p += 2;
+        body.push(...bytes.subarray(from, p));
+        continue;
+      }
+      body.push(...bytes.subarray(from, p));
+      const flags = bytes[p];
+      const initial = readLeb(bytes, p + 1);
+      p = flags & 1 ? readLeb(bytes, initial.next).next : initial.next;
+      body.push(0x03, ...leb(initial.value), ...leb(MAX_PAGES));
+      patched = true;
+    }
+    parts.push([2, ...leb(body.length), ...body]);
+    at = end;
+  }
+  if (!patched) throw new Error('sharedVariant: the binary imports no memory');
+  return Uint8Array.from(parts.flat());
+}
+
+function skipLimits(bytes: Uint8Array, at: number): number {
+  const flags = bytes[at];
+  const initial = readLeb(bytes, at + 1);
+  return flags & 1 ? readLeb(bytes, initial.next).next : initial.next;
 }
