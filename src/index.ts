@@ -5,13 +5,17 @@
  *   const xent = await createXent();            // picks the fastest backend that works here
  *   const { loss, grad } = xent.crossEntropy(logits, labels, { numClasses: 1000, smoothing: 0.1, grad: true });
  */
-import type { Backend, HardRequest, LabelCounter } from './backend.js';
+import type { Backend, BatchStorage, HardRequest, LabelCounter } from './backend.js';
 import { JsBackend } from './js/backend.js';
-import { describe, prepareHard, prepareSoft, hardSettings, labelsOf, scaleOf, checkKnownKeys, checkOptionsObject, reductionOf, booleanOf, CREATE_KEYS, BATCH_KEYS, type Outputs } from './options.js';
+import {
+  describe, prepareHard, prepareSoft, hardSettings, labelsOf, scaleOf, checkKnownKeys, checkOptionsObject, reductionOf, booleanOf,
+  signalOf, threadsOf, badTargetError, CREATE_KEYS, BATCH_KEYS, BATCH_ASYNC_KEYS, type Outputs,
+} from './options.js';
+import { SharedBatch, Threading, throwIfAborted, yieldToEventLoop } from './threads/index.js';
 import { WasmBackend } from './wasm/bridge.js';
 import { EvaluatorImpl, fitTemperatureWith, rowStatsWith, softmaxWith } from './eval.js';
-import type { WasmBackendName } from './wasm/load.js';
-import { BACKENDS, type Batch, type BatchOptions, type BackendName, type CreateOptions, type Evaluator, type EvaluationResult, type Reduction, type TemperatureFit, type Xent } from './types.js';
+import { compile, type WasmBackendName } from './wasm/load.js';
+import { BACKENDS, type AsyncOptions, type Batch, type BatchOptions, type BackendName, type CreateOptions, type Evaluator, type EvaluationResult, type Reduction, type TemperatureFit, type Xent } from './types.js';
 
 export * from './types.js';
 export { labelSmooth, crossEntropyFromProbs, explain, optimalLogitGap, softmax, klDivergence } from './seed.js';
@@ -38,14 +42,22 @@ function resultOf(sum: number, outputs: Outputs, denominator: number, count: num
  * 'mean' with nothing counted: loss 0 and a zero gradient, whatever the logits hold (the
  * kernel's gradient would be 0·p, which is NaN for non-finite rows). lse is still computed.
  */
-function runHard(backend: Backend, request: HardRequest, reduction: Reduction, denominator: number): number {
-  if (reduction === 'mean' && !(denominator > 0) && request.grad) {
-    const grad = request.grad;
-    const sum = request.lse ? backend.hard({ ...request, grad: null }) : 0;
-    grad.fill(0);
-    return sum;
-  }
-  return backend.hard(request);
+function countsNothing(request: HardRequest, reduction: Reduction, denominator: number): request is HardRequest & { grad: Float32Array } {
+  return reduction === 'mean' && !(denominator > 0) && request.grad !== null;
+}
+
+function runHard(hard: (request: HardRequest) => number, request: HardRequest, reduction: Reduction, denominator: number): number {
+  if (!countsNothing(request, reduction, denominator)) return hard(request);
+  const sum = request.lse ? hard({ ...request, grad: null }) : 0;
+  request.grad.fill(0);
+  return sum;
+}
+
+async function runHardAsync(hard: (request: HardRequest) => Promise<number>, request: HardRequest, reduction: Reduction, denominator: number): Promise<number> {
+  if (!countsNothing(request, reduction, denominator)) return hard(request);
+  const sum = request.lse ? await hard({ ...request, grad: null }) : 0;
+  request.grad.fill(0);
+  return sum;
 }
 
 /**
@@ -58,16 +70,33 @@ function isTiny(rows: number, numClasses: number): boolean {
   return size <= 16 || (size <= 32 && rows < 4);
 }
 
+/** Soft targets checked by the async form: in slices, letting the event loop run between them. */
+const TARGET_CHECK_SLICE = 1 << 22;
+
 class XentImpl implements Xent {
+  private disposed = false;
+
   /** @param tiny the backend for tiny calls (auto only), else null */
-  constructor(private readonly impl: Backend, private readonly tiny: Backend | null) {}
+  constructor(private readonly impl: Backend, private readonly tiny: Backend | null, private readonly threading: Threading) {}
 
   get backend(): BackendName {
     return this.impl.name;
   }
 
+  get threads(): number {
+    return this.threading.threads;
+  }
+
+  get sharedMemory(): boolean {
+    return this.threading.sharedMemory;
+  }
+
   private pick(rows: number, numClasses: number): Backend {
     return this.tiny && isTiny(rows, numClasses) ? this.tiny : this.impl;
+  }
+
+  private checkAlive(where: string): void {
+    if (this.disposed) throw new Error(`${where}: this xent was disposed`);
   }
 
   /** The label counter of the backend a call of this size runs on. */
@@ -76,23 +105,75 @@ class XentImpl implements Xent {
   private readonly checker = (rows: number, numClasses: number) => this.pick(rows, numClasses).firstBadTarget;
 
   crossEntropy(logits: Float32Array, labels: unknown, options: unknown) {
+    this.checkAlive('crossEntropy');
     const { request, outputs, denominator, counted } = prepareHard(logits, labels, options, this.counter);
-    const sum = runHard(this.pick(request.rows, request.numClasses), request, outputs.reduction, denominator);
+    const backend = this.pick(request.rows, request.numClasses);
+    const pool = backend === this.impl ? this.threading.syncPool(request.rows * request.numClasses) : null;
+    const hard = pool ? (r: HardRequest) => pool.hard(r, 'crossEntropy') : (r: HardRequest) => backend.hard(r);
+    const sum = runHard(hard, request, outputs.reduction, denominator);
     return resultOf(sum, outputs, denominator, counted) as never;
   }
 
   softCrossEntropy(logits: Float32Array, targets: Float32Array, options: unknown) {
+    this.checkAlive('softCrossEntropy');
     const { request, outputs, denominator } = prepareSoft(logits, targets, options, this.checker);
-    const sum = this.pick(request.rows, request.numClasses).soft(request);
+    const backend = this.pick(request.rows, request.numClasses);
+    const pool = backend === this.impl ? this.threading.syncPool(request.rows * request.numClasses) : null;
+    const sum = pool ? pool.soft(request, 'softCrossEntropy') : backend.soft(request);
     return resultOf(sum, outputs, denominator, request.rows) as never;
   }
 
+  async crossEntropyAsync(logits: Float32Array, labels: unknown, options: unknown) {
+    const where = 'crossEntropyAsync';
+    this.checkAlive(where);
+    const { request, outputs, denominator, counted, signal } = prepareHard(logits, labels, options, this.counter, where);
+    throwIfAborted(signal);
+    const backend = this.pick(request.rows, request.numClasses);
+    const pool = backend === this.impl ? this.threading.asyncPool() : null;
+    // Tiny calls (and runtimes without workers) run here: a message costs more than they do.
+    const sum = pool
+      ? await runHardAsync((r) => pool.hardAsync(r, signal, where), request, outputs.reduction, denominator)
+      : runHard((r) => backend.hard(r), request, outputs.reduction, denominator);
+    return resultOf(sum, outputs, denominator, counted) as never;
+  }
+
+  async softCrossEntropyAsync(logits: Float32Array, targets: Float32Array, options: unknown) {
+    const where = 'softCrossEntropyAsync';
+    this.checkAlive(where);
+    const { request, outputs, denominator, signal } = prepareSoft(logits, targets, options, null, where);
+    await this.checkTargets(request.targets, request.rows, request.numClasses, where, signal);
+    const backend = this.pick(request.rows, request.numClasses);
+    const pool = backend === this.impl ? this.threading.asyncPool() : null;
+    const sum = pool ? await pool.softAsync(request, signal, where) : backend.soft(request);
+    return resultOf(sum, outputs, denominator, request.rows) as never;
+  }
+
+  /** The soft targets' check of the sync form, in slices, before any work. */
+  private async checkTargets(targets: Float32Array, rows: number, numClasses: number, where: string, signal: AbortSignal | null): Promise<void> {
+    const check = this.checker(rows, numClasses);
+    for (let i0 = 0; i0 < targets.length; i0 += TARGET_CHECK_SLICE) {
+      if (i0 > 0) await yieldToEventLoop();
+      throwIfAborted(signal);
+      const i1 = Math.min(targets.length, i0 + TARGET_CHECK_SLICE);
+      const bad = check(i0 === 0 && i1 === targets.length ? targets : targets.subarray(i0, i1));
+      if (bad >= 0) throw badTargetError(where, i0 + bad, targets[i0 + bad]);
+    }
+    throwIfAborted(signal);
+  }
+
   createBatch(rows: number, numClasses: number): Batch {
+    this.checkAlive('createBatch');
     if (typeof rows !== 'number') throw new TypeError(`createBatch: rows must be a number (an integer ≥ 0), got ${describe(rows)}`);
     if (!Number.isInteger(rows) || rows < 0) throw new RangeError(`createBatch: rows must be an integer ≥ 0, got ${describe(rows)}`);
     if (typeof numClasses !== 'number') throw new TypeError(`createBatch: numClasses must be a number (an integer ≥ 1), got ${describe(numClasses)}`);
     if (!Number.isInteger(numClasses) || numClasses < 1) throw new RangeError(`createBatch: numClasses must be an integer ≥ 1, got ${describe(numClasses)}`);
-    return batchOf(this.impl, rows, numClasses);
+    const storage = this.threading.createBatch(rows, numClasses) ?? this.impl.createBatch(rows, numClasses);
+    return batchOf(storage, this.threading, rows, numClasses, (where) => this.checkAlive(where));
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.threading.dispose();
   }
 
   softmax(logits: Float32Array, options: unknown): Float32Array {
@@ -120,12 +201,46 @@ class XentImpl implements Xent {
   }
 }
 
+type GradMode = Parameters<BatchStorage['hard']>[1];
 
-function batchOf(impl: Backend, rows: number, numClasses: number): Batch {
-  const storage = impl.createBatch(rows, numClasses);
-  let disposed = false;
-  const where = 'batch.crossEntropy';
+/** A batch call, validated: what the kernel needs, and what the facade does with its results. */
+function prepareBatchCall(storage: BatchStorage, rows: number, numClasses: number, options: unknown, where: string) {
+  checkOptionsObject(options, where);
+  const isAsync = where.endsWith('Async');
+  checkKnownKeys(options, isAsync ? BATCH_ASYNC_KEYS : BATCH_KEYS, where);
+  const record = options as Record<string, unknown>;
+  const settings = hardSettings(record, numClasses, where);
+  const reduction = reductionOf(record.reduction, where);
+  const gradMode: GradMode | null = record.grad === undefined || record.grad === false ? 'none' : record.grad === true ? 'own' : record.grad === 'inplace' ? 'inplace' : null;
+  if (gradMode === null) throw new TypeError(`${where}: grad must be false, true or 'inplace', got ${describe(record.grad)}`);
+  const wantLse = booleanOf(record.lse, `${where}: lse`);
+  const signal = isAsync ? signalOf(record.signal, where) : null;
   const count: LabelCounter = (_, k, ignoreIndex, weight) => storage.countLabels(k, ignoreIndex, weight);
+  const { counted } = labelsOf(storage.labels, rows, numClasses, settings.ignoreIndex, settings.weight, where, count);
+  const denominator = reduction === 'mean' ? counted : 1;
+  const nothingCounts = reduction === 'mean' && !(denominator > 0);
+  const request = {
+    rows, numClasses, smoothing: settings.smoothing, ignoreIndex: settings.ignoreIndex,
+    weight: settings.weight, weightSum: settings.weightSum, zLoss: settings.zLoss, softcap: settings.softcap,
+    scale: scaleOf(reduction, settings.gradScale, denominator),
+  };
+  const gradOut = gradMode === 'own' ? storage.grad : gradMode === 'inplace' ? storage.logits : null;
+  const kernelGrad: GradMode = nothingCounts ? 'none' : gradMode;
+  /** The public result from the kernel's sum, losses and lse. */
+  const finish = ({ sum, losses, lse }: { sum: number; losses: Float32Array | null; lse: Float32Array | null }) => {
+    if (nothingCounts && gradOut) gradOut.fill(0);
+    const outputs: Outputs = { reduction, grad: gradOut, losses, lse };
+    return resultOf(sum, outputs, denominator, counted) as never;
+  };
+  return { request, reduction, kernelGrad, gradOut, wantLse, signal, finish };
+}
+
+function batchOf(storage: BatchStorage, threading: Threading, rows: number, numClasses: number, checkAlive: (where: string) => void): Batch {
+  let disposed = false;
+  const check = (where: string) => {
+    checkAlive(where);
+    if (disposed) throw new Error(`${where}: this batch was disposed`);
+  };
   return {
     rows,
     numClasses,
@@ -133,30 +248,26 @@ function batchOf(impl: Backend, rows: number, numClasses: number): Batch {
     labels: storage.labels,
     grad: storage.grad,
     crossEntropy(options: BatchOptions = {}) {
-      if (disposed) throw new Error(`${where}: this batch was disposed`);
-      checkOptionsObject(options, where);
-      checkKnownKeys(options, BATCH_KEYS, where);
-      const record = options as Record<string, unknown>;
-      const settings = hardSettings(record, numClasses, where);
-      const reduction = reductionOf(record.reduction, where);
-      const gradMode = record.grad === undefined || record.grad === false ? 'none' : record.grad === true ? 'own' : record.grad === 'inplace' ? 'inplace' : null;
-      if (gradMode === null) throw new TypeError(`${where}: grad must be false, true or 'inplace', got ${describe(record.grad)}`);
-      const wantLse = booleanOf(record.lse, `${where}: lse`);
-      const { counted } = labelsOf(storage.labels, rows, numClasses, settings.ignoreIndex, settings.weight, where, count);
-      const denominator = reduction === 'mean' ? counted : 1;
-      const nothingCounts = reduction === 'mean' && !(denominator > 0);
-      const { sum, losses, lse } = storage.hard(
-        {
-          rows, numClasses, smoothing: settings.smoothing, ignoreIndex: settings.ignoreIndex,
-          weight: settings.weight, weightSum: settings.weightSum, zLoss: settings.zLoss, softcap: settings.softcap,
-          scale: scaleOf(reduction, settings.gradScale, denominator),
-        },
-        nothingCounts ? 'none' : gradMode, reduction === 'none', wantLse,
-      );
-      const gradOut = gradMode === 'own' ? storage.grad : gradMode === 'inplace' ? storage.logits : null;
-      if (nothingCounts && gradOut) gradOut.fill(0);
-      const outputs: Outputs = { reduction, grad: gradOut, losses, lse };
-      return resultOf(sum, outputs, denominator, counted) as never;
+      const where = 'batch.crossEntropy';
+      check(where);
+      const { request, reduction, kernelGrad, wantLse, finish } = prepareBatchCall(storage, rows, numClasses, options, where);
+      return finish(storage.hard(request, kernelGrad, reduction === 'none', wantLse));
+    },
+    async crossEntropyAsync(options: BatchOptions & AsyncOptions = {}) {
+      const where = 'batch.crossEntropyAsync';
+      check(where);
+      const { request, reduction, kernelGrad, gradOut, wantLse, signal, finish } = prepareBatchCall(storage, rows, numClasses, options, where);
+      throwIfAborted(signal);
+      const wantLosses = reduction === 'none';
+      if (storage instanceof SharedBatch) return finish(await storage.hardAsync(request, kernelGrad, wantLosses, wantLse, signal));
+      const pool = threading.asyncPool();
+      if (!pool) return finish(storage.hard(request, kernelGrad, wantLosses, wantLse));
+      // The batch's memory is not shared with the worker: its rows travel as copies.
+      const losses = wantLosses ? new Float32Array(rows) : null;
+      const lse = wantLse ? new Float32Array(rows) : null;
+      const grad = kernelGrad === 'none' ? null : gradOut;
+      const sum = rows === 0 ? 0 : await pool.hardAsync({ ...request, logits: storage.logits, labels: storage.labels, grad, losses, lse }, signal, where);
+      return finish({ sum, losses, lse });
     },
     dispose() {
       disposed = true;
@@ -186,7 +297,7 @@ function reproducesAnchor(backend: Backend): boolean {
 }
 
 async function tryBackend(name: BackendName, arenaBytes: number): Promise<Backend> {
-  const backend = name === 'js' ? new JsBackend() : await WasmBackend.create(name as WasmBackendName, arenaBytes);
+  const backend = name === 'js' ? new JsBackend() : WasmBackend.fromModule(name as WasmBackendName, await compile(name as WasmBackendName), arenaBytes);
   if (!reproducesAnchor(backend)) {
     throw new Error(`${name} is not available: it did not reproduce the seed's anchor example after instantiation (this engine computes it wrongly)`);
   }
@@ -211,14 +322,21 @@ export async function createXent(options: CreateOptions = {}): Promise<Xent> {
   if (!Number.isInteger(arenaBytes) || arenaBytes < MIN_ARENA_BYTES || arenaBytes > 2 ** 32 - 2 ** 20) {
     throw new RangeError(`createXent: arenaBytes must be an integer in [${MIN_ARENA_BYTES}, 4 GiB − 1 MiB], got ${describe(arenaBytes)}`);
   }
-  if (choice !== 'auto') return new XentImpl(await tryBackend(choice, arenaBytes), null);
-  for (const name of BACKENDS) {
-    try {
-      const backend = await tryBackend(name, arenaBytes);
-      return new XentImpl(backend, name === 'js' ? null : new JsBackend());
-    } catch {
-      // Try the next one; js always works.
+  const threads = threadsOf(options.threads);
+  let backend: Backend | undefined;
+  if (choice !== 'auto') {
+    backend = await tryBackend(choice, arenaBytes);
+  } else {
+    for (const name of BACKENDS) {
+      try {
+        backend = await tryBackend(name, arenaBytes);
+        break;
+      } catch {
+        // Try the next one; js always works.
+      }
     }
   }
-  throw new Error('createXent: no backend is available');
+  if (!backend) throw new Error('createXent: no backend is available');
+  const tiny = choice === 'auto' && backend.name !== 'js' ? new JsBackend() : null;
+  return new XentImpl(backend, tiny, await Threading.create(backend.name, threads, arenaBytes));
 }

@@ -169,6 +169,43 @@ export interface Prepared<R> {
   denominator: number;
   /** Rows counted (not ignoreIndex), or their total class weight; N for soft targets. */
   counted: number;
+  /** The async forms' `signal`, else null. */
+  signal: AbortSignal | null;
+}
+
+/** The async forms take every option of the sync ones, and `signal`. */
+const ASYNC_KEYS = ['signal'] as const;
+const HARD_ASYNC_KEYS = [...HARD_KEYS, ...ASYNC_KEYS];
+const SOFT_ASYNC_KEYS = [...SOFT_KEYS, ...ASYNC_KEYS];
+
+/** `signal`: an AbortSignal (duck-typed, so that one from another realm passes), or none. */
+export function signalOf(value: unknown, where: string): AbortSignal | null {
+  if (value === undefined || value === null) return null;
+  const signal = value as { aborted?: unknown; addEventListener?: unknown };
+  if (typeof value !== 'object' || typeof signal.aborted !== 'boolean' || typeof signal.addEventListener !== 'function') {
+    throw typeError(`${where}: signal`, 'an AbortSignal', value);
+  }
+  return value as AbortSignal;
+}
+
+/**
+ * `threads` of createXent: 1 (the default), an integer in [1, 64], or 'auto' (the cores the
+ * runtime reports, at most 8).
+ */
+export function threadsOf(value: unknown): number | 'auto' {
+  if (value === undefined) return 1;
+  if (value === 'auto') return value;
+  if (typeof value !== 'number') {
+    if (typeof value === 'string') throw rangeError('createXent: threads', "an integer in [1, 64] or 'auto'", value);
+    throw typeError('createXent: threads', "an integer in [1, 64] or 'auto'", value);
+  }
+  if (!Number.isInteger(value) || value < 1 || value > 64) throw rangeError('createXent: threads', "an integer in [1, 64] or 'auto'", value);
+  return value;
+}
+
+/** The error of a soft target that is not a probability (the async forms check in slices). */
+export function badTargetError(where: string, index: number, value: number): RangeError {
+  return new RangeError(`${where}: targets[${index}] must be a probability ≥ 0, got ${describe(value)}`);
 }
 
 /**
@@ -258,9 +295,12 @@ export function scaleOf(reduction: Reduction, gradScale: number, denominator: nu
 }
 
 /** @param count the label counter of the backend that will run the call */
-export function prepareHard(input: unknown, labels: unknown, given: unknown, count: (rows: number, numClasses: number) => LabelCounter): Prepared<HardRequest> {
-  const where = 'crossEntropy';
-  const { logits, options, numClasses, rows } = callOf(input, given, HARD_KEYS, where);
+export function prepareHard(
+  input: unknown, labels: unknown, given: unknown, count: (rows: number, numClasses: number) => LabelCounter,
+  where: 'crossEntropy' | 'crossEntropyAsync' = 'crossEntropy',
+): Prepared<HardRequest> {
+  const { logits, options, numClasses, rows } = callOf(input, given, where === 'crossEntropy' ? HARD_KEYS : HARD_ASYNC_KEYS, where);
+  const signal = where === 'crossEntropy' ? null : signalOf(options.signal, where);
   const settings = hardSettings(options, numClasses, where);
   const outputs = outputsOf(options as unknown as CommonOptions, rows, logits, where);
   const { labels: indices, counted } = labelsOf(labels, rows, numClasses, settings.ignoreIndex, settings.weight, where, count(rows, numClasses));
@@ -277,13 +317,20 @@ export function prepareHard(input: unknown, labels: unknown, given: unknown, cou
     outputs,
     denominator,
     counted,
+    signal,
   };
 }
 
-/** @param check the target checker of the backend that will run the call */
-export function prepareSoft(input: unknown, targets: unknown, given: unknown, check: (rows: number, numClasses: number) => TargetChecker): Prepared<SoftRequest> {
-  const where = 'softCrossEntropy';
-  const { logits, options, numClasses, rows } = callOf(input, given, SOFT_KEYS, where);
+/**
+ * @param check the target checker of the backend that will run the call; null to leave the
+ * targets unchecked (the async form checks them in slices before any work, badTargetError)
+ */
+export function prepareSoft(
+  input: unknown, targets: unknown, given: unknown, check: ((rows: number, numClasses: number) => TargetChecker) | null,
+  where: 'softCrossEntropy' | 'softCrossEntropyAsync' = 'softCrossEntropy',
+): Prepared<SoftRequest> {
+  const { logits, options, numClasses, rows } = callOf(input, given, where === 'softCrossEntropy' ? SOFT_KEYS : SOFT_ASYNC_KEYS, where);
+  const signal = where === 'softCrossEntropy' ? null : signalOf(options.signal, where);
   checkLogits(targets, where, 'targets');
   if (targets.length !== logits.length) {
     throw new RangeError(`${where}: targets.length must equal logits.length (${logits.length}), got ${targets.length}`);
@@ -295,8 +342,8 @@ export function prepareSoft(input: unknown, targets: unknown, given: unknown, ch
     : number(where, 'temperature', options.temperature, 'a finite number > 0', (v) => v > 0 && v < Infinity);
   const outputs = outputsOf(options as unknown as SoftCrossEntropyOptions, rows, logits, where);
   if (outputs.grad && outputs.grad !== logits && sharesBytes(outputs.grad, targets)) throw new RangeError(`${where}: grad overlaps targets`);
-  const bad = check(rows, numClasses)(targets);
-  if (bad >= 0) throw new RangeError(`${where}: targets[${bad}] must be a probability ≥ 0, got ${describe(targets[bad])}`);
+  const bad = check ? check(rows, numClasses)(targets) : -1;
+  if (bad >= 0) throw badTargetError(where, bad, targets[bad]);
   const denominator = outputs.reduction === 'mean' ? rows : 1;
   return {
     request: {
@@ -307,8 +354,10 @@ export function prepareSoft(input: unknown, targets: unknown, given: unknown, ch
     outputs,
     denominator,
     counted: rows,
+    signal,
   };
 }
 
-export const CREATE_KEYS = ['backend', 'arenaBytes'] as const;
+export const CREATE_KEYS = ['backend', 'arenaBytes', 'threads'] as const;
 export const BATCH_KEYS = ['smoothing', 'reduction', 'grad', 'gradScale', 'weight', 'lse', 'ignoreIndex', 'zLoss', 'softcap'] as const;
+export const BATCH_ASYNC_KEYS = [...BATCH_KEYS, ...ASYNC_KEYS] as const;

@@ -15,9 +15,23 @@ export interface CreateOptions {
   /**
    * Bytes of wasm linear memory used as the streaming arena (default 16 MiB, at least 64 KiB).
    * Batches larger than the arena are processed in chunks of rows; a single row larger than
-   * the arena grows it. Ignored by the `js` backend.
+   * the arena grows it. Ignored by the `js` backend. With threads, each worker gets a share.
    */
   arenaBytes?: number;
+  /**
+   * Worker threads for large calls: 1 (default), an integer in [1, 64], or 'auto' (the cores
+   * the runtime reports, at most 8). Async calls always run on a worker; with threads > 1 the
+   * rows are split between workers that share one wasm memory (Node; browsers when
+   * cross-origin isolated), and in Node sync calls use them too. Results are identical bit
+   * for bit for any thread count. `xent.threads` says what is in use.
+   */
+  threads?: number | 'auto';
+}
+
+/** The option the async calls add. */
+export interface AsyncOptions {
+  /** Cancels the call between chunks: it rejects with the signal's reason (an AbortError). */
+  signal?: AbortSignal;
 }
 
 /** Class-index labels: one per row, integers in [0, numClasses) (or equal to `ignoreIndex`). */
@@ -164,6 +178,12 @@ export interface Batch {
     G extends boolean | 'inplace' | undefined = undefined,
     L extends boolean | undefined = undefined,
   >(options?: BatchOptions & ResultOptions<R, G, L>): Result<R, G, L>;
+  /** The same call on a worker (zero-copy when the workers share memory); one call at a time per batch. */
+  crossEntropyAsync<
+    R extends Reduction | undefined = undefined,
+    G extends boolean | 'inplace' | undefined = undefined,
+    L extends boolean | undefined = undefined,
+  >(options?: BatchOptions & AsyncOptions & ResultOptions<R, G, L>): Promise<Result<R, G, L>>;
   dispose(): void;
 }
 
@@ -344,6 +364,10 @@ export interface TemperatureFit {
 export interface Xent {
   /** The backend that was chosen. */
   readonly backend: BackendName;
+  /** Worker threads a large call uses (1 when calls run on one thread or one worker). */
+  readonly threads: number;
+  /** Whether the workers share the wasm memory (else an async call's rows are copied into messages). */
+  readonly sharedMemory: boolean;
   crossEntropy<
     Y,
     R extends Reduction | undefined = undefined,
@@ -355,6 +379,18 @@ export interface Xent {
     G extends GradOption | undefined = undefined,
     L extends boolean | undefined = undefined,
   >(logits: Float32Array, targets: Float32Array, options: SoftCrossEntropyOptions & ResultOptions<R, G, L>): Result<R, G, L>;
+  /** crossEntropy on a worker: the same result, without blocking the calling thread. */
+  crossEntropyAsync<
+    Y,
+    R extends Reduction | undefined = undefined,
+    G extends GradOption | undefined = undefined,
+    L extends boolean | undefined = undefined,
+  >(logits: Float32Array, labels: LabelsParameter<Y>, options: CrossEntropyOptions & AsyncOptions & ResultOptions<R, G, L>): Promise<Result<R, G, L>>;
+  softCrossEntropyAsync<
+    R extends Reduction | undefined = undefined,
+    G extends GradOption | undefined = undefined,
+    L extends boolean | undefined = undefined,
+  >(logits: Float32Array, targets: Float32Array, options: SoftCrossEntropyOptions & AsyncOptions & ResultOptions<R, G, L>): Promise<Result<R, G, L>>;
   /** Allocate a zero-copy batch of `rows` × `numClasses`. */
   createBatch(rows: number, numClasses: number): Batch;
   /** Per-row softmax(z/T) (or its log), Float32Array(N·K). */
@@ -368,4 +404,6 @@ export interface Xent {
   evaluate(logits: Float32Array, labels: Labels, options: EvaluatorOptions): EvaluationResult;
   /** The temperature that minimises the NLL (safeguarded Newton in 1/T). */
   fitTemperature(logits: Float32Array, labels: Labels, options: FitTemperatureOptions): TemperatureFit;
+  /** Ends the workers; every call after it throws. */
+  dispose(): void;
 }

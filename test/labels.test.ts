@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import type { IndexArray, LabelCounter, TargetChecker } from '../src/backend.js';
 import { countLabels, firstBadTarget } from '../src/js/labels.js';
 import { WasmBackend } from '../src/wasm/bridge.js';
-import type { WasmBackendName } from '../src/wasm/load.js';
+import { compile, type WasmBackendName } from '../src/wasm/load.js';
 import { BACKENDS } from '../src/index.js';
 import { createAllBackends, mayLack } from './backends.js';
 
@@ -28,7 +28,7 @@ function reference(labels: ArrayLike<number>, K: number, ignoreIndex: number, we
 const counters: { name: string; count: LabelCounter; check: TargetChecker }[] = [{ name: 'js', count: countLabels, check: firstBadTarget }];
 for (const name of BACKENDS.filter((b) => b !== 'js') as WasmBackendName[]) {
   try {
-    const backend = await WasmBackend.create(name, 64 * 1024);
+    const backend = WasmBackend.fromModule(name, await compile(name), 64 * 1024);
     counters.push({ name: `${name} (64 KiB arena)`, count: backend.countLabels, check: backend.firstBadTarget });
   } catch (error) {
     if (!mayLack(name)) throw error;

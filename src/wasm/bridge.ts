@@ -12,7 +12,6 @@
  */
 import type { Accumulation, Backend, BatchStorage, HardRequest, LabelCounter, RowStatsOutputs, SoftmaxRequest, SoftRequest, StatsRequest, TargetChecker, TemperatureRequest } from '../backend.js';
 import { countLabels, firstBadTarget } from '../js/labels.js';
-import { compile } from './load.js';
 import { instantiate, PAGE, MAX_PAGES, type KernelExports, type WasmBackendName } from './instance.js';
 
 export const align16 = (bytes: number) => Math.ceil(bytes / 16) * 16;
@@ -58,7 +57,7 @@ export function layout(base: number, rows: number, K: number, parts: Parts): Lay
  */
 const SMALL_K = 64;
 const blockGroups = (K: number) => (K <= 32 ? 32 : 16);
-const scratchBytes = (K: number, soft: boolean) =>
+export const scratchBytes = (K: number, soft: boolean) =>
   K > SMALL_K ? 4 * K : soft ? 16 * blockGroups(K) * (2 * K + 5) : 16 * blockGroups(K) * (K + 5);
 
 /** Scratch of the stats kernels: K column vectors for K ≤ 64 (must match smallStatsScratch in assembly/statssmall.ts). */
@@ -142,11 +141,11 @@ export class WasmBackend implements Backend {
     this.f64 = new Float64Array(memory.buffer);
   }
 
-  static async create(name: WasmBackendName, arenaBytes: number): Promise<WasmBackend> {
-    return WasmBackend.fromModule(name, await compile(name), arenaBytes);
-  }
-
-  /** A backend on an instance of the compiled (unshared) module, e.g. posted to a worker. */
+  /**
+   * A backend on a new instance of the compiled (unshared) module: load.ts's compile(name)
+   * on this thread, or a module posted to a worker (the bridge does not import the binaries,
+   * so that the worker's bundle does not carry them).
+   */
   static fromModule(name: WasmBackendName, module: WebAssembly.Module, arenaBytes: number): WasmBackend {
     const memory = new WebAssembly.Memory({ initial: 1 });
     return new WasmBackend(name, module, instantiate(module, memory), memory, arenaBytes);

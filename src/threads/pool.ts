@@ -1,0 +1,707 @@
+/**
+ * A pool of workers over one shared WebAssembly.Memory (Node; browsers when cross-origin
+ * isolated). Each worker runs an instance of the same compiled module (the shared variant of
+ * the backend's binary, src/wasm/load.ts) and takes commands — one kernel call on one chunk
+ * of rows — through its control block (protocol.ts).
+ *
+ * A call is a Job: rows handed out in chunks, in row order, to whichever worker has a free
+ * command slot (SLOTS per worker: while a worker computes one chunk, this thread copies the
+ * caller's rows of the next ones into its other slots and copies finished outputs out). Every
+ * chunk starts on a multiple of four rows and every kernel call gets the whole call's rowWise
+ * choice, so each row's results are those of a one-thread call; the loss is summed here from
+ * the rows' written losses, in row order, as the kernel sums (sum.ts). Hence the same bits
+ * for any thread count.
+ *
+ * Shared memory (blocks from heap.ts): [static data][the pool's DONE word][per worker: control
+ * block + commands][per worker: arena = weight + SLOTS chunk regions][zero-copy batches].
+ *
+ * Faults: a worker that exits or throws fails the call that had chunks on it (a clear Error)
+ * and is replaced; a worker that stops answering is given up after `stallMs` without progress
+ * (sync calls never wait unboundedly: Atomics.wait is always given a timeout). A dead worker's
+ * blocks are never reused (its thread may still be writing while it stops).
+ */
+import { instantiate, type KernelExports, type WasmBackendName } from '../wasm/instance.js';
+import { align16, CHUNK_BYTES, copy, copyOutputs, layout, ROWS_PER_VECTOR, scratchBytes, sumsInGroups, type Layout, type Parts } from '../wasm/bridge.js';
+import type { BatchStorage, HardRequest, SoftRequest } from '../backend.js';
+import { abortReason, CallQueue } from './abort.js';
+import { Heap } from './heap.js';
+import { canBlockHere, startWorker, type WorkerHandle } from './platform.js';
+import {
+  ARGC, ARGS, COMMAND_FIELDS, CONTROL_BYTES, CONTROL_WORDS, DONE, EXIT, FAULT, HANG, HEAD, KERNEL, KERNELS, SLOTS, STATUS, TAIL, WAKE_BY_MESSAGE,
+  type KernelName,
+} from './protocol.js';
+import { rowLossSum } from './sum.js';
+
+/** How long a wait may last before the pool looks at its workers again. */
+const SLICE_MS = 100;
+/** A worker with work that makes no progress for this long is given up as dead. */
+const STALL_MS = 10_000;
+/** Chunks per worker a call aims for at least, so that a slower worker holds it up by little. */
+const CHUNKS_PER_WORKER = 4;
+
+/** One worker: its thread and its blocks in shared memory. */
+class Member {
+  handle: WorkerHandle | null = null;
+  /** Set while its worker starts; settles (never rejects) when it is ready or has failed. */
+  launching: Promise<void> | null = null;
+  ready = false;
+  /** Why the worker stopped, once it has. */
+  death: string | null = null;
+  lastError: string | null = null;
+  /** Commands posted (HEAD as written here) and seen finished. */
+  posted = 0;
+  finished = 0;
+  /** The current call's chunks on this worker, oldest first. */
+  readonly pending: { slot: number; r0: number; r1: number }[] = [];
+  lastProgress = 0;
+  arenaAt = 0;
+  arenaBytes = 0;
+  readonly control: Int32Array;
+  readonly commands: Float64Array;
+
+  constructor(readonly index: number, readonly controlAt: number, buffer: ArrayBufferLike) {
+    this.control = new Int32Array(buffer, controlAt, CONTROL_WORDS);
+    this.commands = new Float64Array(buffer, controlAt + CONTROL_WORDS * 4, SLOTS * COMMAND_FIELDS);
+  }
+
+  get usable(): boolean {
+    return this.ready && this.death === null;
+  }
+}
+
+/** A call as the pool runs it: rows in chunks, each copied in, computed, copied out. */
+export interface Job {
+  rows: number;
+  chunkRows: number;
+  /** Bytes each worker's arena must have for this job. */
+  arenaBytes: number;
+  /** Before the first chunk on a worker (e.g. the class weights into its arena). */
+  begin(member: Member): void;
+  /** Copies rows [r0, r1) into command slot `slot` of the worker and returns the kernel call. */
+  post(member: Member, slot: number, r0: number, r1: number): { kernel: KernelName; args: number[] };
+  /** The chunk is done: copy its outputs out. */
+  finish(member: Member, slot: number, r0: number, r1: number): void;
+}
+
+export class SharedPool {
+  readonly memory: WebAssembly.Memory;
+  /** An instance on this thread over the same memory (zero-copy batches' own calls). */
+  readonly local: KernelExports;
+  readonly heap: Heap;
+  f32: Float32Array;
+  i32: Int32Array;
+  private readonly done: Int32Array;
+  private readonly members: Member[];
+  private readonly queue = new CallQueue();
+  /** A sync call is running (the queue covers the async ones). */
+  private syncActive = false;
+  private disposed = false;
+  private wakers: (() => void)[] = [];
+  private rowLosses = new Float32Array(0);
+  /** Tests shorten it. */
+  stallMs = STALL_MS;
+  /** Tests set it to exercise the message fallback of browsers without Atomics.waitAsync. */
+  wakeByMessage = typeof (Atomics as { waitAsync?: unknown }).waitAsync !== 'function';
+
+  constructor(
+    readonly backend: WasmBackendName,
+    private readonly module: WebAssembly.Module,
+    readonly threads: number,
+    private readonly arenaBytes: number,
+  ) {
+    this.memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
+    this.local = instantiate(module, this.memory);
+    this.heap = new Heap(this.memory, this.local.heapBase());
+    const doneAt = this.heap.alloc(64, 'the pool');
+    this.done = new Int32Array(this.memory.buffer, doneAt, 1);
+    this.members = [];
+    for (let i = 0; i < threads; i++) this.members.push(this.newMember(i));
+    this.f32 = new Float32Array(this.memory.buffer);
+    this.i32 = new Int32Array(this.memory.buffer);
+  }
+
+  private newMember(index: number): Member {
+    const at = this.heap.alloc(CONTROL_BYTES, 'a worker');
+    const member = new Member(index, at, this.memory.buffer);
+    member.control.fill(0);
+    member.commands.fill(0);
+    this.refreshViews();
+    return member;
+  }
+
+  /** Rebuilds the whole-memory views after growth (the old ones stay valid, only shorter). */
+  refreshViews(): void {
+    const buffer = this.memory.buffer;
+    if (this.f32 && this.f32.buffer.byteLength === buffer.byteLength) return;
+    this.f32 = new Float32Array(buffer);
+    this.i32 = new Int32Array(buffer);
+  }
+
+  /**
+   * Starts the workers that are not running (all of them at first) and waits until every
+   * worker is ready or has failed; rejects when none is usable, with the reasons.
+   */
+  async start(): Promise<void> {
+    if (this.disposed) throw new Error('the pool was disposed');
+    for (const m of this.members) if (!m.handle && !m.launching && m.death === null) this.launch(m);
+    await Promise.all(this.members.map((m) => m.launching));
+    if (this.usable().length === 0) throw new Error(`no worker could be started: ${this.members.map((m) => m.death).join('; ')}`);
+  }
+
+  private launch(member: Member): void {
+    member.launching = startWorker(
+      { mode: 'shared', module: this.module, memory: this.memory, control: member.controlAt, done: this.done.byteOffset },
+      {
+        message: (message) => {
+          if (message.type === 'error') member.lastError = message.message;
+          else if (message.type === 'done') this.wake();
+        },
+        exit: (why) => this.lost(member, why),
+      },
+    ).then(
+      (handle) => {
+        member.handle = handle;
+        member.launching = null;
+        if (this.disposed) handle.terminate();
+        else if (member.death === null) member.ready = true;
+      },
+      (error) => {
+        member.launching = null;
+        member.death ??= String((error as Error)?.message ?? error);
+      },
+    );
+  }
+
+  /** A worker stopped: wake the caller (its call fails), replace it (its blocks are left alone). */
+  private lost(member: Member, why: string): void {
+    if (member.death !== null) return;
+    const wasReady = member.ready;
+    member.death = why;
+    member.ready = false;
+    Atomics.add(this.done, DONE, 1);
+    Atomics.notify(this.done, DONE);
+    this.wake();
+    // A worker that never got ready is not replaced (start() reports why it failed).
+    if (this.disposed || !wasReady) return;
+    const replacement = this.newMember(member.index);
+    this.members[member.index] = replacement;
+    this.launch(replacement);
+  }
+
+  /** Gives a worker up: marks it dead (and replaces it) before stopping its thread. */
+  private giveUp(member: Member, why: string): void {
+    this.lost(member, why);
+    member.handle?.terminate();
+  }
+
+  private wake(): void {
+    const wakers = this.wakers;
+    this.wakers = [];
+    for (const wake of wakers) wake();
+  }
+
+  /** Whether a sync call can use the workers now (this thread may block, and they are free). */
+  canRunSync(): boolean {
+    return !this.disposed && !this.syncActive && this.queue.idle && canBlockHere() && this.usable().length > 1;
+  }
+
+  private usable(): Member[] {
+    return this.members.filter((m) => m.usable);
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Running jobs
+
+  /** Runs a job on the workers, blocking this thread (Node, or a browser worker). */
+  runSync(job: Job, where: string): void {
+    this.syncActive = true;
+    try {
+      const members = this.usable();
+      this.drainSync(members);
+      const call = this.prepare(job, members.filter((m) => m.death === null));
+      for (;;) {
+        const seen = Atomics.load(this.done, DONE);
+        if (this.pump(call, where)) return;
+        Atomics.wait(this.done, DONE, seen, SLICE_MS);
+        this.checkStalls(members, where);
+      }
+    } finally {
+      this.syncActive = false;
+    }
+  }
+
+  /** Runs a job on the workers without blocking: one call at a time, in order. */
+  runAsync(job: () => Job, where: string, signal: AbortSignal | null): Promise<void> {
+    return this.queue.run(signal, async () => {
+      if (this.disposed) throw new Error(`${where}: this xent was disposed`);
+      await this.start();
+      const members = this.usable();
+      if (members.length === 0) throw new Error(`${where}: no worker is available (${this.members.map((m) => m.death).join('; ')})`);
+      for (const m of members) {
+        m.handle?.ref();
+        Atomics.store(m.control, WAKE_BY_MESSAGE, this.wakeByMessage ? 1 : 0);
+      }
+      const onAbort = () => {
+        Atomics.add(this.done, DONE, 1);
+        Atomics.notify(this.done, DONE);
+        this.wake();
+      };
+      signal?.addEventListener('abort', onAbort);
+      try {
+        await this.drainAsync(members);
+        const call = this.prepare(job(), members.filter((m) => m.death === null));
+        for (;;) {
+          if (this.disposed) throw new Error(`${where}: this xent was disposed during the call`);
+          const seen = Atomics.load(this.done, DONE);
+          if (this.pump(call, where)) return;
+          if (signal?.aborted) throw abortReason(signal);
+          await this.changed(seen);
+          this.checkStalls(members, where);
+        }
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+        for (const m of members) m.handle?.unref();
+      }
+    });
+  }
+
+  /** Resolves when the DONE word differs from `seen`, or after a slice. */
+  private async changed(seen: number): Promise<void> {
+    if (!this.wakeByMessage) {
+      const wait = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number, t: number): { async: boolean; value: Promise<string> | string } })
+        .waitAsync(this.done, DONE, seen, SLICE_MS);
+      if (wait.async) await wait.value;
+      return;
+    }
+    if (Atomics.load(this.done, DONE) !== seen) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, SLICE_MS);
+      this.wakers.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** The state of one call. */
+  private prepare(job: Job, members: Member[]) {
+    const now = performance.now();
+    for (const m of members) {
+      m.lastProgress = now;
+      if (m.arenaBytes < job.arenaBytes) {
+        if (m.arenaBytes > 0) this.heap.release(m.arenaAt);
+        m.arenaBytes = 0;
+        m.arenaAt = this.heap.alloc(job.arenaBytes, 'a worker\'s arena');
+        m.arenaBytes = job.arenaBytes;
+      }
+    }
+    this.refreshViews();
+    for (const m of members) job.begin(m);
+    return { job, members, next: 0 };
+  }
+
+  /** Collects finished chunks and hands out new ones; true when the job is complete. */
+  private pump(call: { job: Job; members: Member[]; next: number }, where: string): boolean {
+    const { job, members } = call;
+    const now = performance.now();
+    let busy = false;
+    for (const m of members) {
+      const tail = Atomics.load(m.control, TAIL);
+      if (tail > m.finished) m.lastProgress = now;
+      while (m.finished < tail) {
+        const chunk = m.pending.shift()!;
+        m.finished++;
+        if (m.commands[chunk.slot * COMMAND_FIELDS + STATUS] !== 0) {
+          throw new Error(`${where}: a kernel call failed in worker ${m.index}: ${m.lastError ?? 'it threw'}`);
+        }
+        job.finish(m, chunk.slot, chunk.r0, chunk.r1);
+      }
+      if (m.pending.length > 0) {
+        if (m.death !== null) throw this.faultError(m, where);
+        busy = true;
+      }
+    }
+    for (let posted = true; posted && call.next < job.rows; ) {
+      posted = false;
+      for (const m of members) {
+        if (call.next >= job.rows) break;
+        if (m.death !== null || m.pending.length >= SLOTS) continue;
+        const r0 = call.next;
+        const r1 = Math.min(job.rows, r0 + job.chunkRows);
+        const slot = m.posted % SLOTS;
+        const { kernel, args } = job.post(m, slot, r0, r1);
+        this.writeCommand(m, slot, KERNELS.indexOf(kernel), args);
+        m.pending.push({ slot, r0, r1 });
+        call.next = r1;
+        posted = busy = true;
+      }
+    }
+    if (call.next < job.rows && !busy) throw new Error(`${where}: every worker of the pool stopped (${members.map((m) => m.death).join('; ')})`);
+    return !busy;
+  }
+
+  private writeCommand(m: Member, slot: number, kernel: number, args: number[]): void {
+    const at = slot * COMMAND_FIELDS;
+    m.commands[at + KERNEL] = kernel;
+    m.commands[at + ARGC] = args.length;
+    for (let i = 0; i < args.length; i++) m.commands[at + ARGS + i] = args[i];
+    m.commands[at + STATUS] = 0;
+    m.posted++;
+    Atomics.store(m.control, HEAD, m.posted);
+    Atomics.notify(m.control, HEAD);
+  }
+
+  private faultError(m: Member, where: string): Error {
+    return new Error(`${where}: worker ${m.index} of the pool stopped during the call (it ${m.death}); the call was abandoned and the pool is replacing the worker`);
+  }
+
+  /** Gives up the workers that had work and made no progress for stallMs. */
+  private checkStalls(members: Member[], where: string): void {
+    const now = performance.now();
+    for (const m of members) {
+      if (m.death === null && m.pending.length > 0 && now - m.lastProgress > this.stallMs) {
+        this.giveUp(m, `made no progress for ${this.stallMs / 1000} s`);
+        throw this.faultError(m, where);
+      }
+    }
+  }
+
+  /**
+   * Chunks left running by an aborted or failed call: wait until they are done and drop them
+   * (a worker that makes no progress meanwhile is given up, and left out of the call).
+   */
+  private drainSync(members: Member[]): void {
+    for (const m of members) {
+      while (this.stillRunning(m)) {
+        const seen = Atomics.load(this.done, DONE);
+        if (!this.stillRunning(m)) break;
+        Atomics.wait(this.done, DONE, seen, SLICE_MS);
+      }
+      this.dropPending(m);
+    }
+  }
+
+  private async drainAsync(members: Member[]): Promise<void> {
+    for (const m of members) {
+      while (this.stillRunning(m)) {
+        const seen = Atomics.load(this.done, DONE);
+        if (!this.stillRunning(m)) break;
+        await this.changed(seen);
+      }
+      this.dropPending(m);
+    }
+  }
+
+  private stillRunning(m: Member): boolean {
+    if (m.death !== null) return false;
+    const tail = Atomics.load(m.control, TAIL);
+    if (tail >= m.posted) return false;
+    const now = performance.now();
+    if (tail > m.finished) {
+      m.finished = tail;
+      m.lastProgress = now;
+    } else if (now - m.lastProgress > this.stallMs) {
+      this.giveUp(m, `made no progress for ${this.stallMs / 1000} s`);
+      return false;
+    }
+    return true;
+  }
+
+  private dropPending(m: Member): void {
+    m.finished = m.posted;
+    m.pending.length = 0;
+  }
+
+  /** A Float32Array of at least `rows` for a call's row losses (reused: one call at a time). */
+  lossesFor(rows: number): Float32Array {
+    if (this.rowLosses.length < rows) this.rowLosses = new Float32Array(rows);
+    return this.rowLosses;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const m of this.members) m.handle?.terminate();
+    this.wake();
+  }
+
+  /** Test hooks: the workers as they stand, and faults to inject into worker `index` at its next command. */
+  testing() {
+    return {
+      members: () => this.members.map((m) => ({ index: m.index, ready: m.ready, death: m.death, pending: m.pending.length, raw: m.handle?.raw })),
+      hangAtNextCommand: (index: number) => Atomics.store(this.members[index].control, FAULT, HANG),
+      exitAtNextCommand: (index: number) => Atomics.store(this.members[index].control, FAULT, EXIT),
+      settled: () => Promise.all(this.members.map((m) => m.launching)),
+    };
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Jobs: the caller's arrays (copied in and out), and zero-copy batches
+
+  /** Rows per chunk: what fits the slot budget, in whole groups of four, ≥ CHUNKS_PER_WORKER chunks per worker. */
+  private chunkRows(rows: number, fixed: number, perRow: number, workers: number): number {
+    const budget = Math.max(perRow, Math.min(CHUNK_BYTES, Math.floor(this.arenaBytes / (workers * SLOTS))) - fixed);
+    const fit = Math.max(1, Math.floor(budget / perRow));
+    let chunk = fit < ROWS_PER_VECTOR ? fit : fit - (fit % ROWS_PER_VECTOR);
+    if (chunk >= ROWS_PER_VECTOR) {
+      const share = Math.ceil(rows / (workers * CHUNKS_PER_WORKER) / ROWS_PER_VECTOR) * ROWS_PER_VECTOR;
+      chunk = Math.min(chunk, Math.max(ROWS_PER_VECTOR, share));
+    }
+    return Math.min(rows, chunk);
+  }
+
+  /** crossEntropy on the caller's arrays, blocking; returns the sum of the row losses. */
+  hard(request: HardRequest, where: string): number {
+    const { job, sum } = this.hardJob(request, request.rows < ROWS_PER_VECTOR);
+    this.runSync(job, where);
+    return sum();
+  }
+
+  async hardAsync(request: HardRequest, signal: AbortSignal | null, where: string): Promise<number> {
+    let total = () => 0;
+    await this.runAsync(() => {
+      const { job, sum } = this.hardJob(request, request.rows < ROWS_PER_VECTOR);
+      total = sum;
+      return job;
+    }, where, signal);
+    return total();
+  }
+
+  soft(request: SoftRequest, where: string): number {
+    const { job, sum } = this.softJob(request, request.rows < ROWS_PER_VECTOR);
+    this.runSync(job, where);
+    return sum();
+  }
+
+  async softAsync(request: SoftRequest, signal: AbortSignal | null, where: string): Promise<number> {
+    let total = () => 0;
+    await this.runAsync(() => {
+      const { job, sum } = this.softJob(request, request.rows < ROWS_PER_VECTOR);
+      total = sum;
+      return job;
+    }, where, signal);
+    return total();
+  }
+
+  private hardJob(request: HardRequest, rowWise: boolean): { job: Job; sum(): number } {
+    const { rows, numClasses: K, weight, grad, lse } = request;
+    const parts: Parts = { weight: false, targets: false, labels: true, losses: true, lse: lse !== null };
+    const losses = request.losses ?? this.lossesFor(rows);
+    const job = this.copyJob(rows, K, parts, weight, 4 * K + 4 * (2 + Number(lse !== null)), {
+      copyIn: (at, r0, r1) => {
+        copy(this.f32, at.logits >> 2, request.logits, r0 * K, r1 * K);
+        copy(this.i32, at.labels >> 2, request.labels, r0, r1);
+      },
+      kernel: (at, weightAt, rowsInChunk) => ({
+        kernel: 'xentRows',
+        args: [
+          at.logits, grad ? at.logits : 0, at.labels, rowsInChunk, K,
+          request.smoothing, request.scale, request.ignoreIndex,
+          weightAt, request.weightSum, request.zLoss, request.softcap, at.scratch,
+          at.losses, at.lse, 0, Number(rowWise),
+        ],
+      }),
+      copyOut: (at, r0, r1) => copyOutputs(this.f32, at, K, r0, r1, grad, losses, lse),
+    });
+    return { job, sum: () => rowLossSum(losses, rows, sumsInGroups(this.backend, K, request.softcap, rowWise)) };
+  }
+
+  private softJob(request: SoftRequest, rowWise: boolean): { job: Job; sum(): number } {
+    const { rows, numClasses: K, weight, grad, lse } = request;
+    const parts: Parts = { weight: false, targets: true, labels: false, losses: true, lse: lse !== null };
+    const losses = request.losses ?? this.lossesFor(rows);
+    const job = this.copyJob(rows, K, parts, weight, 8 * K + 4 * (1 + Number(lse !== null)), {
+      copyIn: (at, r0, r1) => {
+        copy(this.f32, at.logits >> 2, request.logits, r0 * K, r1 * K);
+        copy(this.f32, at.targets >> 2, request.targets, r0 * K, r1 * K);
+      },
+      kernel: (at, weightAt, rowsInChunk) => ({
+        kernel: 'softRows',
+        args: [
+          at.logits, at.targets, grad ? at.logits : 0, rowsInChunk, K,
+          request.smoothing, request.scale, weightAt, request.temperature,
+          at.losses, at.lse, 0, at.scratch, Number(rowWise),
+        ],
+      }),
+      copyOut: (at, r0, r1) => copyOutputs(this.f32, at, K, r0, r1, grad, losses, lse),
+    });
+    return { job, sum: () => rowLossSum(losses, rows, sumsInGroups(this.backend, K, 0, rowWise)) };
+  }
+
+  /**
+   * A job over the caller's arrays. Each worker's arena: [weight K f32]? then SLOTS chunk
+   * regions, each laid out as the bridge lays out one call (scratch, logits, …, lse).
+   */
+  private copyJob(
+    rows: number, K: number, parts: Parts, weight: Float32Array | null, perRow: number,
+    steps: {
+      copyIn(at: Layout, r0: number, r1: number): void;
+      kernel(at: Layout, weightAt: number, rowsInChunk: number): { kernel: KernelName; args: number[] };
+      copyOut(at: Layout, r0: number, r1: number): void;
+    },
+  ): Job {
+    const workers = this.usable().length || 1;
+    const fixed = layout(0, 0, K, parts).end + 64;
+    const chunkRows = this.chunkRows(rows, fixed, perRow, workers);
+    const slotBytes = align16(layout(0, chunkRows, K, parts).end);
+    const weightBytes = weight ? align16(4 * K) : 0;
+    const slotAt = (m: Member, slot: number, rowsInChunk: number) => layout(m.arenaAt + weightBytes + slot * slotBytes, rowsInChunk, K, parts);
+    return {
+      rows,
+      chunkRows,
+      arenaBytes: weightBytes + SLOTS * slotBytes,
+      begin: (m) => {
+        if (weight) copy(this.f32, m.arenaAt >> 2, weight, 0, K);
+      },
+      post: (m, slot, r0, r1) => {
+        const at = slotAt(m, slot, r1 - r0);
+        steps.copyIn(at, r0, r1);
+        return steps.kernel(at, weight ? m.arenaAt : 0, r1 - r0);
+      },
+      finish: (m, slot, r0, r1) => steps.copyOut(slotAt(m, slot, r1 - r0), r0, r1),
+    };
+  }
+
+  /**
+   * A zero-copy batch in the shared memory: its arrays are views the workers read and write
+   * directly. Its own calls run on this thread's instance (sync) or on the workers.
+   */
+  createBatch(rows: number, K: number, syncThreshold: () => number): SharedBatch {
+    const parts: Parts = { weight: true, targets: false, labels: true, losses: true, lse: true };
+    const bytes = align16(layout(0, rows, K, parts).end) + 4 * rows * K;
+    const base = this.heap.alloc(bytes, `a batch of ${rows}×${K}`);
+    this.refreshViews();
+    return new SharedBatch(this, base, rows, K, syncThreshold);
+  }
+}
+
+type BatchRequest = Parameters<BatchStorage['hard']>[0];
+type GradMode = Parameters<BatchStorage['hard']>[1];
+
+/** BatchStorage in the pool's shared memory (see SharedPool.createBatch). */
+export class SharedBatch implements BatchStorage {
+  readonly logits: Float32Array;
+  readonly labels: Int32Array;
+  readonly grad: Float32Array;
+  private readonly at: Layout;
+  private readonly gradAt: number;
+  private alive = true;
+  private running = 0;
+
+  constructor(private readonly pool: SharedPool, private readonly base: number, readonly rows: number, readonly K: number, private readonly syncThreshold: () => number) {
+    const parts: Parts = { weight: true, targets: false, labels: true, losses: true, lse: true };
+    this.at = layout(base, rows, K, parts);
+    this.gradAt = align16(this.at.end);
+    const buffer = pool.memory.buffer;
+    this.logits = new Float32Array(buffer, this.at.logits, rows * K);
+    this.labels = new Int32Array(buffer, this.at.labels, rows);
+    this.grad = new Float32Array(buffer, this.gradAt, rows * K);
+  }
+
+  countLabels(numClasses: number, ignoreIndex: number, weight: Float32Array | null): number {
+    this.checkIdle();
+    const { local } = this.pool;
+    const counted = local.labelScan(this.at.labels, this.rows, numClasses, ignoreIndex);
+    if (counted < 0 || !weight) return counted;
+    copy(this.pool.f32, this.at.weight >> 2, weight, 0, this.K);
+    return local.labelWeightSum(this.at.labels, this.rows, this.at.weight, ignoreIndex, 0);
+  }
+
+  /** A batch's memory is its calls' memory: one call at a time. */
+  private checkIdle(): void {
+    if (!this.alive) throw new Error('this batch was disposed');
+    if (this.running > 0) throw new Error('an async call on this batch is still running; await it first');
+  }
+
+  hard(request: BatchRequest, gradMode: GradMode, wantLosses: boolean, wantLse: boolean) {
+    this.checkIdle();
+    this.writeWeight(request);
+    const { rows, K, at } = this;
+    let sum: number;
+    if (this.pool.threads > 1 && rows * K >= this.syncThreshold() && this.pool.canRunSync()) {
+      const { job, sum: total } = this.job(request, gradMode, wantLse);
+      this.pool.runSync(job, 'batch.crossEntropy');
+      sum = total();
+    } else {
+      sum = rows === 0 ? 0 : this.pool.local.xentRows(
+        at.logits, this.gradPointer(gradMode), at.labels, rows, K,
+        request.smoothing, request.scale, request.ignoreIndex,
+        request.weight ? at.weight : 0, request.weightSum, request.zLoss, request.softcap, at.scratch,
+        wantLosses ? at.losses : 0, wantLse ? at.lse : 0, 0, rows < ROWS_PER_VECTOR,
+      );
+    }
+    return this.results(sum, wantLosses, wantLse);
+  }
+
+  async hardAsync(request: BatchRequest, gradMode: GradMode, wantLosses: boolean, wantLse: boolean, signal: AbortSignal | null) {
+    this.checkIdle();
+    this.running++;
+    try {
+      let total = () => 0;
+      await this.pool.runAsync(() => {
+        // The weights go in when the call's turn comes, not while an earlier call may read them.
+        this.writeWeight(request);
+        const { job, sum } = this.job(request, gradMode, wantLse);
+        total = sum;
+        return job;
+      }, 'batch.crossEntropyAsync', signal);
+      return this.results(this.rows === 0 ? 0 : total(), wantLosses, wantLse);
+    } finally {
+      this.running--;
+      if (!this.alive && this.running === 0) this.pool.heap.release(this.base);
+    }
+  }
+
+  private writeWeight(request: BatchRequest): void {
+    if (request.weight) copy(this.pool.f32, this.at.weight >> 2, request.weight, 0, this.K);
+  }
+
+  private gradPointer(gradMode: GradMode): number {
+    return gradMode === 'own' ? this.gradAt : gradMode === 'inplace' ? this.at.logits : 0;
+  }
+
+  /** Commands over ranges of the batch's rows; each worker's arena holds only kernel scratch. */
+  private job(request: BatchRequest, gradMode: GradMode, wantLse: boolean): { job: Job; sum(): number } {
+    const { rows, K, at } = this;
+    const pool = this.pool;
+    const rowWise = rows < ROWS_PER_VECTOR;
+    const workers = Math.max(1, pool.threads);
+    const scratch = align16(scratchBytes(K, false));
+    const chunkRows = Math.min(rows, Math.max(ROWS_PER_VECTOR, Math.ceil(rows / (workers * CHUNKS_PER_WORKER) / ROWS_PER_VECTOR) * ROWS_PER_VECTOR));
+    const gradAt = this.gradPointer(gradMode);
+    const job: Job = {
+      rows,
+      chunkRows,
+      arenaBytes: SLOTS * scratch,
+      begin: () => {},
+      post: (m, slot, r0, r1) => ({
+        kernel: 'xentRows',
+        args: [
+          at.logits + 4 * r0 * K, gradAt ? gradAt + 4 * r0 * K : 0, at.labels + 4 * r0, r1 - r0, K,
+          request.smoothing, request.scale, request.ignoreIndex,
+          request.weight ? at.weight : 0, request.weightSum, request.zLoss, request.softcap, m.arenaAt + slot * scratch,
+          at.losses + 4 * r0, wantLse ? at.lse + 4 * r0 : 0, 0, Number(rowWise),
+        ],
+      }),
+      finish: () => {},
+    };
+    const losses = new Float32Array(pool.memory.buffer, at.losses, rows);
+    return { job, sum: () => rowLossSum(losses, rows, sumsInGroups(pool.backend, K, request.softcap, rowWise)) };
+  }
+
+  private results(sum: number, wantLosses: boolean, wantLse: boolean) {
+    const f32 = this.pool.f32;
+    const { at, rows } = this;
+    return {
+      sum,
+      losses: wantLosses ? f32.slice(at.losses >> 2, (at.losses >> 2) + rows) : null,
+      lse: wantLse ? f32.slice(at.lse >> 2, (at.lse >> 2) + rows) : null,
+    };
+  }
+
+  dispose(): void {
+    if (!this.alive) return;
+    this.alive = false;
+    if (this.running === 0) this.pool.heap.release(this.base);
+  }
+}

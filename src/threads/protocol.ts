@@ -1,0 +1,81 @@
+/**
+ * What the pool (pool.ts, copy-pool.ts) and its workers (worker.ts) agree on: the words of
+ * the control blocks in shared memory, the layout of a command, the kernels a command can
+ * name, and the messages. Both sides import this file; nothing else crosses the boundary.
+ *
+ * Shared memory, per worker (one block of CONTROL_BYTES, 64-aligned so no two workers'
+ * words share a cache line):
+ *   Int32 words [HEAD, TAIL, …]: commands posted by the caller / finished by the worker;
+ *   then SLOTS commands of COMMAND_FIELDS f64: [kernel, argc, args…, result, status].
+ * Command i lives in slot i mod SLOTS. The caller writes a command (and its chunk's data),
+ * then increments HEAD (Atomics: everything written before is visible to the worker); the
+ * worker runs it, writes the result, increments TAIL and then the pool's DONE word, and
+ * notifies DONE, which is the one word the caller waits on for any worker.
+ */
+
+export const HEAD = 0;
+export const TAIL = 1;
+/** When 1, the worker also posts { type: 'done' } after each command (no Atomics.waitAsync here). */
+export const WAKE_BY_MESSAGE = 2;
+/**
+ * Fault injection for the tests (test/threads.test.ts), read before each command: HANG makes
+ * the worker stop answering without exiting, as a thread that died unseen would; EXIT makes
+ * it end its thread.
+ */
+export const FAULT = 3;
+export const HANG = 1;
+export const EXIT = 2;
+export const CONTROL_WORDS = 16;
+
+/** Commands in flight per worker: one running, the others copied in and waiting (pipelining). */
+export const SLOTS = 3;
+export const COMMAND_FIELDS = 24;
+export const KERNEL = 0;
+export const ARGC = 1;
+export const ARGS = 2;
+export const MAX_ARGS = 20;
+export const RESULT = 22;
+/** 0: done; 1: the kernel threw (the worker posted the error). */
+export const STATUS = 23;
+
+export const CONTROL_BYTES = 64 + SLOTS * COMMAND_FIELDS * 8;
+
+/** Kernel exports a command can run, by index (see src/wasm/instance.ts KernelExports). */
+export const KERNELS = ['xentRows', 'softRows'] as const;
+export type KernelName = (typeof KERNELS)[number];
+
+/** The pool's DONE word: Int32 at the pool's own block. */
+export const DONE = 0;
+
+export interface SharedInit {
+  mode: 'shared';
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  /** Byte offsets of this worker's control block and of the pool's DONE word. */
+  control: number;
+  done: number;
+}
+
+export interface CopyInit {
+  mode: 'copy';
+  backend: 'wasm' | 'wasm-simd' | 'wasm-relaxed-simd' | 'js';
+  /** The compiled (unshared) module, for the wasm backends. */
+  module: WebAssembly.Module | null;
+  arenaBytes: number;
+}
+
+export type WorkerInit = SharedInit | CopyInit;
+
+/** A chunk for a copy-mode worker: a request whose arrays are the worker's own copies. */
+export interface CopyJob {
+  type: 'hard' | 'soft';
+  id: number;
+  request: Record<string, unknown>;
+}
+
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'done' }
+  | { type: 'error'; message: string }
+  | { type: 'result'; id: number; grad: Float32Array | null; losses: Float32Array; lse: Float32Array | null }
+  | { type: 'failed'; id: number; message: string };

@@ -1,0 +1,121 @@
+/**
+ * The worker's code, bundled at build time into a string (scripts/build-worker.mjs →
+ * src/threads/worker.generated.ts) that the pool starts as a Node `worker_threads` worker
+ * (eval) or a browser Web Worker (a classic worker from a Blob URL): no separate file for a
+ * bundler to find. Two modes (protocol.ts):
+ *
+ * - shared: an instance of the posted, already compiled module over the pool's shared
+ *   memory; the worker blocks in Atomics.wait for commands (a kernel and its arguments) and
+ *   runs each on the regions the caller filled. It never returns to its event loop, so it is
+ *   stopped with terminate().
+ * - copy: no shared memory (a browser page that is not cross-origin isolated, or the js
+ *   backend): a backend of its own (wasm with its own memory, or js), and each chunk arrives
+ *   as a message with copies of its rows and goes back with the outputs.
+ */
+import { JsBackend } from '../js/backend.js';
+import { WasmBackend } from '../wasm/bridge.js';
+import { instantiate, type KernelExports } from '../wasm/instance.js';
+import {
+  ARGC, ARGS, COMMAND_FIELDS, CONTROL_WORDS, EXIT, FAULT, HANG, HEAD, KERNEL, KERNELS, RESULT, SLOTS, STATUS, TAIL, WAKE_BY_MESSAGE,
+  type CopyInit, type CopyJob, type FromWorker, type SharedInit, type WorkerInit,
+} from './protocol.js';
+import type { HardRequest, SoftRequest } from '../backend.js';
+
+interface Port {
+  post(message: FromWorker, transfer?: Transferable[]): void;
+  listen(handler: (message: unknown) => void): void;
+  /** Ends this thread (fault injection). */
+  exit(): void;
+}
+
+interface NodeWorkerThreads {
+  parentPort: { postMessage(message: unknown, transfer?: Transferable[]): void; on(event: 'message', handler: (message: unknown) => void): void };
+  workerData: WorkerInit;
+}
+
+function runShared(init: SharedInit, port: Port): void {
+  const kernels = instantiate(init.module, init.memory) as unknown as Record<string, (...args: number[]) => number>;
+  const functions = KERNELS.map((name) => kernels[name as keyof KernelExports]);
+  // The blocks were allocated before this worker started: within the buffer as it is now.
+  const buffer = init.memory.buffer;
+  const control = new Int32Array(buffer, init.control, CONTROL_WORDS);
+  const commands = new Float64Array(buffer, init.control + CONTROL_WORDS * 4, SLOTS * COMMAND_FIELDS);
+  const done = new Int32Array(buffer, init.done, 1);
+  const args: number[] = [];
+  port.post({ type: 'ready' });
+  for (let finished = 0; ; ) {
+    while (Atomics.load(control, HEAD) === finished) Atomics.wait(control, HEAD, finished);
+    const fault = Atomics.load(control, FAULT);
+    if (fault === HANG) for (;;) Atomics.wait(control, CONTROL_WORDS - 1, 0);
+    if (fault === EXIT) return port.exit();
+    const at = (finished % SLOTS) * COMMAND_FIELDS;
+    const kernel = commands[at + KERNEL];
+    args.length = commands[at + ARGC];
+    for (let i = 0; i < args.length; i++) args[i] = commands[at + ARGS + i];
+    try {
+      commands[at + RESULT] = functions[kernel](...args);
+      commands[at + STATUS] = 0;
+    } catch (error) {
+      commands[at + STATUS] = 1;
+      port.post({ type: 'error', message: `${KERNELS[kernel] ?? kernel} failed in a worker: ${String((error as Error)?.message ?? error)}` });
+    }
+    finished++;
+    Atomics.store(control, TAIL, finished);
+    Atomics.add(done, 0, 1);
+    Atomics.notify(done, 0);
+    if (Atomics.load(control, WAKE_BY_MESSAGE) === 1) port.post({ type: 'done' });
+  }
+}
+
+function runCopy(init: CopyInit, port: Port): void {
+  const backend = init.backend === 'js' ? new JsBackend() : WasmBackend.fromModule(init.backend, init.module as WebAssembly.Module, init.arenaBytes);
+  port.listen((message) => {
+    const job = message as CopyJob;
+    try {
+      if (job.type === 'hard') backend.hard(job.request as unknown as HardRequest);
+      else backend.soft(job.request as unknown as SoftRequest);
+      const { grad, losses, lse } = job.request as { grad: Float32Array | null; losses: Float32Array; lse: Float32Array | null };
+      const transfer = [losses.buffer, ...(grad ? [grad.buffer] : []), ...(lse ? [lse.buffer] : [])] as ArrayBuffer[];
+      port.post({ type: 'result', id: job.id, grad, losses, lse }, transfer);
+    } catch (error) {
+      port.post({ type: 'failed', id: job.id, message: String((error as Error)?.message ?? error) });
+    }
+  });
+  port.post({ type: 'ready' });
+}
+
+function start(init: WorkerInit, port: Port): void {
+  if (init.mode === 'shared') runShared(init, port);
+  else runCopy(init, port);
+}
+
+// A browser worker has importScripts and gets its init as the first message; a Node worker
+// gets it as workerData. Node evaluates this string as CommonJS, or as a module when the
+// process runs with --input-type=module (workers inherit it), so worker_threads is reached
+// without `require`: process.getBuiltinModule (Node ≥ 20.16), else a dynamic import.
+declare const importScripts: unknown;
+if (typeof importScripts === 'function') {
+  const scope = globalThis as unknown as { postMessage(m: unknown, t?: Transferable[]): void; onmessage: ((e: MessageEvent) => void) | null };
+  let handler: ((message: unknown) => void) | null = null;
+  scope.onmessage = (event) => {
+    if (handler) return handler(event.data);
+    handler = () => {};
+    start(event.data as WorkerInit, {
+      post: (message, transfer) => scope.postMessage(message, transfer ?? []),
+      listen: (next) => {
+        handler = next;
+      },
+      exit: () => (globalThis as unknown as { close(): void }).close(),
+    });
+  };
+} else {
+  const nodeProcess = (globalThis as unknown as { process: { getBuiltinModule?(name: string): unknown } }).process;
+  const builtin = nodeProcess.getBuiltinModule?.('node:worker_threads') as NodeWorkerThreads | undefined;
+  void (builtin ? Promise.resolve(builtin) : (import('node:worker_threads') as Promise<NodeWorkerThreads>)).then(({ parentPort, workerData }) => {
+    start(workerData, {
+      post: (message, transfer) => parentPort.postMessage(message, transfer),
+      listen: (next) => parentPort.on('message', next),
+      exit: () => (globalThis as unknown as { process: { exit(code: number): void } }).process.exit(1),
+    });
+  });
+}

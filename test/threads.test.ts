@@ -1,0 +1,498 @@
+/**
+ * Threads and async calls (src/threads/): on every backend, results BIT-IDENTICAL (Object.is
+ * on every number) for threads 1, 2 and 3, sync and async, for every option, reduction and
+ * kernel path (row-wise, small K with its group-of-four pair sums and a short last group,
+ * fewer than four rows, softcap, weights, ignoreIndex, zLoss, lse, soft targets with
+ * temperature), with a 64 KiB arena too (many chunks per worker); and the float64 reference
+ * agrees. Then the API: what `threads` and `sharedMemory` report, the new options' errors,
+ * cancellation with an AbortSignal, faults (a worker terminated, exiting or hanging mid-call),
+ * dispose, idle workers not keeping Node alive, the copy path (no shared memory) and the
+ * message fallback for runtimes without Atomics.waitAsync.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import os from 'node:os';
+import { promisify } from 'node:util';
+import { createXent, BACKENDS, type BackendName, type CrossEntropyOptions, type RowsResult, type ScalarResult, type SoftCrossEntropyOptions, type Xent } from '../src/index.js';
+import type { Threading } from '../src/threads/index.js';
+import { testOverrides } from '../src/threads/platform.js';
+import { repoRoot } from '../scripts/web-lib.mjs';
+import {
+  assertIdentical,
+  assertMatchesReference,
+  assertUnchanged,
+  makeLogits,
+  makeRandom,
+  perturbationForSoftcap,
+  perturbationForTemperature,
+  randomLabels,
+  snapshot,
+} from './generators.js';
+import { referenceCrossEntropy, referenceSoftCrossEntropy } from './reference.js';
+
+const TIMEOUT = 120_000;
+type Result = ScalarResult | RowsResult;
+
+const threadingOf = (xent: Xent) => (xent as unknown as { threading: Threading }).threading;
+const sharedPoolOf = (xent: Xent) => {
+  const pool = threadingOf(xent).testing().shared;
+  if (!pool) throw new Error('no shared pool');
+  return pool;
+};
+
+/** Every backend this runtime runs (relaxed SIMD only where enabled), with `options`. */
+async function everyBackend(options: { threads?: number | 'auto'; arenaBytes?: number } = {}): Promise<Xent[]> {
+  const created: Xent[] = [];
+  for (const backend of BACKENDS) {
+    try {
+      created.push(await createXent({ backend, ...options }));
+    } catch (error) {
+      if (backend !== 'wasm-relaxed-simd' || process.env.SMOOTHXENT_RELAXED === '1') throw error;
+    }
+  }
+  return created;
+}
+
+const made: Xent[] = [];
+afterAll(() => {
+  for (const xent of made) xent.dispose();
+});
+async function keep<T extends Xent | Xent[]>(created: Promise<T>): Promise<T> {
+  const value = await created;
+  made.push(...(Array.isArray(value) ? value : [value]));
+  return value;
+}
+
+const single = await keep(everyBackend());
+const variants = {
+  'threads 2': await keep(everyBackend({ threads: 2 })),
+  'threads 3': await keep(everyBackend({ threads: 3 })),
+  'threads 2, 64 KiB arena': await keep(everyBackend({ threads: 2, arenaBytes: 65536 })),
+};
+// Sync calls of every size go through the workers here (by default small ones stay on this thread).
+for (const xents of Object.values(variants)) for (const xent of xents) threadingOf(xent).syncMinElements = 0;
+const byBackend = (xents: Xent[], backend: BackendName) => xents.find((x) => x.backend === backend) as Xent;
+
+interface HardCase {
+  name: string;
+  rows: number;
+  numClasses: number;
+  sigma?: number;
+  ignoredRate?: number;
+  negInfRate?: number;
+  options: Omit<CrossEntropyOptions, 'numClasses' | 'grad' | 'reduction' | 'lse'>;
+}
+
+const weightOf = (K: number) => Float32Array.from({ length: K }, (_, k) => (k % 9 === 0 ? 0 : 0.5 + (k % 7) / 4));
+
+const HARD_CASES: HardCase[] = [
+  { name: 'small K, pair sums, a short last group', rows: 1001, numClasses: 10, options: { smoothing: 0.1 } },
+  { name: 'fewer than four rows (row-wise)', rows: 3, numClasses: 5, options: { smoothing: 0.2 } },
+  { name: 'K = 64 with every option', rows: 517, numClasses: 64, ignoredRate: 0.1, options: { smoothing: 0.1, weight: weightOf(64), zLoss: 1e-3, gradScale: 0.5 } },
+  { name: 'K = 65, row-wise, weights and ignoreIndex 3', rows: 303, numClasses: 65, ignoredRate: 0.2, options: { smoothing: 0.05, weight: weightOf(65), ignoreIndex: 3 } },
+  { name: 'softcap (row-wise at small K)', rows: 2001, numClasses: 33, sigma: 20, options: { smoothing: 0.1, softcap: 5 } },
+  { name: 'K = 1000, ε = 0, −∞ entries', rows: 203, numClasses: 1000, sigma: 10, negInfRate: 0.1, options: {} },
+  { name: 'K = 1', rows: 50, numClasses: 1, options: { smoothing: 0.3 } },
+  { name: 'no rows', rows: 0, numClasses: 7, options: { smoothing: 0.1 } },
+  { name: 'rows larger than a chunk', rows: 3, numClasses: 40000, sigma: 5, options: { smoothing: 0.1, zLoss: 1e-4 } },
+  { name: 'every row ignored (mean of nothing)', rows: 40, numClasses: 12, ignoredRate: 1, options: { smoothing: 0.1 } },
+  { name: 'many small-K groups', rows: 20000, numClasses: 7, options: { smoothing: 0.05 } },
+];
+
+function hardInputs(c: HardCase, seed: number) {
+  const random = makeRandom(seed);
+  const values = randomLabels(random, c.rows, c.numClasses, c.numClasses, c.ignoredRate ?? 0, c.options.ignoreIndex ?? -100);
+  const { logits } = makeLogits(random, { rows: c.rows, numClasses: c.numClasses, sigma: c.sigma ?? 2, negInfRate: c.negInfRate ?? 0, viewOffset: 3, labels: values, protectLabels: true });
+  return { logits, labels: Int32Array.from(values) };
+}
+
+type GradChoice = 'none' | 'new' | 'given' | 'inplace';
+const GRADS: GradChoice[] = ['none', 'new', 'given', 'inplace'];
+const gradOption = (choice: GradChoice, logits: Float32Array): { grad?: boolean | Float32Array | 'inplace' } =>
+  choice === 'none' ? {} : choice === 'new' ? { grad: true } : choice === 'given' ? { grad: new Float32Array(logits.length).fill(Number.NaN) } : { grad: 'inplace' };
+
+describe.each(single.map((xent) => ({ backend: xent.backend, xent })))('threads on $backend give the bits of one thread', ({ backend, xent }) => {
+  it.each(HARD_CASES.map((c, i) => ({ ...c, seed: 100 + i })))(
+    'crossEntropy: $name ($rows × $numClasses)',
+    async (c) => {
+      const { logits, labels } = hardInputs(c, c.seed);
+      const before = snapshot(logits);
+      const labelsBefore = snapshot(labels);
+      for (const reduction of ['mean', 'sum', 'none'] as const) {
+        for (const grad of GRADS) {
+          const lse = grad !== 'given';
+          const run = async (x: Xent, mode: 'sync' | 'async'): Promise<Result> => {
+            const input = grad === 'inplace' ? logits.slice() : logits;
+            const options = { ...c.options, numClasses: c.numClasses, reduction, lse, ...gradOption(grad, input) };
+            return mode === 'sync' ? x.crossEntropy(input, labels, options) : x.crossEntropyAsync(input, labels, options);
+          };
+          const expected = await run(xent, 'sync');
+          const what = `${c.rows}×${c.numClasses} ${reduction} grad ${grad}`;
+          assertIdentical(await run(xent, 'async'), expected, `${what}: threads 1 async vs sync`);
+          for (const [name, xents] of Object.entries(variants)) {
+            const other = byBackend(xents, backend);
+            assertIdentical(await run(other, 'sync'), expected, `${what}: ${name} sync vs threads 1`);
+            assertIdentical(await run(other, 'async'), expected, `${what}: ${name} async vs threads 1`);
+          }
+          if (grad === 'new' && c.rows > 0) {
+            const options = { ...c.options, numClasses: c.numClasses, reduction, grad: true, lse };
+            assertMatchesReference(expected, referenceCrossEntropy(logits, labels, options), {
+              reduction, numClasses: c.numClasses, expectGrad: true, expectLse: lse,
+              perturbation: perturbationForSoftcap(c.rows, c.options.softcap), what,
+            });
+          }
+        }
+      }
+      assertUnchanged('logits', logits, before);
+      assertUnchanged('labels', labels, labelsBefore);
+    },
+    TIMEOUT,
+  );
+
+  const SOFT_CASES: { name: string; rows: number; numClasses: number; options: Omit<SoftCrossEntropyOptions, 'numClasses' | 'grad' | 'reduction' | 'lse'> }[] = [
+    { name: 'small K, weights, temperature', rows: 1001, numClasses: 10, options: { smoothing: 0.1, temperature: 2, weight: weightOf(10) } },
+    { name: 'K = 100', rows: 500, numClasses: 100, options: { smoothing: 0.05 } },
+    { name: 'fewer than four rows', rows: 2, numClasses: 7, options: {} },
+    { name: 'K = 5000', rows: 9, numClasses: 5000, options: { temperature: 0.5 } },
+  ];
+
+  it.each(SOFT_CASES.map((c, i) => ({ ...c, seed: 200 + i })))(
+    'softCrossEntropy: $name ($rows × $numClasses)',
+    async (c) => {
+      const random = makeRandom(c.seed);
+      const { logits } = makeLogits(random, { rows: c.rows, numClasses: c.numClasses, sigma: 2, negInfRate: 0, viewOffset: 1 });
+      const targets = new Float32Array(c.rows * c.numClasses);
+      for (let i = 0; i < targets.length; i++) targets[i] = random() < 0.5 ? 0 : random();
+      const before = snapshot(targets);
+      for (const reduction of ['mean', 'sum', 'none'] as const) {
+        for (const grad of ['none', 'new', 'inplace'] as GradChoice[]) {
+          const run = async (x: Xent, mode: 'sync' | 'async'): Promise<Result> => {
+            const input = grad === 'inplace' ? logits.slice() : logits;
+            const options = { ...c.options, numClasses: c.numClasses, reduction, lse: true, ...gradOption(grad, input) };
+            return mode === 'sync' ? x.softCrossEntropy(input, targets, options) : x.softCrossEntropyAsync(input, targets, options);
+          };
+          const expected = await run(xent, 'sync');
+          const what = `soft ${c.rows}×${c.numClasses} ${reduction} grad ${grad}`;
+          assertIdentical(await run(xent, 'async'), expected, `${what}: threads 1 async vs sync`);
+          for (const [name, xents] of Object.entries(variants)) {
+            const other = byBackend(xents, backend);
+            assertIdentical(await run(other, 'sync'), expected, `${what}: ${name} sync vs threads 1`);
+            assertIdentical(await run(other, 'async'), expected, `${what}: ${name} async vs threads 1`);
+          }
+          if (grad === 'new') {
+            const options = { ...c.options, numClasses: c.numClasses, reduction, grad: true, lse: true };
+            assertMatchesReference(expected, referenceSoftCrossEntropy(logits, targets, options), {
+              reduction, numClasses: c.numClasses, expectGrad: true, expectLse: true,
+              perturbation: perturbationForTemperature(logits, c.rows, c.numClasses, c.options.temperature), what,
+            });
+          }
+        }
+      }
+      assertUnchanged('targets', targets, before);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'zero-copy batches: sync and async, every grad mode, the same bits on every thread count',
+    async () => {
+      for (const c of [HARD_CASES[0], HARD_CASES[2], HARD_CASES[4], HARD_CASES[5]]) {
+        const { logits, labels } = hardInputs(c, 300);
+        for (const reduction of ['mean', 'none'] as const) {
+          for (const grad of [false, true, 'inplace'] as const) {
+            const options = { ...c.options, reduction, grad, lse: true };
+            const runBatch = async (x: Xent, mode: 'sync' | 'async') => {
+              const batch = x.createBatch(c.rows, c.numClasses);
+              batch.logits.set(logits);
+              batch.labels.set(labels);
+              const result = mode === 'sync' ? batch.crossEntropy(options) : await batch.crossEntropyAsync(options);
+              const copy = { ...result, grad: result.grad?.slice() } as Result;
+              batch.dispose();
+              return copy;
+            };
+            const expected = await runBatch(xent, 'sync');
+            const what = `batch ${c.name} ${reduction} grad ${grad}`;
+            assertIdentical(await runBatch(xent, 'async'), expected, `${what}: threads 1 async`);
+            for (const [name, xents] of Object.entries(variants)) {
+              const other = byBackend(xents, backend);
+              assertIdentical(await runBatch(other, 'sync'), expected, `${what}: ${name} sync`);
+              assertIdentical(await runBatch(other, 'async'), expected, `${what}: ${name} async`);
+            }
+            // And the batch's numbers are the public API's.
+            const api = xent.crossEntropy(logits, labels, { ...options, numClasses: c.numClasses, grad: grad === false ? false : true });
+            assertIdentical({ ...expected, grad: grad === false ? undefined : expected.grad } as Result, api, `${what}: batch vs crossEntropy`);
+          }
+        }
+      }
+    },
+    TIMEOUT,
+  );
+});
+
+/** Waits (letting the event loop run) until `ready()` holds. */
+async function until(ready: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const start = performance.now();
+  while (!ready()) {
+    if (performance.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** A big call: long enough that it is still running when a test interferes. */
+function bigInputs(rows = 1024, numClasses = 32000) {
+  const logits = new Float32Array(rows * numClasses);
+  for (let i = 0; i < logits.length; i++) logits[i] = Math.sin(i * 0.731) * 4;
+  const labels = Int32Array.from({ length: rows }, (_, i) => (i * 7919) % numClasses);
+  return { logits, labels, numClasses };
+}
+
+describe('the threads option and what the instance reports', () => {
+  it('reports the threads in use and whether memory is shared', async () => {
+    for (const xent of single) {
+      expect(xent.threads, xent.backend).toBe(1);
+      expect(xent.sharedMemory, xent.backend).toBe(xent.backend !== 'js');
+    }
+    for (const xent of variants['threads 3']) {
+      // The js backend runs on one worker that gets copies, whatever was asked.
+      expect(xent.threads, xent.backend).toBe(xent.backend === 'js' ? 1 : 3);
+      expect(xent.sharedMemory, xent.backend).toBe(xent.backend !== 'js');
+    }
+    const auto = await keep(createXent({ threads: 'auto' }));
+    expect(auto.threads).toBe(Math.min(8, os.availableParallelism()));
+  });
+
+  it('rejects bad threads and signal values with named errors', async () => {
+    await expect(createXent({ threads: 0 })).rejects.toThrow(new RangeError("createXent: threads must be an integer in [1, 64] or 'auto', got 0"));
+    await expect(createXent({ threads: 1.5 })).rejects.toThrow(RangeError);
+    await expect(createXent({ threads: 65 })).rejects.toThrow(/threads must be an integer in \[1, 64\]/);
+    await expect(createXent({ threads: 'all' as never })).rejects.toThrow(new RangeError(`createXent: threads must be an integer in [1, 64] or 'auto', got "all"`));
+    await expect(createXent({ threads: true as never })).rejects.toThrow(new TypeError("createXent: threads must be an integer in [1, 64] or 'auto', got true"));
+    const xent = single[0];
+    const logits = new Float32Array(8);
+    await expect(xent.crossEntropyAsync(logits, [1, 2], { numClasses: 4, signal: 'stop' as never })).rejects.toThrow(
+      new TypeError('crossEntropyAsync: signal must be an AbortSignal, got "stop"'),
+    );
+    await expect(xent.softCrossEntropyAsync(logits, logits, { numClasses: 4, signal: {} as never })).rejects.toThrow(/softCrossEntropyAsync: signal must be an AbortSignal/);
+    // The sync forms take no signal; bad input rejects (never throws) in the async forms.
+    expect(() => xent.crossEntropy(logits, [1, 2], { numClasses: 4, signal: new AbortController().signal } as never)).toThrow(/unknown option "signal"/);
+    const rejected = xent.crossEntropyAsync(new Float64Array(4) as never, [1], { numClasses: 4 });
+    await expect(rejected).rejects.toThrow(new TypeError('crossEntropyAsync: logits must be a Float32Array, got Float64Array(4)'));
+    await expect(xent.crossEntropyAsync(logits, [1, 9], { numClasses: 4 })).rejects.toThrow(/crossEntropyAsync: labels\[1\] must be an integer in \[0, 4\)/);
+    const targets = Float32Array.of(0.5, 0.5, 0, 0, 0.5, -0.5, 0.9, 0);
+    await expect(xent.softCrossEntropyAsync(logits, targets, { numClasses: 4 })).rejects.toThrow(
+      new RangeError('softCrossEntropyAsync: targets[5] must be a probability ≥ 0, got -0.5'),
+    );
+    const batch = xent.createBatch(2, 4);
+    await expect(batch.crossEntropyAsync({ grad: 'yes' as never })).rejects.toThrow(/batch.crossEntropyAsync: grad must be false, true or 'inplace'/);
+    batch.dispose();
+  });
+});
+
+describe('async calls', () => {
+  it('leave the calling thread free while they run (a timer keeps ticking)', async () => {
+    const xent = await keep(createXent({ threads: 2 }));
+    const { logits, labels, numClasses } = bigInputs();
+    const expected = single.find((x) => x.backend === xent.backend)!.crossEntropy(logits, labels, { numClasses, smoothing: 0.1 });
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const started = performance.now();
+    const result = await xent.crossEntropyAsync(logits, labels, { numClasses, smoothing: 0.1 });
+    const elapsed = performance.now() - started;
+    clearInterval(timer);
+    expect(result.loss).toBe(expected.loss);
+    // A call that blocked the thread would let the timer fire at most once.
+    expect(ticks, `${ticks} ticks in ${elapsed.toFixed(0)} ms`).toBeGreaterThanOrEqual(Math.min(10, Math.floor(elapsed / 4)));
+  }, TIMEOUT);
+
+  it('cancel with an AbortSignal: before the call, mid-call and while queued; inputs unchanged, the instance still usable', async () => {
+    const xent = await keep(createXent({ threads: 2 }));
+    const reference = single.find((x) => x.backend === xent.backend)!;
+    const { logits, labels, numClasses } = bigInputs();
+    const before = snapshot(logits);
+    const grad = new Float32Array(logits.length);
+    const expected = reference.crossEntropy(logits, labels, { numClasses, smoothing: 0.1, grad: true });
+
+    const aborted = AbortSignal.abort();
+    const early = xent.crossEntropyAsync(logits, labels, { numClasses, grad, signal: aborted });
+    await expect(early).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(early).rejects.toBeInstanceOf(DOMException);
+
+    const controller = new AbortController();
+    const midCall = xent.crossEntropyAsync(logits, labels, { numClasses, smoothing: 0.1, grad, signal: controller.signal });
+    const pool = sharedPoolOf(xent);
+    await until(() => pool.testing().members().some((m) => m.pending > 0), 'chunks on the workers');
+    controller.abort();
+    await expect(midCall).rejects.toMatchObject({ name: 'AbortError' });
+    assertUnchanged('logits', logits, before);
+
+    // Queued behind a running call, aborted with a reason of its own: rejects at once with it.
+    const first = xent.crossEntropyAsync(logits, labels, { numClasses, smoothing: 0.1, grad: true });
+    const second = new AbortController();
+    const queued = xent.crossEntropyAsync(logits, labels, { numClasses, signal: second.signal });
+    const reason = new Error('not needed any more');
+    second.abort(reason);
+    await expect(queued).rejects.toBe(reason);
+    assertIdentical(await first, expected, 'the call before the aborted one');
+    assertIdentical(await xent.crossEntropyAsync(logits, labels, { numClasses, smoothing: 0.1, grad: true }), expected, 'the call after');
+    assertUnchanged('logits', logits, before);
+  }, TIMEOUT);
+
+  it('run one after another, in order; a sync call meanwhile runs on this thread with the same bits', async () => {
+    const xent = await keep(createXent({ threads: 2 }));
+    const reference = single.find((x) => x.backend === xent.backend)!;
+    const { logits, labels, numClasses } = bigInputs(512, 8000);
+    const options = [0, 0.1, 0.2, 0.3].map((smoothing) => ({ numClasses, smoothing, grad: true as const }));
+    const pending = options.map((o) => xent.crossEntropyAsync(logits, labels, o));
+    const sync = xent.crossEntropy(logits, labels, options[2]);
+    assertIdentical(sync, reference.crossEntropy(logits, labels, options[2]), 'sync during async');
+    const results = await Promise.all(pending);
+    results.forEach((r, i) => assertIdentical(r, reference.crossEntropy(logits, labels, options[i]), `queued call ${i}`));
+  }, TIMEOUT);
+
+  it('work without Atomics.waitAsync (workers post a message after each chunk)', async () => {
+    const xent = await keep(createXent({ threads: 2 }));
+    sharedPoolOf(xent).wakeByMessage = true;
+    const reference = single.find((x) => x.backend === xent.backend)!;
+    const { logits, labels, numClasses } = bigInputs(256, 4000);
+    const options = { numClasses, smoothing: 0.1, grad: true, lse: true };
+    assertIdentical(await xent.crossEntropyAsync(logits, labels, options), reference.crossEntropy(logits, labels, options), 'message wake-ups');
+  }, TIMEOUT);
+});
+
+describe('faults', () => {
+  const options = { numClasses: 32000, smoothing: 0.1, grad: true } as const;
+
+  it('a worker terminated mid-call rejects that call with a clear Error; it is replaced and the next call is right', async () => {
+    const xent = await keep(createXent({ threads: 2 }));
+    const reference = single.find((x) => x.backend === xent.backend)!;
+    const { logits, labels } = bigInputs();
+    const expected = reference.crossEntropy(logits, labels, options);
+    const pool = sharedPoolOf(xent);
+    const call = xent.crossEntropyAsync(logits, labels, options);
+    await until(() => pool.testing().members()[1].pending > 0, 'chunks on worker 1');
+    const victim = pool.testing().members()[1].raw as { terminate(): Promise<number> };
+    void victim.terminate();
+    await expect(call).rejects.toThrow(/crossEntropyAsync: worker 1 of the pool stopped during the call \(it exited with code 1\)/);
+    await pool.testing().settled();
+    const members = pool.testing().members();
+    expect(members.every((m) => m.ready && m.death === null)).toBe(true);
+    expect(members[1].raw).not.toBe(victim);
+    assertIdentical(await xent.crossEntropyAsync(logits, labels, options), expected, 'async after the fault');
+    assertIdentical(xent.crossEntropy(logits, labels, options), expected, 'sync after the fault');
+  }, TIMEOUT);
+
+  it('a worker whose thread exits mid-call: async rejects at once; sync gives up after the stall timeout, never hangs', async () => {
+    const xent = await keep(createXent({ threads: 2 }));
+    const reference = single.find((x) => x.backend === xent.backend)!;
+    const { logits, labels } = bigInputs(256);
+    const expected = reference.crossEntropy(logits, labels, options);
+    const pool = sharedPoolOf(xent);
+    pool.stallMs = 400;
+
+    pool.testing().exitAtNextCommand(0);
+    await expect(xent.crossEntropyAsync(logits, labels, options)).rejects.toThrow(/worker 0 of the pool stopped during the call \(it exited with code 1\)/);
+    await pool.testing().settled();
+
+    // The main thread blocks in Atomics.wait (bounded) and cannot see the exit event: the stall does it.
+    pool.testing().exitAtNextCommand(1);
+    const started = performance.now();
+    expect(() => xent.crossEntropy(logits, labels, options)).toThrow(/crossEntropy: worker 1 of the pool stopped during the call \(it made no progress for 0.4 s\)/);
+    expect(performance.now() - started).toBeLessThan(10_000);
+    // Right away (the replacement is still starting: this thread computes it), then on the pool again.
+    assertIdentical(xent.crossEntropy(logits, labels, options), expected, 'sync right after');
+    await pool.testing().settled();
+    assertIdentical(xent.crossEntropy(logits, labels, options), expected, 'sync on the new pool');
+    assertIdentical(await xent.crossEntropyAsync(logits, labels, options), expected, 'async on the new pool');
+  }, TIMEOUT);
+
+  it('a worker that stops answering without exiting is given up (sync and async)', async () => {
+    const xent = await keep(createXent({ threads: 2 }));
+    const reference = single.find((x) => x.backend === xent.backend)!;
+    const { logits, labels } = bigInputs(256);
+    const expected = reference.crossEntropy(logits, labels, options);
+    const pool = sharedPoolOf(xent);
+    pool.stallMs = 300;
+    pool.testing().hangAtNextCommand(1);
+    expect(() => xent.crossEntropy(logits, labels, options)).toThrow(/worker 1 of the pool stopped during the call \(it made no progress for 0.3 s\)/);
+    await pool.testing().settled();
+    pool.testing().hangAtNextCommand(0);
+    await expect(xent.crossEntropyAsync(logits, labels, options)).rejects.toThrow(/worker 0 of the pool stopped during the call \(it made no progress for 0.3 s\)/);
+    await pool.testing().settled();
+    assertIdentical(await xent.crossEntropyAsync(logits, labels, options), expected, 'async after two hangs');
+    assertIdentical(xent.crossEntropy(logits, labels, options), expected, 'sync after two hangs');
+  }, TIMEOUT);
+});
+
+describe('the copy path (no shared memory: a page that is not cross-origin isolated, and the js backend)', () => {
+  it('one worker that gets copies: threads 1, sharedMemory false, the same bits, cancellable, fault-tolerant', async () => {
+    testOverrides.sharedMemory = false;
+    let copies: Xent[];
+    try {
+      copies = await keep(everyBackend({ threads: 2 }));
+    } finally {
+      testOverrides.sharedMemory = null;
+    }
+    for (const xent of copies) {
+      expect(xent.threads).toBe(1);
+      expect(xent.sharedMemory).toBe(false);
+      const reference = byBackend(single, xent.backend);
+      for (const c of [HARD_CASES[0], HARD_CASES[4], HARD_CASES[8]]) {
+        const { logits, labels } = hardInputs(c, 400);
+        const o = { ...c.options, numClasses: c.numClasses, grad: true, lse: true };
+        assertIdentical(await xent.crossEntropyAsync(logits, labels, o), reference.crossEntropy(logits, labels, o), `${xent.backend} copies: ${c.name}`);
+        const batch = xent.createBatch(c.rows, c.numClasses);
+        batch.logits.set(logits);
+        batch.labels.set(labels);
+        const fromBatch = await batch.crossEntropyAsync({ ...c.options, grad: true, lse: true });
+        assertIdentical(fromBatch, reference.crossEntropy(logits, labels, o), `${xent.backend} copies: batch ${c.name}`);
+        batch.dispose();
+      }
+    }
+    const xent = copies.find((x) => x.backend === 'wasm-simd')!;
+    const { logits, labels, numClasses } = bigInputs(512);
+    const o = { numClasses, smoothing: 0.1, grad: true } as const;
+    const expected = byBackend(single, 'wasm-simd').crossEntropy(logits, labels, o);
+    const controller = new AbortController();
+    const call = xent.crossEntropyAsync(logits, labels, { ...o, signal: controller.signal });
+    setTimeout(() => controller.abort(), 5);
+    await expect(call).rejects.toMatchObject({ name: 'AbortError' });
+    const pool = threadingOf(xent).testing().copies!;
+    const doomed = xent.crossEntropyAsync(logits, labels, o);
+    await until(() => pool.testing().raw() !== undefined, 'the copy worker');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    void (pool.testing().raw() as { terminate(): Promise<number> }).terminate();
+    await expect(doomed).rejects.toThrow(/crossEntropyAsync: the pool's worker stopped during the call/);
+    assertIdentical(await xent.crossEntropyAsync(logits, labels, o), expected, 'copies after the fault');
+  }, TIMEOUT);
+});
+
+describe('lifetime', () => {
+  it('dispose ends the workers; every call after it throws', async () => {
+    const xent = await createXent({ threads: 2 });
+    const logits = new Float32Array(400);
+    const labels = new Int32Array(100);
+    xent.dispose();
+    expect(() => xent.crossEntropy(logits, labels, { numClasses: 4 })).toThrow('crossEntropy: this xent was disposed');
+    await expect(xent.crossEntropyAsync(logits, labels, { numClasses: 4 })).rejects.toThrow('crossEntropyAsync: this xent was disposed');
+    expect(() => xent.createBatch(1, 4)).toThrow(/disposed/);
+  });
+
+  it('idle workers do not keep a Node process alive (no dispose needed), in ESM and CommonJS', async () => {
+    const run = promisify(execFile);
+    const script = (load: string) => `${load}
+      const xent = await lib.createXent({ threads: 2 });
+      const logits = new Float32Array(4000 * 100).map((_, i) => Math.sin(i));
+      const labels = new Int32Array(4000).map((_, i) => i % 100);
+      const a = xent.crossEntropy(logits, labels, { numClasses: 100 }).loss;
+      const b = (await xent.crossEntropyAsync(logits, labels, { numClasses: 100 })).loss;
+      console.log(JSON.stringify({ threads: xent.threads, same: Object.is(a, b) }));`;
+    for (const [kind, code] of [
+      ['esm', script(`const lib = await import(${JSON.stringify(`${repoRoot}/dist/index.js`)});`)],
+      ['cjs', `(async () => { ${script(`const lib = require(${JSON.stringify(`${repoRoot}/dist/index.cjs`)});`)} })();`],
+    ]) {
+      const args = kind === 'esm' ? ['--input-type=module', '-e', code] : ['-e', code];
+      const { stdout } = await run(process.execPath, args, { timeout: 30_000 });
+      expect(JSON.parse(stdout), kind).toEqual({ threads: 2, same: true });
+    }
+  }, TIMEOUT);
+});
