@@ -52,6 +52,41 @@ function table(results, mode, cell) {
   return rowCount ? lines.join('\n') : undefined;
 }
 
+/** Rows of `pairs` ({ label, a, b } method ids) against shapes: cell(resultA, resultB, shape). */
+function pairTable(results, mode, pairs, cell) {
+  const shapes = results.shapes;
+  const lines = [`| method | ${shapes.map(shapeHeader).join(' | ')} |`, `|---|${shapes.map(() => '---:').join('|')}|`];
+  let rowCount = 0;
+  for (const { label, a, b } of pairs) {
+    const cells = shapes.map((shape) => {
+      const x = findResult(results, shape.id, mode, a);
+      const y = findResult(results, shape.id, mode, b);
+      return x && y ? cell(x, y, shape) : '—';
+    });
+    if (cells.every((c) => c === '—')) continue;
+    lines.push(`| ${label} | ${cells.join(' | ')} |`);
+    rowCount++;
+  }
+  return rowCount ? lines.join('\n') : undefined;
+}
+
+const labelOf = (results, id) => results.methods.find((m) => m.id === id)?.label ?? id;
+
+/** Each `-t2` method with its one-thread twin (the same id without the suffix). */
+function threadPairs(results) {
+  return results.methods
+    .filter((m) => m.id.endsWith('-t2') && results.methods.some((t) => t.id === m.id.slice(0, -3)))
+    .map((m) => ({ label: labelOf(results, m.id.slice(0, -3)), a: m.id.slice(0, -3), b: m.id }));
+}
+
+/** Each `-async` method with its sync twin. */
+function asyncPairs(results) {
+  return results.methods
+    .filter((m) => m.id.includes('-async'))
+    .map((m) => ({ label: m.label, a: m.id.replace('-async', ''), b: m.id }))
+    .filter((p) => results.methods.some((m) => m.id === p.a));
+}
+
 /** All tables for one results object, as one markdown string. */
 export function markdownTables(results) {
   const { smoothing, reduction } = results.config;
@@ -76,6 +111,20 @@ export function markdownTables(results) {
     add(
       `${mode.title}: time ÷ exp floor (method time ÷ one SIMD expf pass; 1 = the floor, lower is better)`,
       table(results, mode.id, (r) => (r.timeOverExpFloor == null ? '—' : formatNumber(r.timeOverExpFloor))),
+    );
+    add(
+      `${mode.title}: speed-up over onnxruntime-node with its default threads (its time ÷ method time, higher is better)`,
+      table(results, mode.id, (r) => (r.speedupVsOnnxruntime == null ? '—' : `${formatNumber(r.speedupVsOnnxruntime)}×`)),
+    );
+    add(
+      `${mode.title}: 2 threads over 1 (1-thread time ÷ 2-thread time, same run; this machine has ${results.machine.cores} cores)`,
+      pairTable(results, mode.id, threadPairs(results), (one, two) => `${formatNumber(one.medianNsPerElement / two.medianNsPerElement)}×`),
+    );
+    add(
+      `${mode.title}: fixed cost of an async call (crossEntropyAsync time − crossEntropy time, µs per call)`,
+      pairTable(results, mode.id, asyncPairs(results), (sync, async, shape) =>
+        formatNumber(((async.medianNsPerElement - sync.medianNsPerElement) * shape.rows * shape.numClasses) / 1000),
+      ),
     );
   }
   return parts.join('\n\n') + '\n';

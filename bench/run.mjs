@@ -23,9 +23,11 @@
  * this process cannot validate a relaxed-SIMD module, it re-executes itself once with the flag
  * (environment marker SMOOTHXENT_BENCH_REEXEC=1). On Node ≥ 22 it is on by default.
  *
- * Method contract (bench/peers/*.mjs): { id, label, floor?, modes?, available?(): true | reason,
- * prepare(input): { call(), evaluate?(): { loss, grad? }, dispose() } }, where input is
- * { rows, numClasses, logits, labels, smoothing, grad }. `call` is what is timed.
+ * Method contract (bench/peers/*.mjs): { id, label, floor?, modes?, async?, settleMs?,
+ * available?(): true | reason, prepare(input): { call(), evaluate?(): { loss, grad? }, dispose() } },
+ * where input is { rows, numClasses, logits, labels, smoothing, grad }. `call` is what is timed;
+ * with `async` it returns a promise, awaited inside the timing; `settleMs`: time to wait after
+ * the method's task before timing the next one (onnxruntime's pool spins after each run).
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -68,14 +70,16 @@ const { makeInputs, parseShape } = await import('./data.mjs');
 const { textbookMethod } = await import('./peers/textbook.mjs');
 const { loadTfjs, tfjsCpuMethod, tfjsWasmMethod, tfjsTensorCount } = await import('./peers/tfjs.mjs');
 const { smoothxentMethods, floorMethods } = await import('./peers/smoothxent.mjs');
+const { onnxruntimeMethods, onnxruntimeInfo } = await import('./peers/onnxruntime.mjs');
 const { markdownTables, MODES } = await import('./report.mjs');
 
 const SMOOTHING = 0.1;
 const REFERENCE_TFJS = 'tfjs-wasm';
 const REFERENCE_FLOOR = 'floor-exp-simd';
+const REFERENCE_ONNXRUNTIME = 'onnxruntime-node';
 const LOSS_TOLERANCE = 1e-4; // relative, against smoothxent's js backend
 
-const ALL_METHODS = [textbookMethod, tfjsCpuMethod, tfjsWasmMethod, ...smoothxentMethods, ...floorMethods];
+const ALL_METHODS = [textbookMethod, tfjsCpuMethod, tfjsWasmMethod, ...onnxruntimeMethods, ...smoothxentMethods, ...floorMethods];
 
 const timing = args.quick
   ? { timeMs: 50, warmupMs: 10, minSamples: 3, minSamplesSlow: 1, sampleMs: 0.5, slowCallMs: 300 }
@@ -109,7 +113,7 @@ async function main() {
   const results = {
     schemaVersion: 1,
     machine: machineInfo(),
-    runtime: { relaxedSimd: relaxedStatus, tfjs: tfjsInfo },
+    runtime: { relaxedSimd: relaxedStatus, tfjs: tfjsInfo, onnxruntime: onnxruntimeInfo() },
     config: {
       smoothing: SMOOTHING,
       reduction: 'mean',
@@ -141,10 +145,11 @@ async function main() {
         const prepared = await method.prepare(input);
         let measured;
         try {
-          measured = await measure(`${method.id} ${shape.id} ${mode}`, prepared.call);
+          measured = await (method.async ? measureAsync : measure)(`${method.id} ${shape.id} ${mode}`, prepared.call);
         } finally {
           prepared.dispose();
         }
+        if (method.settleMs) await new Promise((resolve) => setTimeout(resolve, method.settleMs));
         const result = {
           shape: shape.id,
           mode: method.floor ? 'any' : mode,
@@ -230,12 +235,51 @@ async function measure(name, call) {
   };
 }
 
+/** measure() for a call that returns a promise: each sample awaits `reps` calls one after another. */
+async function measureAsync(name, call) {
+  collectGarbage();
+  let start = performance.now();
+  await call();
+  let pilotMs = performance.now() - start;
+  if (pilotMs < 10) {
+    start = performance.now();
+    for (let i = 0; i < 5; i++) await call();
+    pilotMs = (performance.now() - start) / 5;
+  }
+  const reps = Math.max(1, Math.min(100_000, Math.ceil(timing.sampleMs / Math.max(pilotMs, 1e-6))));
+  const slow = pilotMs > timing.slowCallMs;
+  const bench = new Bench({
+    time: timing.timeMs,
+    iterations: slow ? timing.minSamplesSlow : timing.minSamples,
+    warmup: !slow,
+    warmupTime: timing.warmupMs,
+    warmupIterations: 1,
+    throws: true,
+  });
+  bench.add(
+    name,
+    async () => {
+      const begin = performance.now();
+      for (let i = 0; i < reps; i++) await call();
+      const elapsed = performance.now() - begin;
+      return { overriddenDuration: elapsed / reps, overriddenIterationCost: elapsed };
+    },
+    { async: true },
+  );
+  await bench.run();
+  const { result } = bench.tasks[0];
+  if (result.state !== 'completed') throw result.error ?? new Error(`${name}: ${result.state}`);
+  return { medianMs: result.latency.p50, madMs: result.latency.mad, minMs: result.latency.min, samples: result.latency.samplesCount, reps };
+}
+
 /** Speed-up over tfjs-wasm (same shape and mode) and time over the SIMD exp floor (same shape). */
 function addRatios(results) {
   for (const result of results.results) {
     const tfjs = results.results.find((r) => r.shape === result.shape && r.mode === result.mode && r.method === REFERENCE_TFJS);
     const floor = results.results.find((r) => r.shape === result.shape && r.method === REFERENCE_FLOOR);
     result.speedupVsTfjsWasm = tfjs && result.mode !== 'any' ? tfjs.medianNsPerElement / result.medianNsPerElement : null;
+    const ort = results.results.find((r) => r.shape === result.shape && r.mode === result.mode && r.method === REFERENCE_ONNXRUNTIME);
+    result.speedupVsOnnxruntime = ort && result.mode !== 'any' ? ort.medianNsPerElement / result.medianNsPerElement : null;
     result.timeOverExpFloor = floor ? result.medianNsPerElement / floor.medianNsPerElement : null;
   }
 }
@@ -252,7 +296,7 @@ async function checkCorrectness(methods, shape) {
   const referenceAvailable = referenceMethod.available ? (await referenceMethod.available()) === true : true;
   const reference = referenceAvailable ? referenceMethod : textbookMethod;
   const prepared = await reference.prepare({ ...input, grad: true });
-  const expected = prepared.evaluate();
+  const expected = await prepared.evaluate();
   prepared.dispose();
   const gradScale = maxAbs(expected.grad);
 
@@ -265,7 +309,7 @@ async function checkCorrectness(methods, shape) {
       const p = await method.prepare({ ...input, grad });
       let actual;
       try {
-        actual = p.evaluate();
+        actual = await p.evaluate();
       } finally {
         p.dispose();
       }

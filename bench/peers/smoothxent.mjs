@@ -6,6 +6,8 @@
  *   the timed call, then `batch.crossEntropy(...)` (gradient in the batch's own view);
  * - the floors: one SIMD expf pass and one memcpy over the same number of floats, in
  *   wasm memory, from dist/floors.js.
+ * Methods whose id ends in `-t2` are the same call on `createXent({ threads: 2 })` (sync calls
+ * then split their rows between two workers); `-async` ones time `crossEntropyAsync`.
  */
 
 const distUrl = new URL('../../dist/', import.meta.url);
@@ -19,13 +21,14 @@ async function loadLibrary() {
   return library;
 }
 
-/** One Xent per backend for the whole run; undefined (with the reason) when the backend is unavailable. */
-export async function getXent(backend) {
-  if (!xents.has(backend)) {
+/** One Xent per backend and thread count for the whole run; { reason } when the backend is unavailable. */
+export async function getXent(backend, threads = 1) {
+  const key = `${backend} ${threads}`;
+  if (!xents.has(key)) {
     xents.set(
-      backend,
+      key,
       loadLibrary()
-        .then(({ createXent }) => createXent({ backend }))
+        .then(({ createXent }) => createXent({ backend, threads }))
         .then(
           (xent) => {
             if (xent.backend !== backend) throw new Error(`asked for ${backend}, got ${xent.backend}`);
@@ -35,24 +38,52 @@ export async function getXent(backend) {
         ),
     );
   }
-  return xents.get(backend);
+  return xents.get(key);
 }
 
-async function availability(backend) {
-  const { reason } = await getXent(backend);
-  return reason ? `createXent({ backend: '${backend}' }) failed: ${reason}` : true;
+async function availability(backend, threads = 1) {
+  const { xent, reason } = await getXent(backend, threads);
+  if (reason) return `createXent({ backend: '${backend}', threads: ${threads} }) failed: ${reason}`;
+  if (xent.threads !== threads) return `createXent({ backend: '${backend}', threads: ${threads} }) runs ${xent.threads} thread(s) here`;
+  return true;
 }
 
-function apiMethod(backend) {
+const suffix = (threads) => (threads === 1 ? '' : `-t${threads}`);
+const threadsLabel = (threads) => (threads === 1 ? '' : `, ${threads} threads`);
+
+function apiMethod(backend, threads = 1) {
   return {
-    id: `smoothxent-${backend}`,
-    label: `smoothxent ${backend}`,
-    available: () => availability(backend),
+    id: `smoothxent-${backend}${suffix(threads)}`,
+    label: `smoothxent ${backend}${threadsLabel(threads)}`,
+    available: () => availability(backend, threads),
     async prepare({ logits, labels, numClasses, smoothing, grad }) {
-      const { xent } = await getXent(backend);
+      const { xent } = await getXent(backend, threads);
       const options = { numClasses, smoothing, reduction: 'mean', grad };
       const call = () => xent.crossEntropy(logits, labels, options);
       return { call, evaluate: call, dispose() {} };
+    },
+  };
+}
+
+/**
+ * `crossEntropyAsync` (awaited, one call at a time): at the smallest shapes its time minus the
+ * sync call's is the fixed cost of an async call (a round trip to a worker).
+ */
+function asyncMethod(backend, threads = 1) {
+  return {
+    id: `smoothxent-${backend}-async${suffix(threads)}`,
+    label: `smoothxent ${backend}, crossEntropyAsync${threadsLabel(threads)}`,
+    async: true,
+    available: () => availability(backend, threads),
+    async prepare({ logits, labels, numClasses, smoothing, grad }) {
+      const { xent } = await getXent(backend, threads);
+      const options = { numClasses, smoothing, reduction: 'mean', grad: grad ? new Float32Array(logits.length) : false };
+      const call = () => xent.crossEntropyAsync(logits, labels, options);
+      const evaluate = async () => {
+        const result = await call();
+        return { loss: result.loss, grad: result.grad?.slice() };
+      };
+      return { call, evaluate, dispose() {} };
     },
   };
 }
@@ -62,14 +93,14 @@ function apiMethod(backend) {
  * calls (`grad: buffer`): separates smoothxent's own cost from allocating (and, on a fresh
  * mapping, page-faulting) a new N·K gradient array on every call. Loss + gradient mode only.
  */
-function reusedGradMethod(backend) {
+function reusedGradMethod(backend, threads = 1) {
   return {
-    id: `smoothxent-${backend}-reused-grad`,
-    label: `smoothxent ${backend}, grad into a reused array`,
+    id: `smoothxent-${backend}-reused-grad${suffix(threads)}`,
+    label: `smoothxent ${backend}, grad into a reused array${threadsLabel(threads)}`,
     modes: ['loss+grad'],
-    available: () => availability(backend),
+    available: () => availability(backend, threads),
     async prepare({ logits, labels, numClasses, smoothing }) {
-      const { xent } = await getXent(backend);
+      const { xent } = await getXent(backend, threads);
       const options = { numClasses, smoothing, reduction: 'mean', grad: new Float32Array(logits.length) };
       const call = () => xent.crossEntropy(logits, labels, options);
       const evaluate = () => {
@@ -105,13 +136,13 @@ function autoMethod() {
   return method;
 }
 
-function batchMethod(backend, shortName) {
+function batchMethod(backend, shortName, threads = 1) {
   return {
-    id: `smoothxent-batch-${shortName}`,
-    label: `smoothxent ${backend}, zero-copy batch`,
-    available: () => availability(backend),
+    id: `smoothxent-batch-${shortName}${suffix(threads)}`,
+    label: `smoothxent ${backend}, zero-copy batch${threadsLabel(threads)}`,
+    available: () => availability(backend, threads),
     async prepare({ logits, labels, rows, numClasses, smoothing, grad }) {
-      const { xent } = await getXent(backend);
+      const { xent } = await getXent(backend, threads);
       const batch = xent.createBatch(rows, numClasses);
       batch.logits.set(logits);
       batch.labels.set(labels);
@@ -159,6 +190,16 @@ export const smoothxentMethods = [
   reusedGradMethod('wasm-simd'),
   batchMethod('wasm-simd', 'simd'),
   batchMethod('wasm-relaxed-simd', 'relaxed'),
+  // Threads: each 2-thread row next to its 1-thread twin (report.mjs pairs them by id).
+  apiMethod('wasm-simd', 2),
+  reusedGradMethod('wasm-simd', 2),
+  batchMethod('wasm-simd', 'simd', 2),
+  apiMethod('wasm-relaxed-simd', 2),
+  reusedGradMethod('wasm-relaxed-simd'),
+  reusedGradMethod('wasm-relaxed-simd', 2),
+  batchMethod('wasm-relaxed-simd', 'relaxed', 2),
+  asyncMethod('wasm-simd'),
+  asyncMethod('wasm-simd', 2),
 ];
 
 export const floorMethods = [
