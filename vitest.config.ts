@@ -10,7 +10,7 @@ const relaxed = process.env.SMOOTHXENT_RELAXED === '1';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    exclude: relaxed ? ['test/browser.test.ts', 'test/tfjs-browser.test.ts', 'test/consumer.test.ts', 'node_modules/**'] : ['node_modules/**'],
+    exclude: relaxed ? ['test/browser.test.ts', 'test/browser-threads.test.ts', 'test/tfjs-browser.test.ts', 'test/consumer.test.ts', 'node_modules/**'] : ['node_modules/**'],
     execArgv: relaxed ? ['--experimental-wasm-relaxed-simd'] : [],
     testTimeout: 120_000,
     hookTimeout: 120_000,

@@ -6,5 +6,6 @@ export declare function buildWebPage(options?: { outdir?: string; minify?: boole
 export declare function watchWebPage(options?: { outdir?: string }): Promise<BuildContext>;
 export declare function serveDirectory(
   dir: string,
-  options?: { host?: string; port?: number },
+  options?: { host?: string; port?: number; headers?: Record<string, string> },
 ): Promise<{ url: string; close(): Promise<void> }>;
+export declare const CROSS_ORIGIN_ISOLATION: Record<string, string>;

@@ -61,9 +61,10 @@ const contentTypes = {
 
 /**
  * Serve the files under `dir` over HTTP (GET only, `/` → index.html, no listing, no caching).
- * `port` 0 picks a free ephemeral port. Resolves to `{ url, close }`.
+ * `port` 0 picks a free ephemeral port; `headers` go on every file (e.g. COOP/COEP for a
+ * cross-origin isolated page, see CROSS_ORIGIN_ISOLATION). Resolves to `{ url, close }`.
  */
-export async function serveDirectory(dir, { host = '127.0.0.1', port = 0 } = {}) {
+export async function serveDirectory(dir, { host = '127.0.0.1', port = 0, headers = {} } = {}) {
   const root = resolve(dir);
   const server = createServer(async (request, response) => {
     const pathname = decodeURIComponent(new URL(request.url ?? '/', 'http://localhost').pathname);
@@ -73,6 +74,7 @@ export async function serveDirectory(dir, { host = '127.0.0.1', port = 0 } = {})
       if ((await stat(file)).isDirectory()) file = join(file, 'index.html');
       const body = await readFile(file);
       response.writeHead(200, {
+        ...headers,
         'content-type': contentTypes[extname(file)] ?? 'application/octet-stream',
         'cache-control': 'no-store',
       });
@@ -94,6 +96,12 @@ export async function serveDirectory(dir, { host = '127.0.0.1', port = 0 } = {})
     });
   return { url, close };
 }
+
+/** The response headers that make a page cross-origin isolated (shared memory for its workers). */
+export const CROSS_ORIGIN_ISOLATION = {
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-embedder-policy': 'require-corp',
+};
 
 function send(response, status, text) {
   response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' });

@@ -2,7 +2,8 @@
  * The published package, as a stranger gets it: `npm pack`, install the tarball into a fresh
  * temporary project (from the npm cache where it can), then use it from Node ESM, Node CommonJS,
  * TypeScript (both module kinds), an esbuild browser bundle and a Vite browser build. Each
- * must produce the seed's anchor numbers; the browser bundles run in headless Chromium.
+ * must produce the seed's anchor numbers, also from an async call on a two-worker pool (whose
+ * worker code travels inside the bundle); the browser bundles run in headless Chromium.
  * The `smoothxent/tfjs` subpath too: imported from ESM, CJS and TypeScript (both kinds)
  * with @tensorflow/tfjs-core + tfjs-backend-cpu (linked from this repository's node_modules:
  * they are the caller's optional peers, not the package's dependencies), the anchor's loss
@@ -37,6 +38,15 @@ async function anchor(lib) {
   const xent = await lib.createXent();
   const hard = xent.crossEntropy(logits, [2], { numClasses: 4, grad: true });
   const smooth = xent.crossEntropy(logits, [2], { numClasses: 4, smoothing: 0.1, grad: true });
+  // Async on a pool of two workers (the worker code travels inside the bundle): 64 copies of the
+  // anchor row, large enough not to run inline, whose mean loss is the anchor's.
+  const threaded = await lib.createXent({ threads: 2 });
+  const rows = 64;
+  const many = new Float32Array(4 * rows);
+  for (let r = 0; r < rows; r++) many.set(logits, 4 * r);
+  const asyncSmooth = await threaded.crossEntropyAsync(many, new Int32Array(rows).fill(2), { numClasses: 4, smoothing: 0.1, grad: true });
+  const pool = { threads: threaded.threads, sharedMemory: threaded.sharedMemory, asyncSmoothLoss: asyncSmooth.loss, asyncSmoothGrad2: asyncSmooth.grad[2] * rows };
+  threaded.dispose();
   return {
     exports: Object.keys(lib).filter((name) => name !== 'default' && name !== '__esModule').sort(),
     backend: xent.backend,
@@ -46,6 +56,7 @@ async function anchor(lib) {
     smoothGrad: Array.from(smooth.grad),
     explainSmoothCE: lib.explain(probs, 2, { smoothing: 0.1 }).smoothCE,
     evaluation: xent.evaluate(logits, [2], { numClasses: 4, smoothing: 0.1, bins: 4 }),
+    pool,
   };
 }
 `;
@@ -128,9 +139,13 @@ const FILES: Record<string, string> = {
     'const fitted: number = xent.fitTemperature(new Float32Array(4), [2], { numClasses: 4 }).temperature + target[0];',
     "// @ts-expect-error bins must be a number",
     "xent.evaluate(new Float32Array(4), [2], { numClasses: 4, bins: '15' });",
+    "const later = await xent.crossEntropyAsync(new Float32Array(4), [2], { numClasses: 4, signal: new AbortController().signal });",
+    'const asyncLoss: number = later.loss + xent.threads + Number(xent.sharedMemory);',
+    '// @ts-expect-error signal must be an AbortSignal',
+    "xent.crossEntropyAsync(new Float32Array(4), [2], { numClasses: 4, signal: 'stop' });",
     '// @ts-expect-error numClasses is required',
     'xent.crossEntropy(new Float32Array(4), [2], {});',
-    'export { backend, total, first, ece, fitted };',
+    'export { backend, total, first, ece, fitted, asyncLoss };',
     '',
   ].join('\n'),
   'types-cjs.cts': [
@@ -221,6 +236,7 @@ afterAll(async () => {
 });
 
 interface AnchorResult {
+  pool: { threads: number; sharedMemory: boolean; asyncSmoothLoss: number; asyncSmoothGrad2: number };
   exports: string[];
   backend: string;
   hardLoss: number;
@@ -245,7 +261,14 @@ function expectAnchor(result: AnchorResult) {
   expect(result.hardGrad[0]).toBeCloseTo(0.1, 6);
   expect(result.smoothGrad[0]).toBeCloseTo(0.075, 6);
   expect(result.exports).toEqual(expect.arrayContaining(['createXent', 'explain', 'labelSmooth', 'crossEntropyFromProbs']));
+  expect(result.pool.asyncSmoothLoss).toBeCloseTo(0.6279, 4);
+  expect(result.pool.asyncSmoothGrad2).toBeCloseTo(-0.325, 6);
 }
+
+/** Node shares memory with its workers; a page that is not cross-origin isolated gets one worker with copies. */
+const NODE_POOL = { threads: 2, sharedMemory: true };
+const PAGE_POOL = { threads: 1, sharedMemory: false };
+const poolOf = (result: AnchorResult) => ({ threads: result.pool.threads, sharedMemory: result.pool.sharedMemory });
 
 interface TfjsAnchorResult {
   exports: string[];
@@ -288,6 +311,7 @@ describe('the installed package in Node', () => {
   it("imports from ESM and gives the seed's anchor numbers", async () => {
     const result = await runNode('esm.mjs');
     expectAnchor(result);
+    expect(poolOf(result)).toEqual(NODE_POOL);
     // Node 20 has SIMD, and relaxed SIMD only behind a flag (Node ≥ 22 has both).
     expect(['wasm-relaxed-simd', 'wasm-simd']).toContain(result.backend);
   });
@@ -296,6 +320,7 @@ describe('the installed package in Node', () => {
     const [esm, cjs] = await Promise.all([runNode('esm.mjs'), runNode('cjs.cjs')]);
     expectAnchor(cjs);
     expect(cjs).toEqual(esm);
+    expect(poolOf(cjs)).toEqual(NODE_POOL);
   });
 
   it('smoothxent/tfjs: imports from ESM and requires from CJS (sharing the main CommonJS entry), with the anchor through tf.valueAndGrad', async () => {
@@ -373,6 +398,7 @@ describe('the installed package bundled for the browser', () => {
     await writeFile(join(outdir, 'index.html'), FILES['index.html'].replace('./app.mjs', './app.js'));
     const anchor = await runInChromium('out-esbuild/');
     expectAnchor(anchor);
+    expect(poolOf(anchor)).toEqual(PAGE_POOL);
     expect(['wasm-relaxed-simd', 'wasm-simd']).toContain(anchor.backend);
   }, SLOW);
 
@@ -402,6 +428,7 @@ describe('the installed package bundled for the browser', () => {
     });
     const anchor = await runInChromium('out-vite/');
     expectAnchor(anchor);
+    expect(poolOf(anchor)).toEqual(PAGE_POOL);
     expect(['wasm-relaxed-simd', 'wasm-simd']).toContain(anchor.backend);
   }, SLOW);
 });

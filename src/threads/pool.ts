@@ -38,6 +38,12 @@ const SLICE_MS = 100;
 const STALL_MS = 10_000;
 /** Chunks per worker a call aims for at least, so that a slower worker holds it up by little. */
 const CHUNKS_PER_WORKER = 4;
+/**
+ * Target bytes of a worker's chunk: larger than the bridge's CHUNK_BYTES, whose point (the
+ * chunk still in this core's L2 between copy-in, kernel and copy-out) is lost anyway when the
+ * copies run on another core; fewer chunks mean fewer wake-ups of this thread and the workers.
+ */
+const POOL_CHUNK_BYTES = 4 * CHUNK_BYTES;
 
 /** One worker: its thread and its blocks in shared memory. */
 class Member {
@@ -440,7 +446,7 @@ export class SharedPool {
 
   /** Rows per chunk: what fits the slot budget, in whole groups of four, ≥ CHUNKS_PER_WORKER chunks per worker. */
   private chunkRows(rows: number, fixed: number, perRow: number, workers: number): number {
-    const budget = Math.max(perRow, Math.min(CHUNK_BYTES, Math.floor(this.arenaBytes / (workers * SLOTS))) - fixed);
+    const budget = Math.max(perRow, Math.min(POOL_CHUNK_BYTES, Math.floor(this.arenaBytes / (workers * SLOTS))) - fixed);
     const fit = Math.max(1, Math.floor(budget / perRow));
     let chunk = fit < ROWS_PER_VECTOR ? fit : fit - (fit % ROWS_PER_VECTOR);
     if (chunk >= ROWS_PER_VECTOR) {

@@ -68,7 +68,7 @@ export async function anchorOnEveryBackend(lib: Library): Promise<AnchorResult[]
 }
 
 /** Deterministic logits ~ N(0, σ²) (Box–Muller on a small LCG) and uniform labels. */
-function randomBatch(rows: number, numClasses: number, sigma: number) {
+export function randomBatch(rows: number, numClasses: number, sigma: number) {
   let state = 12345;
   const uniform = () => {
     state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
@@ -123,7 +123,7 @@ function float64Reference(logits: Float32Array, labels: Int32Array, numClasses: 
 }
 
 /** max_i |a_i − b_i|, with NaN reported as Infinity (a NaN must not hide behind a comparison). */
-function maxDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
+export function maxDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let max = 0;
   for (let i = 0; i < a.length; i++) {
     const difference = Math.abs(a[i] - b[i]);
