@@ -3,10 +3,10 @@
  * these so that each case runs on wasm-relaxed-simd (where the runtime has it),
  * wasm-simd, wasm and js.
  */
-import { createXent, BACKENDS, type BackendName, type Xent } from '../src/index.js';
+import { createXent, BACKENDS, type BackendName, type CreateOptions, type Xent } from '../src/index.js';
 import { relaxedSimdEnabled } from '../scripts/relaxed-simd.mjs';
 
-export async function createAllBackends(options: { arenaBytes?: number } = {}): Promise<Xent[]> {
+export async function createAllBackends(options: Omit<CreateOptions, 'backend'> = {}): Promise<Xent[]> {
   const created: Xent[] = [];
   for (const backend of BACKENDS) {
     try {

@@ -13,10 +13,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import os from 'node:os';
 import { promisify } from 'node:util';
-import { createXent, BACKENDS, type BackendName, type CrossEntropyOptions, type RowsResult, type ScalarResult, type SoftCrossEntropyOptions, type Xent } from '../src/index.js';
+import { createXent, type BackendName, type CrossEntropyOptions, type RowsResult, type ScalarResult, type SoftCrossEntropyOptions, type Xent } from '../src/index.js';
 import type { Threading } from '../src/threads/index.js';
 import { testOverrides } from '../src/threads/platform.js';
 import { repoRoot } from '../scripts/web-lib.mjs';
+import { createAllBackends } from './backends.js';
 import {
   assertIdentical,
   assertMatchesReference,
@@ -40,19 +41,6 @@ const sharedPoolOf = (xent: Xent) => {
   return pool;
 };
 
-/** Every backend this runtime runs (relaxed SIMD only where enabled), with `options`. */
-async function everyBackend(options: { threads?: number | 'auto'; arenaBytes?: number } = {}): Promise<Xent[]> {
-  const created: Xent[] = [];
-  for (const backend of BACKENDS) {
-    try {
-      created.push(await createXent({ backend, ...options }));
-    } catch (error) {
-      if (backend !== 'wasm-relaxed-simd' || process.env.SMOOTHXENT_RELAXED === '1') throw error;
-    }
-  }
-  return created;
-}
-
 const made: Xent[] = [];
 afterAll(() => {
   for (const xent of made) xent.dispose();
@@ -63,11 +51,11 @@ async function keep<T extends Xent | Xent[]>(created: Promise<T>): Promise<T> {
   return value;
 }
 
-const single = await keep(everyBackend());
+const single = await keep(createAllBackends());
 const variants = {
-  'threads 2': await keep(everyBackend({ threads: 2 })),
-  'threads 3': await keep(everyBackend({ threads: 3 })),
-  'threads 2, 64 KiB arena': await keep(everyBackend({ threads: 2, arenaBytes: 65536 })),
+  'threads 2': await keep(createAllBackends({ threads: 2 })),
+  'threads 3': await keep(createAllBackends({ threads: 3 })),
+  'threads 2, 64 KiB arena': await keep(createAllBackends({ threads: 2, arenaBytes: 65536 })),
 };
 // Sync calls of every size go through the workers here (by default small ones stay on this thread).
 for (const xents of Object.values(variants)) for (const xent of xents) threadingOf(xent).syncMinElements = 0;
@@ -428,7 +416,7 @@ describe('the copy path (no shared memory: a page that is not cross-origin isola
     testOverrides.sharedMemory = false;
     let copies: Xent[];
     try {
-      copies = await keep(everyBackend({ threads: 2 }));
+      copies = await keep(createAllBackends({ threads: 2 }));
     } finally {
       testOverrides.sharedMemory = null;
     }
