@@ -36,8 +36,10 @@ import { rowLossSum } from './sum.js';
 const SLICE_MS = 100;
 /** A worker with work that makes no progress for this long is given up as dead. */
 const STALL_MS = 10_000;
-/** Chunks per worker a call aims for at least, so that a slower worker holds it up by little. */
+/** Chunks per worker a call aims for at least, so that a slower worker holds it up by little… */
 const CHUNKS_PER_WORKER = 4;
+/** …but no chunk smaller than this (bytes of logits): a small call is one chunk, one round trip. */
+const MIN_CHUNK_BYTES = 64 * 1024;
 /**
  * Target bytes of a worker's chunk: larger than the bridge's CHUNK_BYTES, whose point (the
  * chunk still in this core's L2 between copy-in, kernel and copy-out) is lost anyway when the
@@ -444,16 +446,12 @@ export class SharedPool {
   // -------------------------------------------------------------------------------------
   // Jobs: the caller's arrays (copied in and out), and zero-copy batches
 
-  /** Rows per chunk: what fits the slot budget, in whole groups of four, ≥ CHUNKS_PER_WORKER chunks per worker. */
-  private chunkRows(rows: number, fixed: number, perRow: number, workers: number): number {
+  /** Rows per chunk: what fits the slot budget, in whole groups of four, split for the workers (shareRows). */
+  private chunkRows(rows: number, K: number, fixed: number, perRow: number, workers: number): number {
     const budget = Math.max(perRow, Math.min(POOL_CHUNK_BYTES, Math.floor(this.arenaBytes / (workers * SLOTS))) - fixed);
     const fit = Math.max(1, Math.floor(budget / perRow));
-    let chunk = fit < ROWS_PER_VECTOR ? fit : fit - (fit % ROWS_PER_VECTOR);
-    if (chunk >= ROWS_PER_VECTOR) {
-      const share = Math.ceil(rows / (workers * CHUNKS_PER_WORKER) / ROWS_PER_VECTOR) * ROWS_PER_VECTOR;
-      chunk = Math.min(chunk, Math.max(ROWS_PER_VECTOR, share));
-    }
-    return Math.min(rows, chunk);
+    const chunk = fit < ROWS_PER_VECTOR ? fit : fit - (fit % ROWS_PER_VECTOR);
+    return Math.min(rows, chunk < ROWS_PER_VECTOR ? chunk : Math.min(chunk, shareRows(rows, K, workers)));
   }
 
   /** crossEntropy on the caller's arrays, blocking; returns the sum of the row losses. */
@@ -548,7 +546,7 @@ export class SharedPool {
   ): Job {
     const workers = this.usable().length || 1;
     const fixed = layout(0, 0, K, parts).end + 64;
-    const chunkRows = this.chunkRows(rows, fixed, perRow, workers);
+    const chunkRows = this.chunkRows(rows, K, fixed, perRow, workers);
     const slotBytes = align16(layout(0, chunkRows, K, parts).end);
     const weightBytes = weight ? align16(4 * K) : 0;
     const slotAt = (m: Member, slot: number, rowsInChunk: number) => layout(m.arenaAt + weightBytes + slot * slotBytes, rowsInChunk, K, parts);
@@ -579,6 +577,15 @@ export class SharedPool {
     this.refreshViews();
     return new SharedBatch(this, base, rows, K, syncThreshold);
   }
+}
+
+/**
+ * Rows per chunk for `workers` workers: at least CHUNKS_PER_WORKER chunks each, but no chunk
+ * under MIN_CHUNK_BYTES of logits; a multiple of four rows (whole small-K groups), at least four.
+ */
+function shareRows(rows: number, K: number, workers: number): number {
+  const share = Math.max(Math.ceil(rows / (workers * CHUNKS_PER_WORKER)), Math.ceil(MIN_CHUNK_BYTES / (4 * K)));
+  return Math.max(ROWS_PER_VECTOR, Math.ceil(share / ROWS_PER_VECTOR) * ROWS_PER_VECTOR);
 }
 
 type BatchRequest = Parameters<BatchStorage['hard']>[0];
@@ -673,7 +680,7 @@ export class SharedBatch implements BatchStorage {
     const rowWise = rows < ROWS_PER_VECTOR;
     const workers = Math.max(1, pool.threads);
     const scratch = align16(scratchBytes(K, false));
-    const chunkRows = Math.min(rows, Math.max(ROWS_PER_VECTOR, Math.ceil(rows / (workers * CHUNKS_PER_WORKER) / ROWS_PER_VECTOR) * ROWS_PER_VECTOR));
+    const chunkRows = Math.min(rows, shareRows(rows, K, workers));
     const gradAt = this.gradPointer(gradMode);
     const job: Job = {
       rows,
