@@ -203,16 +203,7 @@ async function measure(name, call) {
     for (let i = 0; i < 5; i++) call();
     pilotMs = (performance.now() - start) / 5;
   }
-  const reps = Math.max(1, Math.min(1_000_000, Math.ceil(timing.sampleMs / Math.max(pilotMs, 1e-6))));
-  const slow = pilotMs > timing.slowCallMs;
-  const bench = new Bench({
-    time: timing.timeMs,
-    iterations: slow ? timing.minSamplesSlow : timing.minSamples,
-    warmup: !slow,
-    warmupTime: timing.warmupMs,
-    warmupIterations: 1,
-    throws: true,
-  });
+  const { bench, reps } = benchFor(pilotMs, 1_000_000);
   bench.add(
     name,
     () => {
@@ -224,15 +215,7 @@ async function measure(name, call) {
     { async: false },
   );
   bench.runSync();
-  const { result } = bench.tasks[0];
-  if (result.state !== 'completed') throw result.error ?? new Error(`${name}: ${result.state}`);
-  return {
-    medianMs: result.latency.p50,
-    madMs: result.latency.mad,
-    minMs: result.latency.min,
-    samples: result.latency.samplesCount,
-    reps,
-  };
+  return measured(bench, name, reps);
 }
 
 /** measure() for a call that returns a promise: each sample awaits `reps` calls one after another. */
@@ -246,16 +229,7 @@ async function measureAsync(name, call) {
     for (let i = 0; i < 5; i++) await call();
     pilotMs = (performance.now() - start) / 5;
   }
-  const reps = Math.max(1, Math.min(100_000, Math.ceil(timing.sampleMs / Math.max(pilotMs, 1e-6))));
-  const slow = pilotMs > timing.slowCallMs;
-  const bench = new Bench({
-    time: timing.timeMs,
-    iterations: slow ? timing.minSamplesSlow : timing.minSamples,
-    warmup: !slow,
-    warmupTime: timing.warmupMs,
-    warmupIterations: 1,
-    throws: true,
-  });
+  const { bench, reps } = benchFor(pilotMs, 100_000);
   bench.add(
     name,
     async () => {
@@ -267,9 +241,34 @@ async function measureAsync(name, call) {
     { async: true },
   );
   await bench.run();
+  return measured(bench, name, reps);
+}
+
+/** The calls per sample for a call of `pilotMs`, and a tinybench instance sized for it. */
+function benchFor(pilotMs, maxReps) {
+  const reps = Math.max(1, Math.min(maxReps, Math.ceil(timing.sampleMs / Math.max(pilotMs, 1e-6))));
+  const slow = pilotMs > timing.slowCallMs;
+  const bench = new Bench({
+    time: timing.timeMs,
+    iterations: slow ? timing.minSamplesSlow : timing.minSamples,
+    warmup: !slow,
+    warmupTime: timing.warmupMs,
+    warmupIterations: 1,
+    throws: true,
+  });
+  return { bench, reps };
+}
+
+function measured(bench, name, reps) {
   const { result } = bench.tasks[0];
   if (result.state !== 'completed') throw result.error ?? new Error(`${name}: ${result.state}`);
-  return { medianMs: result.latency.p50, madMs: result.latency.mad, minMs: result.latency.min, samples: result.latency.samplesCount, reps };
+  return {
+    medianMs: result.latency.p50,
+    madMs: result.latency.mad,
+    minMs: result.latency.min,
+    samples: result.latency.samplesCount,
+    reps,
+  };
 }
 
 /** Speed-up over tfjs-wasm (same shape and mode) and time over the SIMD exp floor (same shape). */

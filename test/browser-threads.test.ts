@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { CROSS_ORIGIN_ISOLATION, repoRoot, serveDirectory } from '../scripts/web-lib.mjs';
 import type { ThreadsTestApi } from './browser/threads-entry.js';
-import { launchChromium, openPage } from './browser/chromium.js';
+import { launchChromium, openPage, pageCaller } from './browser/chromium.js';
 
 const SLOW = 180_000;
 
@@ -49,13 +49,7 @@ describe.each([
 ])('threads in Chromium, $page', ({ headers, isolated }) => {
   let page: Page;
   let errors: string[];
-  type Call = <K extends keyof ThreadsTestApi>(name: K, ...args: Parameters<ThreadsTestApi[K]>) => ReturnType<ThreadsTestApi[K]>;
-  const call: Call = ((name: string, ...args: unknown[]) =>
-    page.evaluate(
-      ([method, methodArgs]) =>
-        (window as unknown as { smoothxentThreads: Record<string, (...a: unknown[]) => unknown> }).smoothxentThreads[method](...methodArgs),
-      [name, args] as const,
-    )) as Call;
+  const call = pageCaller<ThreadsTestApi>(() => page, 'smoothxentThreads');
 
   beforeAll(async () => {
     const server = await serveDirectory(workDir, { headers });

@@ -21,7 +21,7 @@ import { buildWebPage, repoRoot, serveDirectory } from '../scripts/web-lib.mjs';
 import * as lib from '../src/index.js';
 import type { BrowserTestApi } from './browser/api-entry.js';
 import { ANCHOR_LABEL, ANCHOR_PROBS, classifierBatch, errorCases } from './browser/cases.js';
-import { launchChromium, openPage } from './browser/chromium.js';
+import { launchChromium, openPage, pageCaller } from './browser/chromium.js';
 
 const SLOW = 120_000;
 const outputDir = join(repoRoot, 'test-output');
@@ -58,13 +58,7 @@ afterAll(async () => {
 describe('the library in Chromium', () => {
   let page: Page;
   let errors: string[];
-  type Call = <K extends keyof BrowserTestApi>(name: K, ...args: Parameters<BrowserTestApi[K]>) => ReturnType<BrowserTestApi[K]>;
-  const call: Call = ((name: string, ...args: unknown[]) =>
-    page.evaluate(
-      ([method, methodArgs]) =>
-        (window as unknown as { smoothxentTest: Record<string, (...a: unknown[]) => unknown> }).smoothxentTest[method](...methodArgs),
-      [name, args] as const,
-    )) as Call;
+  const call = pageCaller<BrowserTestApi>(() => page, 'smoothxentTest');
 
   beforeAll(async () => {
     ({ page, errors } = await openPage(browser, `${server.url}api/`));

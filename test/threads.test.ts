@@ -350,12 +350,18 @@ describe('async calls', () => {
 describe('faults', () => {
   const options = { numClasses: 32000, smoothing: 0.1, grad: true } as const;
 
-  it('a worker terminated mid-call rejects that call with a clear Error; it is replaced and the next call is right', async () => {
+  /** A fresh two-worker instance, a call of `rows` × 32000 and its one-thread result. */
+  async function setup(rows: number, stallMs?: number) {
     const xent = await keep(createXent({ threads: 2 }));
     const reference = single.find((x) => x.backend === xent.backend)!;
-    const { logits, labels } = bigInputs();
-    const expected = reference.crossEntropy(logits, labels, options);
+    const { logits, labels } = bigInputs(rows);
     const pool = sharedPoolOf(xent);
+    if (stallMs !== undefined) pool.stallMs = stallMs;
+    return { xent, logits, labels, pool, expected: reference.crossEntropy(logits, labels, options) };
+  }
+
+  it('a worker terminated mid-call rejects that call with a clear Error; it is replaced and the next call is right', async () => {
+    const { xent, logits, labels, pool, expected } = await setup(1024);
     const call = xent.crossEntropyAsync(logits, labels, options);
     await until(() => pool.testing().members()[1].pending > 0, 'chunks on worker 1');
     const victim = pool.testing().members()[1].raw as { terminate(): Promise<number> };
@@ -370,12 +376,7 @@ describe('faults', () => {
   }, TIMEOUT);
 
   it('a worker whose thread exits mid-call: async rejects at once; sync gives up after the stall timeout, never hangs', async () => {
-    const xent = await keep(createXent({ threads: 2 }));
-    const reference = single.find((x) => x.backend === xent.backend)!;
-    const { logits, labels } = bigInputs(256);
-    const expected = reference.crossEntropy(logits, labels, options);
-    const pool = sharedPoolOf(xent);
-    pool.stallMs = 400;
+    const { xent, logits, labels, pool, expected } = await setup(256, 400);
 
     pool.testing().exitAtNextCommand(0);
     await expect(xent.crossEntropyAsync(logits, labels, options)).rejects.toThrow(/worker 0 of the pool stopped during the call \(it exited with code 1\)/);
@@ -394,12 +395,7 @@ describe('faults', () => {
   }, TIMEOUT);
 
   it('a worker that stops answering without exiting is given up (sync and async)', async () => {
-    const xent = await keep(createXent({ threads: 2 }));
-    const reference = single.find((x) => x.backend === xent.backend)!;
-    const { logits, labels } = bigInputs(256);
-    const expected = reference.crossEntropy(logits, labels, options);
-    const pool = sharedPoolOf(xent);
-    pool.stallMs = 300;
+    const { xent, logits, labels, pool, expected } = await setup(256, 300);
     pool.testing().hangAtNextCommand(1);
     expect(() => xent.crossEntropy(logits, labels, options)).toThrow(/worker 1 of the pool stopped during the call \(it made no progress for 0.3 s\)/);
     await pool.testing().settled();

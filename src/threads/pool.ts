@@ -456,31 +456,32 @@ export class SharedPool {
 
   /** crossEntropy on the caller's arrays, blocking; returns the sum of the row losses. */
   hard(request: HardRequest, where: string): number {
-    const { job, sum } = this.hardJob(request, request.rows < ROWS_PER_VECTOR);
-    this.runSync(job, where);
-    return sum();
+    return this.sumSync(this.hardJob(request, request.rows < ROWS_PER_VECTOR), where);
   }
 
-  async hardAsync(request: HardRequest, signal: AbortSignal | null, where: string): Promise<number> {
-    let total = () => 0;
-    await this.runAsync(() => {
-      const { job, sum } = this.hardJob(request, request.rows < ROWS_PER_VECTOR);
-      total = sum;
-      return job;
-    }, where, signal);
-    return total();
+  hardAsync(request: HardRequest, signal: AbortSignal | null, where: string): Promise<number> {
+    return this.sumAsync(() => this.hardJob(request, request.rows < ROWS_PER_VECTOR), signal, where);
   }
 
   soft(request: SoftRequest, where: string): number {
-    const { job, sum } = this.softJob(request, request.rows < ROWS_PER_VECTOR);
+    return this.sumSync(this.softJob(request, request.rows < ROWS_PER_VECTOR), where);
+  }
+
+  softAsync(request: SoftRequest, signal: AbortSignal | null, where: string): Promise<number> {
+    return this.sumAsync(() => this.softJob(request, request.rows < ROWS_PER_VECTOR), signal, where);
+  }
+
+  /** Runs a job that sums row losses, blocking; returns the sum. */
+  sumSync({ job, sum }: { job: Job; sum(): number }, where: string): number {
     this.runSync(job, where);
     return sum();
   }
 
-  async softAsync(request: SoftRequest, signal: AbortSignal | null, where: string): Promise<number> {
+  /** Runs a job that sums row losses when its turn comes (`make` builds it then); resolves to the sum. */
+  async sumAsync(make: () => { job: Job; sum(): number }, signal: AbortSignal | null, where: string): Promise<number> {
     let total = () => 0;
     await this.runAsync(() => {
-      const { job, sum } = this.softJob(request, request.rows < ROWS_PER_VECTOR);
+      const { job, sum } = make();
       total = sum;
       return job;
     }, where, signal);
@@ -632,9 +633,7 @@ export class SharedBatch implements BatchStorage {
     const { rows, K, at } = this;
     let sum: number;
     if (this.pool.threads > 1 && rows * K >= this.syncThreshold() && this.pool.canRunSync()) {
-      const { job, sum: total } = this.job(request, gradMode, wantLse);
-      this.pool.runSync(job, 'batch.crossEntropy');
-      sum = total();
+      sum = this.pool.sumSync(this.job(request, gradMode, wantLse), 'batch.crossEntropy');
     } else {
       sum = rows === 0 ? 0 : this.pool.local.xentRows(
         at.logits, this.gradPointer(gradMode), at.labels, rows, K,
@@ -650,15 +649,12 @@ export class SharedBatch implements BatchStorage {
     this.checkIdle();
     this.running++;
     try {
-      let total = () => 0;
-      await this.pool.runAsync(() => {
+      const sum = await this.pool.sumAsync(() => {
         // The weights go in when the call's turn comes, not while an earlier call may read them.
         this.writeWeight(request);
-        const { job, sum } = this.job(request, gradMode, wantLse);
-        total = sum;
-        return job;
-      }, 'batch.crossEntropyAsync', signal);
-      return this.results(this.rows === 0 ? 0 : total(), wantLosses, wantLse);
+        return this.job(request, gradMode, wantLse);
+      }, signal, 'batch.crossEntropyAsync');
+      return this.results(sum, wantLosses, wantLse);
     } finally {
       this.running--;
       if (!this.alive && this.running === 0) this.pool.heap.release(this.base);

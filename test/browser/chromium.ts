@@ -41,3 +41,20 @@ export async function openPage(browser: Browser, url: string): Promise<{ page: P
   await page.goto(url);
   return { page, errors };
 }
+
+type Method = (...args: never[]) => unknown;
+
+/** Calls method `name` of the page's test API, `window[global]`, with `args` (run in the page). */
+export type PageCall<Api extends Record<string, Method>> = <K extends keyof Api & string>(
+  name: K,
+  ...args: Parameters<Api[K]>
+) => Promise<Awaited<ReturnType<Api[K]>>>;
+
+/** A typed caller of the test API a page puts on `window[global]`; `page()` is read at each call. */
+export function pageCaller<Api extends Record<string, Method>>(page: () => Page, global: string): PageCall<Api> {
+  return ((name: string, ...args: unknown[]) =>
+    page().evaluate(
+      ([api, method, methodArgs]) => (window as unknown as Record<string, Record<string, (...a: unknown[]) => unknown>>)[api][method](...methodArgs),
+      [global, name, args] as const,
+    )) as PageCall<Api>;
+}
