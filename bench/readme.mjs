@@ -1,24 +1,31 @@
 #!/usr/bin/env node
 /**
- * Writes the latest benchmark into README.md's Performance section: the markdown tables that
+ * Writes the latest benchmark into README.md: the Performance section, the markdown tables that
  * report.mjs makes from bench/results.json, between the markers
  *   <!-- bench:start --> … <!-- bench:end -->
- * so that no number in the README is typed by hand. Run after `npm run bench` (and
+ * and the threads summary (report.mjs threadsSummary) between <!-- threads:start --> and
+ * <!-- threads:end -->, so that no number in the README is typed by hand. Run after `npm run bench` (and
  * `npm run bench:chart` for bench/chart.svg):  node bench/readme.mjs
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { markdownTables } from './report.mjs';
+import { markdownTables, threadsSummary } from './report.mjs';
 
 const START = '<!-- bench:start -->';
 const END = '<!-- bench:end -->';
+const THREADS_START = '<!-- threads:start -->';
+const THREADS_END = '<!-- threads:end -->';
 const resultsUrl = new URL('./results.json', import.meta.url);
 const readmeUrl = new URL('../README.md', import.meta.url);
 
 const results = JSON.parse(readFileSync(resultsUrl, 'utf8'));
-const readme = readFileSync(readmeUrl, 'utf8');
-const from = readme.indexOf(START);
-const to = readme.indexOf(END);
-if (from < 0 || to < from) throw new Error(`README.md needs the markers ${START} and ${END}`);
+
+/** `text` with what lies between the markers `start` and `end` replaced by `body`. */
+function between(text, start, end, body) {
+  const from = text.indexOf(start);
+  const to = text.indexOf(end);
+  if (from < 0 || to < from) throw new Error(`README.md needs the markers ${start} and ${end}`);
+  return `${text.slice(0, from + start.length)}\n${body}\n${text.slice(to)}`;
+}
 
 const body = [
   `Produced by \`${results.config.command}\` (\`npm run bench\`), written here by \`node bench/readme.mjs\`.`,
@@ -27,5 +34,8 @@ const body = [
   '',
   markdownTables(results).replace(/^### /gm, '#### '),
 ].join('\n');
-writeFileSync(readmeUrl, `${readme.slice(0, from + START.length)}\n${body}\n${readme.slice(to)}`);
-console.log(`README.md: Performance section rewritten from ${results.machine.date}`);
+let readme = readFileSync(readmeUrl, 'utf8');
+readme = between(readme, START, END, body);
+readme = between(readme, THREADS_START, THREADS_END, threadsSummary(results));
+writeFileSync(readmeUrl, readme);
+console.log(`README.md: Performance section and threads summary rewritten from ${results.machine.date}`);

@@ -87,6 +87,33 @@ function asyncPairs(results) {
     .filter((p) => results.methods.some((m) => m.id === p.a));
 }
 
+/**
+ * The README's threads summary: for each mode, 2 threads over 1 for every pair; loss only
+ * against onnxruntime-node with its default threads; the fixed cost of an async call.
+ */
+export function threadsSummary(results) {
+  const m = results.machine;
+  const parts = [
+    `From \`${results.config.command}\` on ${machineLine(results)}; load average ${m.loadAverageAtStart.join(' ')} at the start, ` +
+      `${(m.loadAverageAtEnd ?? []).join(' ')} at the end (speed-ups from threads need idle cores: a loaded machine shows less).`,
+  ];
+  for (const mode of MODES) {
+    const body = pairTable(results, mode.id, threadPairs(results), (one, two) => `${formatNumber(one.medianNsPerElement / two.medianNsPerElement)}×`);
+    if (body) parts.push(`**${mode.title}, 2 threads ÷ 1 thread** (1-thread time ÷ 2-thread time):\n\n${body}`);
+  }
+  const versusOrt = table(results, 'loss', (r) =>
+    r.speedupVsOnnxruntime == null ? '—' : `${formatNumber(r.medianNsPerElement)} (${formatNumber(r.speedupVsOnnxruntime)}×)`,
+  );
+  if (versusOrt) parts.push(`**Loss only, ns per logit (speed-up over onnxruntime-node with its default threads)**:\n\n${versusOrt}`);
+  for (const mode of MODES) {
+    const body = pairTable(results, mode.id, asyncPairs(results), (sync, async, shape) =>
+      formatNumber(((async.medianNsPerElement - sync.medianNsPerElement) * shape.rows * shape.numClasses) / 1000),
+    );
+    if (body) parts.push(`**${mode.title}, fixed cost of an async call** (crossEntropyAsync time − crossEntropy time, µs per call):\n\n${body}`);
+  }
+  return parts.join('\n\n');
+}
+
 /** All tables for one results object, as one markdown string. */
 export function markdownTables(results) {
   const { smoothing, reduction } = results.config;

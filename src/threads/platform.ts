@@ -148,7 +148,8 @@ export async function startWorker(init: WorkerInit, events: WorkerEvents): Promi
   if (isNode) {
     const { Worker } = await nodeBuiltin<{ Worker: new (code: string, options: object) => NodeWorker }>('node:worker_threads');
     const worker = new Worker(WORKER_CODE, { eval: true, workerData: init, name: 'smoothxent' });
-    worker.unref();
+    // Referenced while it starts (someone awaits it), then idle workers never keep Node alive.
+    void started.then(() => worker.unref(), () => {});
     worker.on('message', onMessage as (value: never) => void);
     worker.on('error', ((error: Error) => onExit(`threw ${error?.message ?? error}`)) as (value: never) => void);
     worker.on('exit', ((code: number) => onExit(`exited with code ${code}`)) as (value: never) => void);
