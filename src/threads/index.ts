@@ -16,9 +16,11 @@ import { compile } from '../wasm/load.js';
 import type { WasmBackendName } from '../wasm/instance.js';
 import { CopyPool } from './copy-pool.js';
 import { autoThreads, sharedMemoryHere, workersHere } from './platform.js';
-import { SharedPool, type SharedBatch } from './pool.js';
+import { SharedPool } from './pool.js';
+import type { SharedBatch } from './batch.js';
 
-export { SharedPool, SharedBatch } from './pool.js';
+export { SharedPool } from './pool.js';
+export { SharedBatch } from './batch.js';
 export { CopyPool } from './copy-pool.js';
 export { throwIfAborted, abortReason } from './abort.js';
 export { yieldToEventLoop } from './platform.js';

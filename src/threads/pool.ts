@@ -21,34 +21,24 @@
  * blocks are never reused (its thread may still be writing while it stops).
  */
 import { instantiate, type KernelExports, type WasmBackendName } from '../wasm/instance.js';
-import { align16, CHUNK_BYTES, copy, copyOutputs, layout, ROWS_PER_VECTOR, scratchBytes, sumsInGroups, type Layout, type Parts } from '../wasm/bridge.js';
-import type { BatchStorage, HardRequest, SoftRequest } from '../backend.js';
+import { align16, layout, ROWS_PER_VECTOR, type Parts } from '../wasm/bridge.js';
+import type { HardRequest, SoftRequest } from '../backend.js';
 import { abortReason, CallQueue } from './abort.js';
+import { SharedBatch } from './batch.js';
 import { Heap } from './heap.js';
 import { canBlockHere, startWorker, type WorkerHandle } from './platform.js';
 import {
   ARGC, ARGS, COMMAND_FIELDS, CONTROL_BYTES, CONTROL_WORDS, DONE, EXIT, FAULT, HANG, HEAD, KERNEL, KERNELS, SLOTS, STATUS, TAIL, WAKE_BY_MESSAGE,
   type KernelName,
 } from './protocol.js';
-import { rowLossSum } from './sum.js';
+import { hardJob, POOL_CHUNK_BYTES, softJob, type SummedJob } from './jobs.js';
 
 /** How long a wait may last before the pool looks at its workers again. */
 const SLICE_MS = 100;
 /** A worker with work that makes no progress for this long is given up as dead. */
 const STALL_MS = 10_000;
-/** Chunks per worker a call aims for at least, so that a slower worker holds it up by little… */
-const CHUNKS_PER_WORKER = 4;
-/** …but no chunk smaller than this (bytes of logits): a small call is one chunk, one round trip. */
-const MIN_CHUNK_BYTES = 64 * 1024;
-/**
- * Target bytes of a worker's chunk: larger than the bridge's CHUNK_BYTES, whose point (the
- * chunk still in this core's L2 between copy-in, kernel and copy-out) is lost anyway when the
- * copies run on another core; fewer chunks mean fewer wake-ups of this thread and the workers.
- */
-const POOL_CHUNK_BYTES = 4 * CHUNK_BYTES;
-
 /** One worker: its thread and its blocks in shared memory. */
-class Member {
+export class Member {
   handle: WorkerHandle | null = null;
   /** Set while its worker starts; settles (never rejects) when it is ready or has failed. */
   launching: Promise<void> | null = null;
@@ -108,6 +98,8 @@ export class SharedPool {
   private rowLosses = new Float32Array(0);
   /** Tests shorten it. */
   stallMs = STALL_MS;
+  /** Target bytes of a chunk (jobs.ts); the bench varies it. */
+  chunkBytes = POOL_CHUNK_BYTES;
   /** Tests set it to exercise the message fallback of browsers without Atomics.waitAsync. */
   wakeByMessage = typeof (Atomics as { waitAsync?: unknown }).waitAsync !== 'function';
 
@@ -115,7 +107,7 @@ export class SharedPool {
     readonly backend: WasmBackendName,
     private readonly module: WebAssembly.Module,
     readonly threads: number,
-    private readonly arenaBytes: number,
+    readonly arenaBytes: number,
   ) {
     this.memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
     this.local = instantiate(module, this.memory);
@@ -213,7 +205,7 @@ export class SharedPool {
     return !this.disposed && !this.syncActive && this.queue.idle && canBlockHere() && this.usable().length > 1;
   }
 
-  private usable(): Member[] {
+  usable(): Member[] {
     return this.members.filter((m) => m.usable);
   }
 
@@ -444,41 +436,33 @@ export class SharedPool {
   }
 
   // -------------------------------------------------------------------------------------
-  // Jobs: the caller's arrays (copied in and out), and zero-copy batches
-
-  /** Rows per chunk: what fits the slot budget, in whole groups of four, split for the workers (shareRows). */
-  private chunkRows(rows: number, K: number, fixed: number, perRow: number, workers: number): number {
-    const budget = Math.max(perRow, Math.min(POOL_CHUNK_BYTES, Math.floor(this.arenaBytes / (workers * SLOTS))) - fixed);
-    const fit = Math.max(1, Math.floor(budget / perRow));
-    const chunk = fit < ROWS_PER_VECTOR ? fit : fit - (fit % ROWS_PER_VECTOR);
-    return Math.min(rows, chunk < ROWS_PER_VECTOR ? chunk : Math.min(chunk, shareRows(rows, K, workers)));
-  }
+  // The calls: the caller's arrays (jobs.ts) and zero-copy batches (batch.ts)
 
   /** crossEntropy on the caller's arrays, blocking; returns the sum of the row losses. */
   hard(request: HardRequest, where: string): number {
-    return this.sumSync(this.hardJob(request, request.rows < ROWS_PER_VECTOR), where);
+    return this.sumSync(hardJob(this, request, request.rows < ROWS_PER_VECTOR), where);
   }
 
   hardAsync(request: HardRequest, signal: AbortSignal | null, where: string): Promise<number> {
-    return this.sumAsync(() => this.hardJob(request, request.rows < ROWS_PER_VECTOR), signal, where);
+    return this.sumAsync(() => hardJob(this, request, request.rows < ROWS_PER_VECTOR), signal, where);
   }
 
   soft(request: SoftRequest, where: string): number {
-    return this.sumSync(this.softJob(request, request.rows < ROWS_PER_VECTOR), where);
+    return this.sumSync(softJob(this, request, request.rows < ROWS_PER_VECTOR), where);
   }
 
   softAsync(request: SoftRequest, signal: AbortSignal | null, where: string): Promise<number> {
-    return this.sumAsync(() => this.softJob(request, request.rows < ROWS_PER_VECTOR), signal, where);
+    return this.sumAsync(() => softJob(this, request, request.rows < ROWS_PER_VECTOR), signal, where);
   }
 
   /** Runs a job that sums row losses, blocking; returns the sum. */
-  sumSync({ job, sum }: { job: Job; sum(): number }, where: string): number {
+  sumSync({ job, sum }: SummedJob, where: string): number {
     this.runSync(job, where);
     return sum();
   }
 
   /** Runs a job that sums row losses when its turn comes (`make` builds it then); resolves to the sum. */
-  async sumAsync(make: () => { job: Job; sum(): number }, signal: AbortSignal | null, where: string): Promise<number> {
+  async sumAsync(make: () => SummedJob, signal: AbortSignal | null, where: string): Promise<number> {
     let total = () => 0;
     await this.runAsync(() => {
       const { job, sum } = make();
@@ -486,85 +470,6 @@ export class SharedPool {
       return job;
     }, where, signal);
     return total();
-  }
-
-  private hardJob(request: HardRequest, rowWise: boolean): { job: Job; sum(): number } {
-    const { rows, numClasses: K, weight, grad, lse } = request;
-    const parts: Parts = { weight: false, targets: false, labels: true, losses: true, lse: lse !== null };
-    const losses = request.losses ?? this.lossesFor(rows);
-    const job = this.copyJob(rows, K, parts, weight, 4 * K + 4 * (2 + Number(lse !== null)), {
-      copyIn: (at, r0, r1) => {
-        copy(this.f32, at.logits >> 2, request.logits, r0 * K, r1 * K);
-        copy(this.i32, at.labels >> 2, request.labels, r0, r1);
-      },
-      kernel: (at, weightAt, rowsInChunk) => ({
-        kernel: 'xentRows',
-        args: [
-          at.logits, grad ? at.logits : 0, at.labels, rowsInChunk, K,
-          request.smoothing, request.scale, request.ignoreIndex,
-          weightAt, request.weightSum, request.zLoss, request.softcap, at.scratch,
-          at.losses, at.lse, 0, Number(rowWise),
-        ],
-      }),
-      copyOut: (at, r0, r1) => copyOutputs(this.f32, at, K, r0, r1, grad, losses, lse),
-    });
-    return { job, sum: () => rowLossSum(losses, rows, sumsInGroups(this.backend, K, request.softcap, rowWise)) };
-  }
-
-  private softJob(request: SoftRequest, rowWise: boolean): { job: Job; sum(): number } {
-    const { rows, numClasses: K, weight, grad, lse } = request;
-    const parts: Parts = { weight: false, targets: true, labels: false, losses: true, lse: lse !== null };
-    const losses = request.losses ?? this.lossesFor(rows);
-    const job = this.copyJob(rows, K, parts, weight, 8 * K + 4 * (1 + Number(lse !== null)), {
-      copyIn: (at, r0, r1) => {
-        copy(this.f32, at.logits >> 2, request.logits, r0 * K, r1 * K);
-        copy(this.f32, at.targets >> 2, request.targets, r0 * K, r1 * K);
-      },
-      kernel: (at, weightAt, rowsInChunk) => ({
-        kernel: 'softRows',
-        args: [
-          at.logits, at.targets, grad ? at.logits : 0, rowsInChunk, K,
-          request.smoothing, request.scale, weightAt, request.temperature,
-          at.losses, at.lse, 0, at.scratch, Number(rowWise),
-        ],
-      }),
-      copyOut: (at, r0, r1) => copyOutputs(this.f32, at, K, r0, r1, grad, losses, lse),
-    });
-    return { job, sum: () => rowLossSum(losses, rows, sumsInGroups(this.backend, K, 0, rowWise)) };
-  }
-
-  /**
-   * A job over the caller's arrays. Each worker's arena: [weight K f32]? then SLOTS chunk
-   * regions, each laid out as the bridge lays out one call (scratch, logits, …, lse).
-   */
-  private copyJob(
-    rows: number, K: number, parts: Parts, weight: Float32Array | null, perRow: number,
-    steps: {
-      copyIn(at: Layout, r0: number, r1: number): void;
-      kernel(at: Layout, weightAt: number, rowsInChunk: number): { kernel: KernelName; args: number[] };
-      copyOut(at: Layout, r0: number, r1: number): void;
-    },
-  ): Job {
-    const workers = this.usable().length || 1;
-    const fixed = layout(0, 0, K, parts).end + 64;
-    const chunkRows = this.chunkRows(rows, K, fixed, perRow, workers);
-    const slotBytes = align16(layout(0, chunkRows, K, parts).end);
-    const weightBytes = weight ? align16(4 * K) : 0;
-    const slotAt = (m: Member, slot: number, rowsInChunk: number) => layout(m.arenaAt + weightBytes + slot * slotBytes, rowsInChunk, K, parts);
-    return {
-      rows,
-      chunkRows,
-      arenaBytes: weightBytes + SLOTS * slotBytes,
-      begin: (m) => {
-        if (weight) copy(this.f32, m.arenaAt >> 2, weight, 0, K);
-      },
-      post: (m, slot, r0, r1) => {
-        const at = slotAt(m, slot, r1 - r0);
-        steps.copyIn(at, r0, r1);
-        return steps.kernel(at, weight ? m.arenaAt : 0, r1 - r0);
-      },
-      finish: (m, slot, r0, r1) => steps.copyOut(slotAt(m, slot, r1 - r0), r0, r1),
-    };
   }
 
   /**
@@ -577,140 +482,5 @@ export class SharedPool {
     const base = this.heap.alloc(bytes, `a batch of ${rows}×${K}`);
     this.refreshViews();
     return new SharedBatch(this, base, rows, K, syncThreshold);
-  }
-}
-
-/**
- * Rows per chunk for `workers` workers: at least CHUNKS_PER_WORKER chunks each, but no chunk
- * under MIN_CHUNK_BYTES of logits; a multiple of four rows (whole small-K groups), at least four.
- */
-function shareRows(rows: number, K: number, workers: number): number {
-  const share = Math.max(Math.ceil(rows / (workers * CHUNKS_PER_WORKER)), Math.ceil(MIN_CHUNK_BYTES / (4 * K)));
-  return Math.max(ROWS_PER_VECTOR, Math.ceil(share / ROWS_PER_VECTOR) * ROWS_PER_VECTOR);
-}
-
-type BatchRequest = Parameters<BatchStorage['hard']>[0];
-type GradMode = Parameters<BatchStorage['hard']>[1];
-
-/** BatchStorage in the pool's shared memory (see SharedPool.createBatch). */
-export class SharedBatch implements BatchStorage {
-  readonly logits: Float32Array;
-  readonly labels: Int32Array;
-  readonly grad: Float32Array;
-  private readonly at: Layout;
-  private readonly gradAt: number;
-  private alive = true;
-  private running = 0;
-
-  constructor(private readonly pool: SharedPool, private readonly base: number, readonly rows: number, readonly K: number, private readonly syncThreshold: () => number) {
-    const parts: Parts = { weight: true, targets: false, labels: true, losses: true, lse: true };
-    this.at = layout(base, rows, K, parts);
-    this.gradAt = align16(this.at.end);
-    const buffer = pool.memory.buffer;
-    this.logits = new Float32Array(buffer, this.at.logits, rows * K);
-    this.labels = new Int32Array(buffer, this.at.labels, rows);
-    this.grad = new Float32Array(buffer, this.gradAt, rows * K);
-  }
-
-  countLabels(numClasses: number, ignoreIndex: number, weight: Float32Array | null): number {
-    this.checkIdle();
-    const { local } = this.pool;
-    const counted = local.labelScan(this.at.labels, this.rows, numClasses, ignoreIndex);
-    if (counted < 0 || !weight) return counted;
-    copy(this.pool.f32, this.at.weight >> 2, weight, 0, this.K);
-    return local.labelWeightSum(this.at.labels, this.rows, this.at.weight, ignoreIndex, 0);
-  }
-
-  /** A batch's memory is its calls' memory: one call at a time. */
-  private checkIdle(): void {
-    if (!this.alive) throw new Error('this batch was disposed');
-    if (this.running > 0) throw new Error('an async call on this batch is still running; await it first');
-  }
-
-  hard(request: BatchRequest, gradMode: GradMode, wantLosses: boolean, wantLse: boolean) {
-    this.checkIdle();
-    this.writeWeight(request);
-    const { rows, K, at } = this;
-    let sum: number;
-    if (this.pool.threads > 1 && rows * K >= this.syncThreshold() && this.pool.canRunSync()) {
-      sum = this.pool.sumSync(this.job(request, gradMode, wantLse), 'batch.crossEntropy');
-    } else {
-      sum = rows === 0 ? 0 : this.pool.local.xentRows(
-        at.logits, this.gradPointer(gradMode), at.labels, rows, K,
-        request.smoothing, request.scale, request.ignoreIndex,
-        request.weight ? at.weight : 0, request.weightSum, request.zLoss, request.softcap, at.scratch,
-        wantLosses ? at.losses : 0, wantLse ? at.lse : 0, 0, rows < ROWS_PER_VECTOR,
-      );
-    }
-    return this.results(sum, wantLosses, wantLse);
-  }
-
-  async hardAsync(request: BatchRequest, gradMode: GradMode, wantLosses: boolean, wantLse: boolean, signal: AbortSignal | null) {
-    this.checkIdle();
-    this.running++;
-    try {
-      const sum = await this.pool.sumAsync(() => {
-        // The weights go in when the call's turn comes, not while an earlier call may read them.
-        this.writeWeight(request);
-        return this.job(request, gradMode, wantLse);
-      }, signal, 'batch.crossEntropyAsync');
-      return this.results(sum, wantLosses, wantLse);
-    } finally {
-      this.running--;
-      if (!this.alive && this.running === 0) this.pool.heap.release(this.base);
-    }
-  }
-
-  private writeWeight(request: BatchRequest): void {
-    if (request.weight) copy(this.pool.f32, this.at.weight >> 2, request.weight, 0, this.K);
-  }
-
-  private gradPointer(gradMode: GradMode): number {
-    return gradMode === 'own' ? this.gradAt : gradMode === 'inplace' ? this.at.logits : 0;
-  }
-
-  /** Commands over ranges of the batch's rows; each worker's arena holds only kernel scratch. */
-  private job(request: BatchRequest, gradMode: GradMode, wantLse: boolean): { job: Job; sum(): number } {
-    const { rows, K, at } = this;
-    const pool = this.pool;
-    const rowWise = rows < ROWS_PER_VECTOR;
-    const workers = Math.max(1, pool.threads);
-    const scratch = align16(scratchBytes(K, false));
-    const chunkRows = Math.min(rows, shareRows(rows, K, workers));
-    const gradAt = this.gradPointer(gradMode);
-    const job: Job = {
-      rows,
-      chunkRows,
-      arenaBytes: SLOTS * scratch,
-      begin: () => {},
-      post: (m, slot, r0, r1) => ({
-        kernel: 'xentRows',
-        args: [
-          at.logits + 4 * r0 * K, gradAt ? gradAt + 4 * r0 * K : 0, at.labels + 4 * r0, r1 - r0, K,
-          request.smoothing, request.scale, request.ignoreIndex,
-          request.weight ? at.weight : 0, request.weightSum, request.zLoss, request.softcap, m.arenaAt + slot * scratch,
-          at.losses + 4 * r0, wantLse ? at.lse + 4 * r0 : 0, 0, Number(rowWise),
-        ],
-      }),
-      finish: () => {},
-    };
-    const losses = new Float32Array(pool.memory.buffer, at.losses, rows);
-    return { job, sum: () => rowLossSum(losses, rows, sumsInGroups(pool.backend, K, request.softcap, rowWise)) };
-  }
-
-  private results(sum: number, wantLosses: boolean, wantLse: boolean) {
-    const f32 = this.pool.f32;
-    const { at, rows } = this;
-    return {
-      sum,
-      losses: wantLosses ? f32.slice(at.losses >> 2, (at.losses >> 2) + rows) : null,
-      lse: wantLse ? f32.slice(at.lse >> 2, (at.lse >> 2) + rows) : null,
-    };
-  }
-
-  dispose(): void {
-    if (!this.alive) return;
-    this.alive = false;
-    if (this.running === 0) this.pool.heap.release(this.base);
   }
 }
