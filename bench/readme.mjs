@@ -3,12 +3,13 @@
  * Writes the latest benchmark into README.md: the Performance section, the markdown tables that
  * report.mjs makes from bench/results.json, between the markers
  *   <!-- bench:start --> … <!-- bench:end -->
- * and the threads summary (report.mjs threadsSummary) between <!-- threads:start --> and
- * <!-- threads:end -->, so that no number in the README is typed by hand. Run after `npm run bench` (and
+ * and bench/threads.json (npm run bench:threads; report.mjs threadsTables) between
+ * <!-- threads:start --> and <!-- threads:end -->, so that no number in the README is typed by hand. Run after `npm run bench` (and
  * `npm run bench:chart` for bench/chart.svg):  node bench/readme.mjs
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { markdownTables, threadsSummary } from './report.mjs';
+import { existsSync } from 'node:fs';
+import { markdownTables, threadsTables } from './report.mjs';
 
 const START = '<!-- bench:start -->';
 const END = '<!-- bench:end -->';
@@ -36,6 +37,7 @@ const body = [
 ].join('\n');
 let readme = readFileSync(readmeUrl, 'utf8');
 readme = between(readme, START, END, body);
-readme = between(readme, THREADS_START, THREADS_END, threadsSummary(results));
+const threadsUrl = new URL('./threads.json', import.meta.url);
+if (existsSync(threadsUrl)) readme = between(readme, THREADS_START, THREADS_END, threadsTables(JSON.parse(readFileSync(threadsUrl, 'utf8'))));
 writeFileSync(readmeUrl, readme);
 console.log(`README.md: Performance section and threads summary rewritten from ${results.machine.date}`);

@@ -52,68 +52,6 @@ function table(results, mode, cell) {
   return rowCount ? lines.join('\n') : undefined;
 }
 
-/** Rows of `pairs` ({ label, a, b } method ids) against shapes: cell(resultA, resultB, shape). */
-function pairTable(results, mode, pairs, cell) {
-  const shapes = results.shapes;
-  const lines = [`| method | ${shapes.map(shapeHeader).join(' | ')} |`, `|---|${shapes.map(() => '---:').join('|')}|`];
-  let rowCount = 0;
-  for (const { label, a, b } of pairs) {
-    const cells = shapes.map((shape) => {
-      const x = findResult(results, shape.id, mode, a);
-      const y = findResult(results, shape.id, mode, b);
-      return x && y ? cell(x, y, shape) : '—';
-    });
-    if (cells.every((c) => c === '—')) continue;
-    lines.push(`| ${label} | ${cells.join(' | ')} |`);
-    rowCount++;
-  }
-  return rowCount ? lines.join('\n') : undefined;
-}
-
-const labelOf = (results, id) => results.methods.find((m) => m.id === id)?.label ?? id;
-
-/** Each `-t2` method with its one-thread twin (the same id without the suffix). */
-function threadPairs(results) {
-  return results.methods
-    .filter((m) => m.id.endsWith('-t2') && results.methods.some((t) => t.id === m.id.slice(0, -3)))
-    .map((m) => ({ label: labelOf(results, m.id.slice(0, -3)), a: m.id.slice(0, -3), b: m.id }));
-}
-
-/** Each `-async` method with its sync twin. */
-function asyncPairs(results) {
-  return results.methods
-    .filter((m) => m.id.includes('-async'))
-    .map((m) => ({ label: m.label, a: m.id.replace('-async', ''), b: m.id }))
-    .filter((p) => results.methods.some((m) => m.id === p.a));
-}
-
-/**
- * The README's threads summary: for each mode, 2 threads over 1 for every pair; loss only
- * against onnxruntime-node with its default threads; the fixed cost of an async call.
- */
-export function threadsSummary(results) {
-  const m = results.machine;
-  const parts = [
-    `From \`${results.config.command}\` on ${machineLine(results)}; load average ${m.loadAverageAtStart.join(' ')} at the start, ` +
-      `${(m.loadAverageAtEnd ?? []).join(' ')} at the end (speed-ups from threads need idle cores: a loaded machine shows less).`,
-  ];
-  for (const mode of MODES) {
-    const body = pairTable(results, mode.id, threadPairs(results), (one, two) => `${formatNumber(one.medianNsPerElement / two.medianNsPerElement)}×`);
-    if (body) parts.push(`**${mode.title}, 2 threads ÷ 1 thread** (1-thread time ÷ 2-thread time):\n\n${body}`);
-  }
-  const versusOrt = table(results, 'loss', (r) =>
-    r.speedupVsOnnxruntime == null ? '—' : `${formatNumber(r.medianNsPerElement)} (${formatNumber(r.speedupVsOnnxruntime)}×)`,
-  );
-  if (versusOrt) parts.push(`**Loss only, ns per logit (speed-up over onnxruntime-node with its default threads)**:\n\n${versusOrt}`);
-  for (const mode of MODES) {
-    const body = pairTable(results, mode.id, asyncPairs(results), (sync, async, shape) =>
-      formatNumber(((async.medianNsPerElement - sync.medianNsPerElement) * shape.rows * shape.numClasses) / 1000),
-    );
-    if (body) parts.push(`**${mode.title}, fixed cost of an async call** (crossEntropyAsync time − crossEntropy time, µs per call):\n\n${body}`);
-  }
-  return parts.join('\n\n');
-}
-
 /** All tables for one results object, as one markdown string. */
 export function markdownTables(results) {
   const { smoothing, reduction } = results.config;
@@ -143,16 +81,48 @@ export function markdownTables(results) {
       `${mode.title}: speed-up over onnxruntime-node with its default threads (its time ÷ method time, higher is better)`,
       table(results, mode.id, (r) => (r.speedupVsOnnxruntime == null ? '—' : `${formatNumber(r.speedupVsOnnxruntime)}×`)),
     );
-    add(
-      `${mode.title}: 2 threads over 1 (1-thread time ÷ 2-thread time, same run; this machine has ${results.machine.cores} cores)`,
-      pairTable(results, mode.id, threadPairs(results), (one, two) => `${formatNumber(one.medianNsPerElement / two.medianNsPerElement)}×`),
+  }
+  return parts.join('\n\n') + '\n';
+}
+
+/**
+ * bench/threads.json (bench/threads.mjs) as markdown: per mode, ns per logit of every task by
+ * shape, then the ratios (1 ÷ 2 threads, against onnxruntime-node) and an async call's fixed cost.
+ */
+export function threadsTables(results) {
+  const shapes = [...new Set(results.results.map((r) => r.shape))];
+  const find = (shape, mode, method) => results.results.find((r) => r.shape === shape && r.mode === mode && r.method === method);
+  const header = `| | ${shapes.map((s) => s.replace('x', '×')).join(' | ')} |\n|---|${shapes.map(() => '---:').join('|')}|`;
+  const m = results.machine;
+  const parts = [
+    `From \`${results.config.command}\` (backend ${results.runtime.backend}) on ${m.cpuModel}, ${m.cores} cores, Node ${m.node}, ${m.date.slice(0, 10)}; ` +
+      `load average ${m.loadAverageAtStart.join(' ')} at the start, ${(m.loadAverageAtEnd ?? []).join(' ')} at the end (threads need idle cores: a loaded machine shows less).`,
+  ];
+  for (const mode of [...new Set(results.results.map((r) => r.mode))]) {
+    const methods = [...new Map(results.results.filter((r) => r.mode === mode).map((r) => [r.method, r.label])).entries()];
+    const line = (label, cell) => `| ${label} | ${shapes.map((s) => cell(s) ?? '—').join(' | ')} |`;
+    const ns = methods.map(([id, label]) => line(label, (s) => (find(s, mode, id) ? formatNumber(find(s, mode, id).nsPerElement) : undefined)));
+    const ratio = (label, a, b) => line(label, (s) => (find(s, mode, a) && find(s, mode, b) ? `${formatNumber(find(s, mode, a).nsPerElement / find(s, mode, b).nsPerElement)}×` : undefined));
+    const title = mode === 'loss' ? 'Loss only' : 'Loss + gradient';
+    parts.push(`**${title}, ns per logit** (median):\n\n${header}\n${ns.join('\n')}`);
+    parts.push(
+      `**${title}, ratios** (time ÷ time):\n\n${header}\n` +
+        [
+          ratio('zero-copy batch: 1 thread ÷ 2 threads', 'batch-t1', 'batch-t2'),
+          ratio('public API: 1 thread ÷ 2 threads', 'api-t1', 'api-t2'),
+          ratio('onnxruntime-node (default threads) ÷ zero-copy batch, 2 threads', 'onnxruntime-node', 'batch-t2'),
+          ratio('onnxruntime-node (default threads) ÷ public API, 2 threads', 'onnxruntime-node', 'api-t2'),
+          ratio('onnxruntime-node, 1 thread ÷ public API, 1 thread', 'onnxruntime-node-1thread', 'api-t1'),
+        ].join('\n'),
     );
-    add(
-      `${mode.title}: fixed cost of an async call (crossEntropyAsync time − crossEntropy time, µs per call)`,
-      pairTable(results, mode.id, asyncPairs(results), (sync, async, shape) =>
-        formatNumber(((async.medianNsPerElement - sync.medianNsPerElement) * shape.rows * shape.numClasses) / 1000),
-      ),
-    );
+    const asyncCost = (threads) => line(`crossEntropyAsync − crossEntropy, ${threads} thread${threads > 1 ? 's' : ''} (µs per call)`, (s) => {
+      const a = find(s, mode, `async-t${threads}`);
+      const b = find(s, mode, `api-t${threads}`);
+      return a && b ? formatNumber((a.medianMs - b.medianMs) * 1000) : undefined;
+    });
+    if (results.results.some((r) => r.mode === mode && r.method.startsWith('async'))) {
+      parts.push(`**${title}, fixed cost of an async call**:\n\n${header}\n${asyncCost(1)}\n${asyncCost(2)}`);
+    }
   }
   return parts.join('\n\n') + '\n';
 }

@@ -6,8 +6,6 @@
  *   the timed call, then `batch.crossEntropy(...)` (gradient in the batch's own view);
  * - the floors: one SIMD expf pass and one memcpy over the same number of floats, in
  *   wasm memory, from dist/floors.js.
- * Methods whose id ends in `-t2` are the same call on `createXent({ threads: 2 })` (sync calls
- * then split their rows between two workers); `-async` ones time `crossEntropyAsync`.
  */
 
 const distUrl = new URL('../../dist/', import.meta.url);
@@ -21,14 +19,13 @@ async function loadLibrary() {
   return library;
 }
 
-/** One Xent per backend and thread count for the whole run; { reason } when the backend is unavailable. */
-export async function getXent(backend, threads = 1) {
-  const key = `${backend} ${threads}`;
-  if (!xents.has(key)) {
+/** One Xent per backend for the whole run; undefined (with the reason) when the backend is unavailable. */
+export async function getXent(backend) {
+  if (!xents.has(backend)) {
     xents.set(
-      key,
+      backend,
       loadLibrary()
-        .then(({ createXent }) => createXent({ backend, threads }))
+        .then(({ createXent }) => createXent({ backend }))
         .then(
           (xent) => {
             if (xent.backend !== backend) throw new Error(`asked for ${backend}, got ${xent.backend}`);
@@ -38,52 +35,24 @@ export async function getXent(backend, threads = 1) {
         ),
     );
   }
-  return xents.get(key);
+  return xents.get(backend);
 }
 
-async function availability(backend, threads = 1) {
-  const { xent, reason } = await getXent(backend, threads);
-  if (reason) return `createXent({ backend: '${backend}', threads: ${threads} }) failed: ${reason}`;
-  if (xent.threads !== threads) return `createXent({ backend: '${backend}', threads: ${threads} }) runs ${xent.threads} thread(s) here`;
-  return true;
+async function availability(backend) {
+  const { reason } = await getXent(backend);
+  return reason ? `createXent({ backend: '${backend}' }) failed: ${reason}` : true;
 }
 
-const suffix = (threads) => (threads === 1 ? '' : `-t${threads}`);
-const threadsLabel = (threads) => (threads === 1 ? '' : `, ${threads} threads`);
-
-function apiMethod(backend, threads = 1) {
+function apiMethod(backend) {
   return {
-    id: `smoothxent-${backend}${suffix(threads)}`,
-    label: `smoothxent ${backend}${threadsLabel(threads)}`,
-    available: () => availability(backend, threads),
+    id: `smoothxent-${backend}`,
+    label: `smoothxent ${backend}`,
+    available: () => availability(backend),
     async prepare({ logits, labels, numClasses, smoothing, grad }) {
-      const { xent } = await getXent(backend, threads);
+      const { xent } = await getXent(backend);
       const options = { numClasses, smoothing, reduction: 'mean', grad };
       const call = () => xent.crossEntropy(logits, labels, options);
       return { call, evaluate: call, dispose() {} };
-    },
-  };
-}
-
-/**
- * `crossEntropyAsync` (awaited, one call at a time): at the smallest shapes its time minus the
- * sync call's is the fixed cost of an async call (a round trip to a worker).
- */
-function asyncMethod(backend, threads = 1) {
-  return {
-    id: `smoothxent-${backend}-async${suffix(threads)}`,
-    label: `smoothxent ${backend}, crossEntropyAsync${threadsLabel(threads)}`,
-    async: true,
-    available: () => availability(backend, threads),
-    async prepare({ logits, labels, numClasses, smoothing, grad }) {
-      const { xent } = await getXent(backend, threads);
-      const options = { numClasses, smoothing, reduction: 'mean', grad: grad ? new Float32Array(logits.length) : false };
-      const call = () => xent.crossEntropyAsync(logits, labels, options);
-      const evaluate = async () => {
-        const result = await call();
-        return { loss: result.loss, grad: result.grad?.slice() };
-      };
-      return { call, evaluate, dispose() {} };
     },
   };
 }
@@ -93,14 +62,14 @@ function asyncMethod(backend, threads = 1) {
  * calls (`grad: buffer`): separates smoothxent's own cost from allocating (and, on a fresh
  * mapping, page-faulting) a new N·K gradient array on every call. Loss + gradient mode only.
  */
-function reusedGradMethod(backend, threads = 1) {
+function reusedGradMethod(backend) {
   return {
-    id: `smoothxent-${backend}-reused-grad${suffix(threads)}`,
-    label: `smoothxent ${backend}, grad into a reused array${threadsLabel(threads)}`,
+    id: `smoothxent-${backend}-reused-grad`,
+    label: `smoothxent ${backend}, grad into a reused array`,
     modes: ['loss+grad'],
-    available: () => availability(backend, threads),
+    available: () => availability(backend),
     async prepare({ logits, labels, numClasses, smoothing }) {
-      const { xent } = await getXent(backend, threads);
+      const { xent } = await getXent(backend);
       const options = { numClasses, smoothing, reduction: 'mean', grad: new Float32Array(logits.length) };
       const call = () => xent.crossEntropy(logits, labels, options);
       const evaluate = () => {
@@ -136,13 +105,13 @@ function autoMethod() {
   return method;
 }
 
-function batchMethod(backend, shortName, threads = 1) {
+function batchMethod(backend, shortName) {
   return {
-    id: `smoothxent-batch-${shortName}${suffix(threads)}`,
-    label: `smoothxent ${backend}, zero-copy batch${threadsLabel(threads)}`,
-    available: () => availability(backend, threads),
+    id: `smoothxent-batch-${shortName}`,
+    label: `smoothxent ${backend}, zero-copy batch`,
+    available: () => availability(backend),
     async prepare({ logits, labels, rows, numClasses, smoothing, grad }) {
-      const { xent } = await getXent(backend, threads);
+      const { xent } = await getXent(backend);
       const batch = xent.createBatch(rows, numClasses);
       batch.logits.set(logits);
       batch.labels.set(labels);
@@ -188,18 +157,9 @@ export const smoothxentMethods = [
   apiMethod('wasm-relaxed-simd'),
   reusedGradMethod('js'),
   reusedGradMethod('wasm-simd'),
+  reusedGradMethod('wasm-relaxed-simd'),
   batchMethod('wasm-simd', 'simd'),
   batchMethod('wasm-relaxed-simd', 'relaxed'),
-  // Threads: each 2-thread row next to its 1-thread twin (report.mjs pairs them by id).
-  apiMethod('wasm-simd', 2),
-  reusedGradMethod('wasm-simd', 2),
-  batchMethod('wasm-simd', 'simd', 2),
-  apiMethod('wasm-relaxed-simd', 2),
-  reusedGradMethod('wasm-relaxed-simd'),
-  reusedGradMethod('wasm-relaxed-simd', 2),
-  batchMethod('wasm-relaxed-simd', 'relaxed', 2),
-  asyncMethod('wasm-simd'),
-  asyncMethod('wasm-simd', 2),
 ];
 
 export const floorMethods = [
