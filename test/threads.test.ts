@@ -378,14 +378,15 @@ describe('faults', () => {
   it('a worker whose thread exits mid-call: async rejects at once; sync gives up after the stall timeout, never hangs', async () => {
     const { xent, logits, labels, pool, expected } = await setup(256, 400);
 
-    pool.testing().exitAtNextCommand(0);
-    await expect(xent.crossEntropyAsync(logits, labels, options)).rejects.toThrow(/worker 0 of the pool stopped during the call \(it exited with code 1\)/);
+    pool.testing().exitAtNextCommand(1);
+    await expect(xent.crossEntropyAsync(logits, labels, options)).rejects.toThrow(/worker 1 of the pool stopped during the call \(it exited with code 1\)/);
     await pool.testing().settled();
 
-    // The main thread blocks in Atomics.wait (bounded) and cannot see the exit event: the stall does it.
-    pool.testing().exitAtNextCommand(1);
+    // The main thread blocks in Atomics.wait (bounded) and cannot see the exit event: the stall
+    // does it. (A sync call runs on this thread and threads − 1 workers: worker 0 here.)
+    pool.testing().exitAtNextCommand(0);
     const started = performance.now();
-    expect(() => xent.crossEntropy(logits, labels, options)).toThrow(/crossEntropy: worker 1 of the pool stopped during the call \(it made no progress for 0.4 s\)/);
+    expect(() => xent.crossEntropy(logits, labels, options)).toThrow(/crossEntropy: worker 0 of the pool stopped during the call \(it made no progress for 0.4 s\)/);
     expect(performance.now() - started).toBeLessThan(10_000);
     // Right away (the replacement is still starting: this thread computes it), then on the pool again.
     assertIdentical(xent.crossEntropy(logits, labels, options), expected, 'sync right after');
@@ -396,11 +397,11 @@ describe('faults', () => {
 
   it('a worker that stops answering without exiting is given up (sync and async)', async () => {
     const { xent, logits, labels, pool, expected } = await setup(256, 300);
-    pool.testing().hangAtNextCommand(1);
-    expect(() => xent.crossEntropy(logits, labels, options)).toThrow(/worker 1 of the pool stopped during the call \(it made no progress for 0.3 s\)/);
-    await pool.testing().settled();
     pool.testing().hangAtNextCommand(0);
-    await expect(xent.crossEntropyAsync(logits, labels, options)).rejects.toThrow(/worker 0 of the pool stopped during the call \(it made no progress for 0.3 s\)/);
+    expect(() => xent.crossEntropy(logits, labels, options)).toThrow(/worker 0 of the pool stopped during the call \(it made no progress for 0.3 s\)/);
+    await pool.testing().settled();
+    pool.testing().hangAtNextCommand(1);
+    await expect(xent.crossEntropyAsync(logits, labels, options)).rejects.toThrow(/worker 1 of the pool stopped during the call \(it made no progress for 0.3 s\)/);
     await pool.testing().settled();
     assertIdentical(await xent.crossEntropyAsync(logits, labels, options), expected, 'async after two hangs');
     assertIdentical(xent.crossEntropy(logits, labels, options), expected, 'sync after two hangs');

@@ -202,7 +202,7 @@ export class SharedPool {
 
   /** Whether a sync call can use the workers now (this thread may block, and they are free). */
   canRunSync(): boolean {
-    return !this.disposed && !this.syncActive && this.queue.idle && canBlockHere() && this.usable().length > 1;
+    return !this.disposed && !this.syncActive && this.queue.idle && canBlockHere() && this.usable().length > 0;
   }
 
   usable(): Member[] {
@@ -212,22 +212,50 @@ export class SharedPool {
   // -------------------------------------------------------------------------------------
   // Running jobs
 
-  /** Runs a job on the workers, blocking this thread (Node, or a browser worker). */
+  /**
+   * Runs a job blocking this thread (Node, or a browser worker), which computes too: a sync
+   * call's threads are this one and threads − 1 workers. This thread must copy the caller's
+   * rows for the workers anyway; with a worker per core besides, it would have no core for
+   * the copies (on 2 cores: the public API ran no faster on 2 workers than on 1 thread). Between
+   * feeding the workers it runs chunks itself, on its own instance over the same memory.
+   */
   runSync(job: Job, where: string): void {
     this.syncActive = true;
     try {
-      const members = this.usable();
+      const members = this.usable().slice(0, Math.max(1, this.threads - 1));
       this.drainSync(members);
-      const call = this.prepare(job, members.filter((m) => m.death === null));
+      const call = this.prepare(job, [...members.filter((m) => m.death === null)], this.self());
       for (;;) {
         const seen = Atomics.load(this.done, DONE);
         if (this.pump(call, where)) return;
+        if (call.next < job.rows) {
+          this.runHere(call);
+          continue;
+        }
         Atomics.wait(this.done, DONE, seen, SLICE_MS);
         this.checkStalls(members, where);
       }
     } finally {
       this.syncActive = false;
     }
+  }
+
+  /** This thread as a member of sync calls: an arena of its own, no worker. */
+  private selfMember: Member | null = null;
+  private self(): Member {
+    this.selfMember ??= new Member(-1, this.heap.alloc(CONTROL_BYTES, 'the pool'), this.memory.buffer);
+    return this.selfMember;
+  }
+
+  /** The next chunk, computed here (as a worker would: the same kernel on the same memory). */
+  private runHere(call: { job: Job; next: number; self: Member | null }): void {
+    const self = call.self as Member;
+    const r0 = call.next;
+    const r1 = Math.min(call.job.rows, r0 + call.job.chunkRows);
+    call.next = r1;
+    const { kernel, args } = call.job.post(self, 0, r0, r1);
+    (this.local[kernel] as unknown as (...a: number[]) => number)(...args);
+    call.job.finish(self, 0, r0, r1);
   }
 
   /** Runs a job on the workers without blocking: one call at a time, in order. */
@@ -283,10 +311,10 @@ export class SharedPool {
     });
   }
 
-  /** The state of one call. */
-  private prepare(job: Job, members: Member[]) {
+  /** The state of one call; `self`: this thread takes chunks too (sync calls). */
+  private prepare(job: Job, members: Member[], self: Member | null = null) {
     const now = performance.now();
-    for (const m of members) {
+    for (const m of self ? [...members, self] : members) {
       m.lastProgress = now;
       if (m.arenaBytes < job.arenaBytes) {
         if (m.arenaBytes > 0) this.heap.release(m.arenaAt);
@@ -297,7 +325,8 @@ export class SharedPool {
     }
     this.refreshViews();
     for (const m of members) job.begin(m);
-    return { job, members, next: 0 };
+    if (self) job.begin(self);
+    return { job, members, next: 0, self };
   }
 
   /** Collects finished chunks and hands out new ones; true when the job is complete. */
