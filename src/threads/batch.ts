@@ -115,7 +115,7 @@ export class SharedBatch implements BatchStorage {
           at.losses + 4 * r0, wantLse ? at.lse + 4 * r0 : 0, 0, Number(rowWise),
         ],
       }),
-      finish: () => {},
+      finish: () => true,
     };
     const losses = new Float32Array(pool.memory.buffer, at.losses, rows);
     return { job, sum: () => rowLossSum(losses, rows, sumsInGroups(pool.backend, K, request.softcap, rowWise)) };

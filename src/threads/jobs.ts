@@ -122,6 +122,9 @@ function copyJob(
       steps.copyIn(at, r0, r1);
       return steps.kernel(at, weight ? m.arenaAt : 0, r1 - r0);
     },
-    finish: (m, slot, r0, r1) => steps.copyOut(slotAt(m, slot, r1 - r0), r0, r1),
+    finish: (m, slot, r0, r1) => {
+      steps.copyOut(slotAt(m, slot, r1 - r0), r0, r1);
+      return true;
+    },
   };
 }

@@ -46,8 +46,9 @@ export class Member {
   /** Why the worker stopped, once it has. */
   death: string | null = null;
   lastError: string | null = null;
-  /** Commands posted (HEAD as written here) and seen finished. */
+  /** Commands posted (HEAD as written here), seen done (TAIL), and whose slots are free again. */
   posted = 0;
+  completed = 0;
   finished = 0;
   /** The current call's chunks on this worker, oldest first. */
   readonly pending: { slot: number; r0: number; r1: number }[] = [];
@@ -77,8 +78,11 @@ export interface Job {
   begin(member: Member): void;
   /** Copies rows [r0, r1) into command slot `slot` of the worker and returns the kernel call. */
   post(member: Member, slot: number, r0: number, r1: number): { kernel: KernelName; args: number[] };
-  /** The chunk is done: copy its outputs out. */
-  finish(member: Member, slot: number, r0: number, r1: number): void;
+  /**
+   * The chunk is done: copy its outputs out (true), or keep it for now (false: a reduction in
+   * row order waits for an earlier chunk, still on another worker; the slot stays taken).
+   */
+  finish(member: Member, slot: number, r0: number, r1: number): boolean;
 }
 
 export class SharedPool {
@@ -228,7 +232,7 @@ export class SharedPool {
       for (;;) {
         const seen = Atomics.load(this.done, DONE);
         if (this.pump(call, where)) return;
-        if (call.next < job.rows) {
+        if (call.next < job.rows && call.self && call.self.pending.length < SLOTS) {
           this.runHere(call);
           continue;
         }
@@ -253,9 +257,11 @@ export class SharedPool {
     const r0 = call.next;
     const r1 = Math.min(call.job.rows, r0 + call.job.chunkRows);
     call.next = r1;
-    const { kernel, args } = call.job.post(self, 0, r0, r1);
+    const slot = self.posted % SLOTS;
+    const { kernel, args } = call.job.post(self, slot, r0, r1);
     (this.local[kernel] as unknown as (...a: number[]) => number)(...args);
-    call.job.finish(self, 0, r0, r1);
+    self.pending.push({ slot, r0, r1 });
+    self.posted++;
   }
 
   /** Runs a job on the workers without blocking: one call at a time, in order. */
@@ -325,30 +331,46 @@ export class SharedPool {
     }
     this.refreshViews();
     for (const m of members) job.begin(m);
-    if (self) job.begin(self);
+    if (self) {
+      this.dropPending(self); // left by a call that failed
+      job.begin(self);
+    }
     return { job, members, next: 0, self };
   }
 
   /** Collects finished chunks and hands out new ones; true when the job is complete. */
-  private pump(call: { job: Job; members: Member[]; next: number }, where: string): boolean {
-    const { job, members } = call;
+  private pump(call: { job: Job; members: Member[]; next: number; self: Member | null }, where: string): boolean {
+    const { job, members, self } = call;
+    const all = self ? [...members, self] : members;
     const now = performance.now();
-    let busy = false;
-    for (const m of members) {
-      const tail = Atomics.load(m.control, TAIL);
-      if (tail > m.finished) m.lastProgress = now;
-      while (m.finished < tail) {
-        const chunk = m.pending.shift()!;
-        m.finished++;
-        if (m.commands[chunk.slot * COMMAND_FIELDS + STATUS] !== 0) {
-          throw new Error(`${where}: a kernel call failed in worker ${m.index}: ${m.lastError ?? 'it threw'}`);
+    // Finished chunks, oldest first on each member (slots are a ring). A job may keep a chunk
+    // (an in-order reduction waiting for an earlier one), which keeps the ones after it on that
+    // member too: collect until a pass frees nothing.
+    for (let freed = true; freed; ) {
+      freed = false;
+      for (const m of all) {
+        const done = m === self ? m.posted : Atomics.load(m.control, TAIL);
+        if (done > m.completed) {
+          m.completed = done;
+          m.lastProgress = now;
         }
-        job.finish(m, chunk.slot, chunk.r0, chunk.r1);
+        while (m.finished < done) {
+          const chunk = m.pending[0];
+          if (m !== self && m.commands[chunk.slot * COMMAND_FIELDS + STATUS] !== 0) {
+            throw new Error(`${where}: a kernel call failed in worker ${m.index}: ${m.lastError ?? 'it threw'}`);
+          }
+          if (!job.finish(m, chunk.slot, chunk.r0, chunk.r1)) break;
+          m.pending.shift();
+          m.finished++;
+          freed = true;
+        }
       }
-      if (m.pending.length > 0) {
-        if (m.death !== null) throw this.faultError(m, where);
-        busy = true;
-      }
+    }
+    let busy = false;
+    for (const m of all) {
+      if (m.pending.length === 0) continue;
+      if (m !== self && m.death !== null && m.completed < m.posted) throw this.faultError(m, where);
+      busy = true;
     }
     for (let posted = true; posted && call.next < job.rows; ) {
       posted = false;
@@ -388,7 +410,7 @@ export class SharedPool {
   private checkStalls(members: Member[], where: string): void {
     const now = performance.now();
     for (const m of members) {
-      if (m.death === null && m.pending.length > 0 && now - m.lastProgress > this.stallMs) {
+      if (m.death === null && Atomics.load(m.control, TAIL) < m.posted && now - m.lastProgress > this.stallMs) {
         this.giveUp(m, `made no progress for ${this.stallMs / 1000} s`);
         throw this.faultError(m, where);
       }
@@ -426,8 +448,8 @@ export class SharedPool {
     const tail = Atomics.load(m.control, TAIL);
     if (tail >= m.posted) return false;
     const now = performance.now();
-    if (tail > m.finished) {
-      m.finished = tail;
+    if (tail > m.completed) {
+      m.completed = tail;
       m.lastProgress = now;
     } else if (now - m.lastProgress > this.stallMs) {
       this.giveUp(m, `made no progress for ${this.stallMs / 1000} s`);
@@ -437,7 +459,7 @@ export class SharedPool {
   }
 
   private dropPending(m: Member): void {
-    m.finished = m.posted;
+    m.finished = m.completed = m.posted;
     m.pending.length = 0;
   }
 
