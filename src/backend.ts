@@ -135,6 +135,8 @@ export interface TemperatureRequest {
   ignoreIndex: number;
   /** β, exactly a float32 (the kernels scale in f32). */
   beta: number;
+  /** Sums to continue from (a piece of a larger call, in row order); default zeros. */
+  sumsIn?: Float64Array;
 }
 
 /** A batch as a backend provides it; the facade adds validation around `hard`. */

@@ -7,7 +7,7 @@ import { pass, rowPasses } from './stats.js';
 
 export function temperatureSums(request: TemperatureRequest): Float64Array {
   const { logits, labels, rows, numClasses: K, ignoreIndex, beta } = request;
-  const sums = new Float64Array(4);
+  const sums = request.sumsIn ? Float64Array.from(request.sumsIn) : new Float64Array(4);
   for (let r = 0; r < rows; r++) {
     const y = labels[r];
     if (y === ignoreIndex) continue;

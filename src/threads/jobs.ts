@@ -25,10 +25,12 @@ const MIN_CHUNK_BYTES = 64 * 1024;
  */
 export const POOL_CHUNK_BYTES = 4 * CHUNK_BYTES;
 
-/** A job and the sum of the row losses it leaves (read once the job is done). */
-export interface SummedJob {
+/** A job and what it leaves (the sum of the row losses, …), read once the job is done. */
+export interface SummedJob<T = number> {
   job: Job;
-  sum(): number;
+  sum(): T;
+  /** Frees what the job allocated for the call (after it is done or abandoned). */
+  release?(): void;
 }
 
 /**
@@ -41,7 +43,7 @@ export function shareRows(rows: number, K: number, workers: number): number {
 }
 
 /** Rows per chunk: what fits the slot budget, in whole groups of four, split for the workers (shareRows). */
-function chunkRows(pool: SharedPool, rows: number, K: number, fixed: number, perRow: number, workers: number): number {
+export function chunkRows(pool: SharedPool, rows: number, K: number, fixed: number, perRow: number, workers: number): number {
   const budget = Math.max(perRow, Math.min(pool.chunkBytes, Math.floor(pool.arenaBytes / (workers * SLOTS))) - fixed);
   const fit = Math.max(1, Math.floor(budget / perRow));
   const chunk = fit < ROWS_PER_VECTOR ? fit : fit - (fit % ROWS_PER_VECTOR);

@@ -22,7 +22,8 @@
  */
 import { instantiate, type KernelExports, type WasmBackendName } from '../wasm/instance.js';
 import { align16, layout, ROWS_PER_VECTOR, type Parts } from '../wasm/bridge.js';
-import type { HardRequest, SoftRequest } from '../backend.js';
+import type { Accumulation, HardRequest, RowStatsOutputs, SoftmaxRequest, SoftRequest, StatsRequest, TemperatureRequest } from '../backend.js';
+import { accumulateJob, rowStatsJob, softmaxJob, temperatureJob } from './eval-jobs.js';
 import { abortReason, CallQueue } from './abort.js';
 import { SharedBatch } from './batch.js';
 import { Heap } from './heap.js';
@@ -92,6 +93,7 @@ export class SharedPool {
   readonly heap: Heap;
   f32: Float32Array;
   i32: Int32Array;
+  f64: Float64Array;
   private readonly done: Int32Array;
   private readonly members: Member[];
   private readonly queue = new CallQueue();
@@ -122,6 +124,7 @@ export class SharedPool {
     for (let i = 0; i < threads; i++) this.members.push(this.newMember(i));
     this.f32 = new Float32Array(this.memory.buffer);
     this.i32 = new Int32Array(this.memory.buffer);
+    this.f64 = new Float64Array(this.memory.buffer);
   }
 
   private newMember(index: number): Member {
@@ -139,6 +142,7 @@ export class SharedPool {
     if (this.f32 && this.f32.buffer.byteLength === buffer.byteLength) return;
     this.f32 = new Float32Array(buffer);
     this.i32 = new Int32Array(buffer);
+    this.f64 = new Float64Array(buffer);
   }
 
   /**
@@ -506,21 +510,61 @@ export class SharedPool {
     return this.sumAsync(() => softJob(this, request, request.rows < ROWS_PER_VECTOR), signal, where);
   }
 
-  /** Runs a job that sums row losses, blocking; returns the sum. */
-  sumSync({ job, sum }: SummedJob, where: string): number {
-    this.runSync(job, where);
-    return sum();
+  /** Runs a job, blocking; returns what it leaves (the sum of the row losses, …). */
+  sumSync<T>({ job, sum, release }: SummedJob<T>, where: string): T {
+    try {
+      this.runSync(job, where);
+      return sum();
+    } finally {
+      release?.();
+    }
   }
 
-  /** Runs a job that sums row losses when its turn comes (`make` builds it then); resolves to the sum. */
-  async sumAsync(make: () => SummedJob, signal: AbortSignal | null, where: string): Promise<number> {
-    let total = () => 0;
-    await this.runAsync(() => {
-      const { job, sum } = make();
-      total = sum;
-      return job;
-    }, where, signal);
-    return total();
+  /** Runs a job when its turn comes (`make` builds it then); resolves to what it leaves. */
+  async sumAsync<T>(make: () => SummedJob<T>, signal: AbortSignal | null, where: string): Promise<T> {
+    let made: SummedJob<T> | null = null;
+    try {
+      await this.runAsync(() => {
+        made = make();
+        return made.job;
+      }, where, signal);
+      return (made as unknown as SummedJob<T>).sum();
+    } finally {
+      (made as SummedJob<T> | null)?.release?.();
+    }
+  }
+
+  // The evaluation kernels (eval-jobs.ts): per-row work on the workers, sums in row order here.
+  softmax(request: SoftmaxRequest, where: string): void {
+    this.sumSync(softmaxJob(this, request), where);
+  }
+
+  softmaxAsync(request: SoftmaxRequest, signal: AbortSignal | null, where: string): Promise<void> {
+    return this.sumAsync(() => softmaxJob(this, request), signal, where);
+  }
+
+  rowStats(request: StatsRequest, out: RowStatsOutputs, where: string): void {
+    this.sumSync(rowStatsJob(this, request, out), where);
+  }
+
+  rowStatsAsync(request: StatsRequest, out: RowStatsOutputs, signal: AbortSignal | null, where: string): Promise<void> {
+    return this.sumAsync(() => rowStatsJob(this, request, out), signal, where);
+  }
+
+  accumulateStats(request: StatsRequest, into: Accumulation, where: string): number {
+    return this.sumSync(accumulateJob(this, request, into), where);
+  }
+
+  accumulateStatsAsync(request: StatsRequest, into: Accumulation, signal: AbortSignal | null, where: string): Promise<number> {
+    return this.sumAsync(() => accumulateJob(this, request, into), signal, where);
+  }
+
+  temperatureSums(request: TemperatureRequest, where: string): Float64Array {
+    return this.sumSync(temperatureJob(this, request), where);
+  }
+
+  temperatureSumsAsync(request: TemperatureRequest, signal: AbortSignal | null, where: string): Promise<Float64Array> {
+    return this.sumAsync(() => temperatureJob(this, request), signal, where);
   }
 
   /**

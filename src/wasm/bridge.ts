@@ -61,7 +61,7 @@ export const scratchBytes = (K: number, soft: boolean) =>
   K > SMALL_K ? 4 * K : soft ? 16 * blockGroups(K) * (2 * K + 5) : 16 * blockGroups(K) * (K + 5);
 
 /** Scratch of the stats kernels: K column vectors for K ≤ 64 (must match smallStatsScratch in assembly/statssmall.ts). */
-const statsScratchBytes = (K: number) => (K <= SMALL_K ? 16 * K : 0);
+export const statsScratchBytes = (K: number) => (K <= SMALL_K ? 16 * K : 0);
 
 /**
  * Whether a kernel call sums its row losses four rows at a time, (l0 + l2) + (l1 + l3) per
@@ -105,7 +105,7 @@ export function copyOutputs(
  * gives offset 0, the kernels' "not wanted"), and the end. Each region is followed by 16
  * bytes of slack: the stats kernels read a row's last, partial vector whole (and mask it).
  */
-function regions(base: number, sizes: readonly number[]): { at: number[]; end: number } {
+export function regions(base: number, sizes: readonly number[]): { at: number[]; end: number } {
   const at: number[] = [];
   let end = align16(base);
   for (const size of sizes) {
@@ -365,12 +365,14 @@ export class WasmBackend implements Backend {
   temperatureSums(request: TemperatureRequest): Float64Array {
     const { logits, labels, rows, numClasses: K } = request;
     const result = new Float64Array(4);
+    if (request.sumsIn) result.set(request.sumsIn);
     if (rows === 0) return result;
     const chunk = this.rowsPerChunk(rows, 4 * 32 + 32, 4 * K + 4 + 24);
     const { at: [sumsAt, z, y, out], end } = regions(this.base, [32, 4 * chunk * K, 4 * chunk, 24 * chunk]);
     this.ensureBytes(end);
     const { f32, i32, f64, kernels } = this;
-    f64.fill(0, sumsAt >> 3, (sumsAt >> 3) + 4);
+    if (request.sumsIn) f64.set(request.sumsIn, sumsAt >> 3);
+    else f64.fill(0, sumsAt >> 3, (sumsAt >> 3) + 4);
     for (let r0 = 0; r0 < rows; r0 += chunk) {
       const r1 = Math.min(rows, r0 + chunk);
       copy(f32, z >> 2, logits, r0 * K, r1 * K);
