@@ -57,8 +57,7 @@ function topKOf(value: unknown, numClasses: number, where: string): number[] {
 }
 
 /** Softmax's options, and where to write (a new array, the caller's, or the logits). */
-export function prepareSoftmax(input: unknown, given: unknown) {
-  const where = 'softmax';
+export function prepareSoftmax(input: unknown, given: unknown, where = 'softmax') {
   const { logits, options, numClasses, rows } = callOf(input, given, SOFTMAX_KEYS, where);
   const temperature = temperatureOf(options.temperature, where);
   const log = booleanOf(options.log, `${where}: log`);
@@ -79,8 +78,7 @@ export function prepareSoftmax(input: unknown, given: unknown) {
 }
 
 /** rowStats' request (labels checked and converted when given). */
-export function prepareRowStats(input: unknown, labels: unknown, given: unknown, count: (rows: number, numClasses: number) => LabelCounter) {
-  const where = 'rowStats';
+export function prepareRowStats(input: unknown, labels: unknown, given: unknown, count: (rows: number, numClasses: number) => LabelCounter, where = 'rowStats') {
   const { logits, options, numClasses, rows } = callOf(input, given, ROW_STATS_KEYS, where);
   const temperature = temperatureOf(options.temperature, where);
   const ignoreIndex = ignoreIndexOf(options.ignoreIndex, where);

@@ -15,10 +15,11 @@
  * Every mean over no rows is 0 (as crossEntropy's 'mean' with nothing counted), so that a
  * result never holds NaN unless the logits did; perplexity = exp(nll) is then 1.
  */
-import type { Backend, StatsRequest } from './backend.js';
+import type { Accumulation, Backend, IndexArray, RowStatsOutputs, StatsRequest, TemperatureRequest } from './backend.js';
 import { SUM_BRIER, SUM_CONFIDENCE, SUM_CORRECT, SUM_COUNT, SUM_ENTROPY, SUM_NLL, SUM_SMOOTHED, SUM_TOPK, sumsLength } from './backend.js';
 import { evaluatorOptionsOf, fitOptionsOf, prepareBatch, prepareRowStats, prepareSoftmax } from './eval-options.js';
-import { describe } from './options.js';
+import { asyncOptionsOf, describe } from './options.js';
+import { throwIfAborted } from './threads/abort.js';
 import type {
   CalibrationBin, EvaluationResult, Evaluator, EvaluatorState, LabeledRowStats, ResolvedEvaluatorOptions,
   RowStats, StateNumber, TemperatureFit,
@@ -35,16 +36,24 @@ export function softmaxWith(pick: Pick, logits: unknown, options: unknown): Floa
 
 export function rowStatsWith(pick: Pick, logits: unknown, labels: unknown, options: unknown): RowStats | LabeledRowStats {
   const request = prepareRowStats(logits, labels, options, (rows, K) => pick(rows, K).countLabels);
-  const { rows } = request;
-  const out = {
+  const out = rowStatsOutputs(request.rows, request.labels !== null);
+  pick(request.rows, request.numClasses).rowStats(request, out);
+  return rowStatsResult(out);
+}
+
+/** rowStats' output arrays for `rows` rows (the last two only with labels). */
+export function rowStatsOutputs(rows: number, labeled: boolean): RowStatsOutputs {
+  return {
     lse: new Float32Array(rows),
     confidence: new Float32Array(rows),
     prediction: new Int32Array(rows),
     entropy: new Float32Array(rows),
-    targetLogProb: request.labels ? new Float32Array(rows) : null,
-    rank: request.labels ? new Int32Array(rows) : null,
+    targetLogProb: labeled ? new Float32Array(rows) : null,
+    rank: labeled ? new Int32Array(rows) : null,
   };
-  pick(rows, request.numClasses).rowStats(request, out);
+}
+
+export function rowStatsResult(out: RowStatsOutputs): RowStats | LabeledRowStats {
   const { lse, confidence, prediction, entropy, targetLogProb, rank } = out;
   return targetLogProb && rank ? { lse, confidence, prediction, entropy, targetLogProb, rank } : { lse, confidence, prediction, entropy };
 }
@@ -189,6 +198,9 @@ function sameOptions(a: ResolvedEvaluatorOptions, b: unknown): string | null {
 // ---------------------------------------------------------------------------------------
 // The evaluator
 
+/** An evaluation's per-row work and sums, off the calling thread (a worker pool, src/threads/). */
+export type AccumulateAsync = (request: StatsRequest, into: Accumulation, signal: AbortSignal | null, where: string) => Promise<number>;
+
 /** Evaluations always run on one backend (never the tiny-call JS shortcut), so that a row's numbers do not depend on the batch it came in. */
 export class EvaluatorImpl implements Evaluator {
   readonly options: Readonly<ResolvedEvaluatorOptions>;
@@ -196,8 +208,15 @@ export class EvaluatorImpl implements Evaluator {
   private keys = new Uint32Array(0);
   private size = 0;
   private readonly topK: Int32Array;
+  /** addAsync calls run one after another; while one runs, the sync changes throw. */
+  private tail: Promise<void> = Promise.resolve();
+  private pendingAdds = 0;
 
-  constructor(private readonly backend: Backend, options: unknown, where = 'createEvaluator') {
+  /** @param accumulateAsync the async form's worker pool, or null (addAsync runs here) */
+  constructor(
+    private readonly backend: Backend, options: unknown, where = 'createEvaluator',
+    private readonly accumulateAsync: AccumulateAsync | null = null,
+  ) {
     const resolved = evaluatorOptionsOf(options, where);
     this.options = Object.freeze({ ...resolved, topK: Object.freeze([...resolved.topK]) as number[] });
     this.topK = Int32Array.from(resolved.topK);
@@ -219,17 +238,55 @@ export class EvaluatorImpl implements Evaluator {
 
   /** add, with the caller's name in error messages (evaluate is a one-shot evaluator). */
   addBatch(logits: unknown, labels: unknown, where: string): void {
+    this.checkIdle(where);
+    const { request, into } = this.begin(logits, labels, where);
+    this.commit(into, this.backend.accumulateStats(request, into));
+  }
+
+  /** add on a worker: the same sums bit for bit; calls on one evaluator run in order. */
+  addAsync(logits: Float32Array, labels: unknown, options?: unknown): Promise<void> {
+    return this.addBatchAsync(logits, labels, 'evaluator.addAsync', options);
+  }
+
+  async addBatchAsync(logits: unknown, labels: unknown, where: string, options?: unknown): Promise<void> {
+    const signal = asyncOptionsOf(options, where);
+    const previous = this.tail;
+    let done!: () => void;
+    this.tail = new Promise<void>((resolve) => (done = resolve));
+    this.pendingAdds++;
+    try {
+      await previous;
+      throwIfAborted(signal);
+      const { request, into } = this.begin(logits, labels, where);
+      const counted = this.accumulateAsync ? await this.accumulateAsync(request, into, signal, where) : this.backend.accumulateStats(request, into);
+      this.commit(into, counted);
+    } finally {
+      this.pendingAdds--;
+      done();
+    }
+  }
+
+  private checkIdle(where: string): void {
+    if (this.pendingAdds > 0) throw new Error(`${where}: an addAsync on this evaluator is still running; await it first`);
+  }
+
+  /**
+   * A batch checked and ready: the sums are updated on a copy and committed at the end; keys
+   * land after `size`, which only moves at the end too: nothing changes unless the whole batch
+   * went through.
+   */
+  private begin(logits: unknown, labels: unknown, where: string): { request: StatsRequest; into: Accumulation } {
     const batch = prepareBatch(this.options, logits, labels, where, this.backend.countLabels);
     this.reserve(batch.rows);
-    // The sums are updated on a copy and committed at the end; keys land after `size`,
-    // which only moves at the end too: nothing changes unless the whole batch went through.
-    const sums = this.sums.slice();
     const request: StatsRequest = {
       logits: batch.logits, labels: batch.labels, rows: batch.rows, numClasses: this.options.numClasses,
       temperature: this.options.temperature, smoothing: this.options.smoothing, ignoreIndex: this.options.ignoreIndex,
     };
-    const counted = this.backend.accumulateStats(request, { sums, topK: this.topK, bins: this.options.bins, keys: this.keys, keysAt: this.size });
-    this.sums = sums;
+    return { request, into: { sums: this.sums.slice(), topK: this.topK, bins: this.options.bins, keys: this.keys, keysAt: this.size } };
+  }
+
+  private commit(into: Accumulation, counted: number): void {
+    this.sums = into.sums;
     this.size += counted;
   }
 
@@ -238,6 +295,7 @@ export class EvaluatorImpl implements Evaluator {
   }
 
   reset(): void {
+    this.checkIdle('evaluator.reset');
     this.sums.fill(0);
     this.keys = new Uint32Array(0);
     this.size = 0;
@@ -269,6 +327,7 @@ export class EvaluatorImpl implements Evaluator {
 
   merge(state: EvaluatorState): void {
     const where = 'evaluator.merge';
+    this.checkIdle(where);
     if (typeof state !== 'object' || state === null || Array.isArray(state)) throw new TypeError(`${where}: state must be an object from evaluator.state(), got ${describe(state)}`);
     const record = state as unknown as Record<string, unknown>;
     if (record.format !== FORMAT || record.version !== 1) {
@@ -319,12 +378,59 @@ const MAX_PASSES = 50;
  * kernels scale in f32), so the derivative is that of the very NLL evaluated.
  */
 export function fitTemperatureWith(backend: Backend, logits: unknown, labels: unknown, options: unknown): TemperatureFit {
-  const where = 'fitTemperature';
+  const steps = fitSteps(backend, logits, labels, options, 'fitTemperature', null);
+  for (let next = steps.next(); ; ) {
+    if (next.done) return next.value;
+    const work = next.value;
+    if ('pass' in work) {
+      next = steps.next(backend.temperatureSums(work.pass));
+    } else {
+      work.add.evaluator.add(work.add.logits, work.add.labels);
+      next = steps.next(undefined);
+    }
+  }
+}
+
+/** fitTemperature's passes and evaluations on a worker pool (`pool`), or here when null. */
+export interface FitPool {
+  temperatureSumsAsync(request: TemperatureRequest, signal: AbortSignal | null, where: string): Promise<Float64Array>;
+  accumulateStatsAsync: AccumulateAsync;
+}
+
+/** fitTemperature without blocking: the same passes, so the same T bit for bit. */
+export async function fitTemperatureAsyncWith(
+  backend: Backend, pool: FitPool | null, logits: unknown, labels: unknown, options: unknown, signal: AbortSignal | null,
+): Promise<TemperatureFit> {
+  const where = 'fitTemperatureAsync';
+  const steps = fitSteps(backend, logits, labels, options, where, pool ? (...args) => pool.accumulateStatsAsync(...args) : null);
+  for (let next = steps.next(); ; ) {
+    if (next.done) return next.value;
+    const work = next.value;
+    if ('pass' in work) {
+      throwIfAborted(signal);
+      next = steps.next(pool ? await pool.temperatureSumsAsync(work.pass, signal, where) : backend.temperatureSums(work.pass));
+    } else {
+      await work.add.evaluator.addBatchAsync(work.add.logits, work.add.labels, where, signal ? { signal } : undefined);
+      next = steps.next(undefined);
+    }
+  }
+}
+
+/** What a fit asks of whoever runs it: one temperature pass (yields its sums), or an evaluator's batch. */
+type FitWork = { pass: TemperatureRequest } | { add: { evaluator: EvaluatorImpl; logits: Float32Array; labels: IndexArray } };
+
+/**
+ * The fit as a generator of work, so that the sync and async forms run the very same steps:
+ * `yield { pass }` gets that pass's sums back; `yield { add }` returns once the batch is added.
+ */
+function* fitSteps(
+  backend: Backend, logits: unknown, labels: unknown, options: unknown, where: string, accumulateAsync: AccumulateAsync | null,
+): Generator<FitWork, TemperatureFit, Float64Array | undefined> {
   const settings = fitOptionsOf(options, where);
   const evaluation = { numClasses: settings.numClasses, ignoreIndex: settings.ignoreIndex, bins: settings.bins, topK: [] };
-  const before = new EvaluatorImpl(backend, evaluation, where);
+  const before = new EvaluatorImpl(backend, evaluation, where, accumulateAsync);
   const batch = prepareBatch(before.options, logits, labels, where, backend.countLabels);
-  before.add(batch.logits, batch.labels);
+  yield { add: { evaluator: before, logits: batch.logits, labels: batch.labels } };
   const start = before.result();
   if (start.count === 0) {
     return { temperature: 1, nllBefore: 0, nllAfter: 0, eceBefore: 0, eceAfter: 0, iterations: 0, atBound: false };
@@ -344,7 +450,7 @@ export function fitTemperatureWith(backend: Backend, logits: unknown, labels: un
   let atBound = false;
   let finite = true;
   while (iterations < MAX_PASSES) {
-    const sums = backend.temperatureSums({ ...request, beta });
+    const sums = (yield { pass: { ...request, beta } }) as Float64Array;
     iterations++;
     const slope = sums[2] / sums[0];
     const curvature = sums[3] / sums[0];
@@ -386,8 +492,8 @@ export function fitTemperatureWith(backend: Backend, logits: unknown, labels: un
   }
   // The bounds exactly (β holds them rounded to float32), and never a T outside them.
   const temperature = !finite ? NaN : atBound ? (beta === betaMin ? tHi : tLo) : Math.min(tHi, Math.max(tLo, 1 / beta));
-  const after = new EvaluatorImpl(backend, { ...evaluation, temperature: finite ? temperature : 1 }, where);
-  after.add(batch.logits, batch.labels);
+  const after = new EvaluatorImpl(backend, { ...evaluation, temperature: finite ? temperature : 1 }, where, accumulateAsync);
+  yield { add: { evaluator: after, logits: batch.logits, labels: batch.labels } };
   const end = after.result();
   return {
     temperature,

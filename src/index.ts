@@ -9,11 +9,13 @@ import type { Backend, BatchStorage, HardRequest, LabelCounter } from './backend
 import { JsBackend } from './js/backend.js';
 import {
   describe, prepareHard, prepareSoft, hardSettings, labelsOf, scaleOf, checkKnownKeys, checkOptionsObject, reductionOf, booleanOf,
-  signalOf, threadsOf, badTargetError, CREATE_KEYS, BATCH_KEYS, BATCH_ASYNC_KEYS, type Outputs,
+  signalOf, threadsOf, badTargetError, withoutSignal, CREATE_KEYS, BATCH_KEYS, BATCH_ASYNC_KEYS, type Outputs,
 } from './options.js';
 import { SharedBatch, Threading, throwIfAborted, yieldToEventLoop } from './threads/index.js';
 import { WasmBackend } from './wasm/bridge.js';
-import { EvaluatorImpl, fitTemperatureWith, rowStatsWith, softmaxWith } from './eval.js';
+import { EvaluatorImpl, fitTemperatureAsyncWith, fitTemperatureWith, rowStatsOutputs, rowStatsResult, rowStatsWith, softmaxWith, type AccumulateAsync } from './eval.js';
+import { prepareRowStats, prepareSoftmax } from './eval-options.js';
+import { pooledBackend } from './threads/pooled.js';
 import { compile, type WasmBackendName } from './wasm/load.js';
 import { BACKENDS, type AsyncOptions, type Batch, type BatchOptions, type BackendName, type CreateOptions, type Evaluator, type EvaluationResult, type Reduction, type TemperatureFit, type Xent } from './types.js';
 
@@ -176,28 +178,96 @@ class XentImpl implements Xent {
     this.threading.dispose();
   }
 
+  /**
+   * The backend of the evaluation calls: with threads > 1, calls large enough run their
+   * per-row kernels on the pool (threads/pooled.ts), with the same bits.
+   */
+  private pooled: Backend | null = null;
+  private get evalBackend(): Backend {
+    this.pooled ??= this.threading.threads > 1 ? pooledBackend(this.impl, this.threading) : this.impl;
+    return this.pooled;
+  }
+  private readonly evalPick = (rows: number, K: number) => (this.tiny && isTiny(rows, K) ? this.tiny : this.evalBackend);
+
   softmax(logits: Float32Array, options: unknown): Float32Array {
-    return softmaxWith((rows, K) => this.pick(rows, K), logits, options);
+    this.checkAlive('softmax');
+    return softmaxWith(this.evalPick, logits, options);
   }
 
   rowStats(logits: Float32Array, labels: unknown, options: unknown) {
-    return rowStatsWith((rows, K) => this.pick(rows, K), logits, labels, options) as never;
+    this.checkAlive('rowStats');
+    return rowStatsWith(this.evalPick, logits, labels, options) as never;
   }
 
   // Evaluations run on the chosen backend whatever the batch size (no tiny-call shortcut):
   // a row's numbers must not depend on the batch it is added in.
   createEvaluator(options: unknown): Evaluator {
-    return new EvaluatorImpl(this.impl, options);
+    this.checkAlive('createEvaluator');
+    return new EvaluatorImpl(this.evalBackend, options, 'createEvaluator', this.accumulateAsync);
   }
 
   evaluate(logits: Float32Array, labels: unknown, options: unknown): EvaluationResult {
-    const evaluator = new EvaluatorImpl(this.impl, options, 'evaluate');
+    this.checkAlive('evaluate');
+    const evaluator = new EvaluatorImpl(this.evalBackend, options, 'evaluate');
     evaluator.addBatch(logits, labels, 'evaluate');
     return evaluator.result();
   }
 
   fitTemperature(logits: Float32Array, labels: unknown, options: unknown): TemperatureFit {
-    return fitTemperatureWith(this.impl, logits, labels, options);
+    this.checkAlive('fitTemperature');
+    return fitTemperatureWith(this.evalBackend, logits, labels, options);
+  }
+
+  /** The evaluation kernels off this thread: the async pool, or null (here: no workers). */
+  private evalPool(rows: number, K: number) {
+    return this.tiny && isTiny(rows, K) ? null : this.threading.asyncPool();
+  }
+
+  private readonly accumulateAsync: AccumulateAsync = (request, into, signal, where) => {
+    const pool = this.evalPool(request.rows, request.numClasses);
+    return pool ? pool.accumulateStatsAsync(request, into, signal, where) : Promise.resolve(this.impl.accumulateStats(request, into));
+  };
+
+  async softmaxAsync(logits: Float32Array, given: unknown): Promise<Float32Array> {
+    const where = 'softmaxAsync';
+    this.checkAlive(where);
+    const { options, signal } = withoutSignal(given, where);
+    const request = prepareSoftmax(logits, options, where);
+    throwIfAborted(signal);
+    const pool = this.evalPool(request.rows, request.numClasses);
+    if (pool) await pool.softmaxAsync(request, signal, where);
+    else this.evalPick(request.rows, request.numClasses).softmax(request);
+    return request.out;
+  }
+
+  async rowStatsAsync(logits: Float32Array, labels: unknown, given: unknown) {
+    const where = 'rowStatsAsync';
+    this.checkAlive(where);
+    const { options, signal } = withoutSignal(given, where);
+    const request = prepareRowStats(logits, labels, options, (rows, K) => this.evalPick(rows, K).countLabels, where);
+    throwIfAborted(signal);
+    const out = rowStatsOutputs(request.rows, request.labels !== null);
+    const pool = this.evalPool(request.rows, request.numClasses);
+    if (pool) await pool.rowStatsAsync(request, out, signal, where);
+    else this.evalPick(request.rows, request.numClasses).rowStats(request, out);
+    return rowStatsResult(out) as never;
+  }
+
+  async evaluateAsync(logits: Float32Array, labels: unknown, given: unknown): Promise<EvaluationResult> {
+    const where = 'evaluateAsync';
+    this.checkAlive(where);
+    const { options, signal } = withoutSignal(given, where);
+    const evaluator = new EvaluatorImpl(this.evalBackend, options, where, this.accumulateAsync);
+    await evaluator.addBatchAsync(logits, labels, where, signal ? { signal } : undefined);
+    return evaluator.result();
+  }
+
+  async fitTemperatureAsync(logits: Float32Array, labels: unknown, given: unknown): Promise<TemperatureFit> {
+    const where = 'fitTemperatureAsync';
+    this.checkAlive(where);
+    const { options, signal } = withoutSignal(given, where);
+    const pool = this.threading.asyncPool();
+    return fitTemperatureAsyncWith(this.evalBackend, pool, logits, labels, options, signal);
   }
 }
 

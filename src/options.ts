@@ -188,6 +188,24 @@ export function signalOf(value: unknown, where: string): AbortSignal | null {
   return value as AbortSignal;
 }
 
+/** The options of a call that takes only `signal` (evaluator.addAsync): undefined or { signal }. */
+export function asyncOptionsOf(options: unknown, where: string): AbortSignal | null {
+  if (options === undefined) return null;
+  checkOptionsObject(options, where);
+  checkKnownKeys(options, ASYNC_KEYS, where);
+  return signalOf(options.signal, where);
+}
+
+/**
+ * An async form's options without `signal` (checked), for the sync form's validation; a value
+ * that is not an object goes on as it is, for that validation to name.
+ */
+export function withoutSignal(options: unknown, where: string): { options: unknown; signal: AbortSignal | null } {
+  if (typeof options !== 'object' || options === null || Array.isArray(options) || !('signal' in options)) return { options, signal: null };
+  const { signal, ...rest } = options as Record<string, unknown>;
+  return { options: rest, signal: signalOf(signal, where) };
+}
+
 /**
  * `threads` of createXent: 1 (the default), an integer in [1, 64], or 'auto' (the cores the
  * runtime reports, at most 8).

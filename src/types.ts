@@ -330,6 +330,11 @@ export interface Evaluator {
   readonly options: Readonly<ResolvedEvaluatorOptions>;
   /** Adds a batch; a bad input throws before anything changes. */
   add(logits: Float32Array, labels: Labels): void;
+  /**
+   * add on workers, the same sums bit for bit; addAsync calls run in order, and while one
+   * runs, add, reset and merge throw (result and state show the batches already added).
+   */
+  addAsync(logits: Float32Array, labels: Labels, options?: AsyncOptions): Promise<void>;
   result(): EvaluationResult;
   /** Back to no rows. */
   reset(): void;
@@ -404,6 +409,12 @@ export interface Xent {
   evaluate(logits: Float32Array, labels: Labels, options: EvaluatorOptions): EvaluationResult;
   /** The temperature that minimises the NLL (safeguarded Newton in 1/T). */
   fitTemperature(logits: Float32Array, labels: Labels, options: FitTemperatureOptions): TemperatureFit;
+  /** The evaluation calls on workers: the same results bit for bit, without blocking. */
+  softmaxAsync(logits: Float32Array, options: SoftmaxOptions & AsyncOptions): Promise<Float32Array>;
+  rowStatsAsync(logits: Float32Array, labels: Labels, options: RowStatsOptions & AsyncOptions): Promise<LabeledRowStats>;
+  rowStatsAsync(logits: Float32Array, labels: null, options: RowStatsOptions & AsyncOptions): Promise<RowStats>;
+  evaluateAsync(logits: Float32Array, labels: Labels, options: EvaluatorOptions & AsyncOptions): Promise<EvaluationResult>;
+  fitTemperatureAsync(logits: Float32Array, labels: Labels, options: FitTemperatureOptions & AsyncOptions): Promise<TemperatureFit>;
   /** Ends the workers; every call after it throws. */
   dispose(): void;
 }

@@ -481,3 +481,156 @@ describe('lifetime', () => {
     }
   }, TIMEOUT);
 });
+
+/** Throws unless a and b are the same bit for bit: numbers by Object.is, arrays and objects member by member. */
+function assertSame(a: unknown, b: unknown, what: string): void {
+  if (typeof a === 'number' || typeof b === 'number') {
+    if (!Object.is(a, b)) throw new Error(`${what}: ${String(a)} vs ${String(b)}`);
+    return;
+  }
+  if (ArrayBuffer.isView(a) || ArrayBuffer.isView(b) || Array.isArray(a)) {
+    const x = a as ArrayLike<unknown>;
+    const y = b as ArrayLike<unknown>;
+    if (!x || !y || x.length !== y.length) throw new Error(`${what}: lengths differ`);
+    for (let i = 0; i < x.length; i++) assertSame(x[i], y[i], `${what}[${i}]`);
+    return;
+  }
+  if (a && b && typeof a === 'object' && typeof b === 'object') {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    for (const key of keys) assertSame((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], `${what}.${key}`);
+    return;
+  }
+  if (!Object.is(a, b)) throw new Error(`${what}: ${String(a)} vs ${String(b)}`);
+}
+
+describe.each(single.map((xent) => ({ backend: xent.backend, xent })))('evaluation calls on $backend give the bits of one thread', ({ backend, xent }) => {
+  const EVAL_CASES = [
+    { rows: 2001, numClasses: 10, sigma: 3 },
+    { rows: 257, numClasses: 64, sigma: 8 },
+    { rows: 603, numClasses: 100, sigma: 2 },
+    { rows: 130, numClasses: 1000, sigma: 4 },
+    { rows: 3, numClasses: 7, sigma: 2 },
+  ];
+  const inputs = (c: (typeof EVAL_CASES)[number], seed: number) => {
+    const random = makeRandom(seed);
+    const values = randomLabels(random, c.rows, c.numClasses, c.numClasses, 0.1, -100);
+    const { logits } = makeLogits(random, { rows: c.rows, numClasses: c.numClasses, sigma: c.sigma, negInfRate: 0, viewOffset: 2 });
+    return { logits, labels: Int32Array.from(values) };
+  };
+  const others = () => Object.entries(variants).map(([name, xents]) => ({ name, other: byBackend(xents, backend) }));
+
+  it.each(EVAL_CASES.map((c, i) => ({ ...c, seed: 500 + i })))('softmax, rowStats and evaluate: $rows × $numClasses', async (c) => {
+    const { logits, labels } = inputs(c, c.seed);
+    const before = snapshot(logits);
+    const softOptions = { numClasses: c.numClasses, temperature: 1.5, log: true };
+    const statsOptions = { numClasses: c.numClasses, temperature: 0.7 };
+    const evalOptions = { numClasses: c.numClasses, temperature: 1.3, smoothing: 0.1, topK: [1, Math.min(3, c.numClasses)], bins: 10 };
+    const softmax = xent.softmax(logits, softOptions);
+    const stats = xent.rowStats(logits, labels, statsOptions);
+    const unlabeled = xent.rowStats(logits, null, statsOptions);
+    const evaluation = xent.evaluate(logits, labels, evalOptions);
+    assertSame(await xent.softmaxAsync(logits, softOptions), softmax, 'threads 1 softmaxAsync');
+    assertSame(await xent.rowStatsAsync(logits, labels, statsOptions), stats, 'threads 1 rowStatsAsync');
+    assertSame(await xent.evaluateAsync(logits, labels, evalOptions), evaluation, 'threads 1 evaluateAsync');
+    for (const { name, other } of others()) {
+      assertSame(other.softmax(logits, softOptions), softmax, `${name} softmax`);
+      assertSame(await other.softmaxAsync(logits, softOptions), softmax, `${name} softmaxAsync`);
+      const copy = logits.slice();
+      assertSame(await other.softmaxAsync(copy, { ...softOptions, out: 'inplace' }), softmax, `${name} softmaxAsync inplace`);
+      assertSame(other.rowStats(logits, labels, statsOptions), stats, `${name} rowStats`);
+      assertSame(await other.rowStatsAsync(logits, labels, statsOptions), stats, `${name} rowStatsAsync`);
+      assertSame(await other.rowStatsAsync(logits, null, statsOptions), unlabeled, `${name} rowStatsAsync without labels`);
+      assertSame(other.evaluate(logits, labels, evalOptions), evaluation, `${name} evaluate`);
+      assertSame(await other.evaluateAsync(logits, labels, evalOptions), evaluation, `${name} evaluateAsync`);
+    }
+    assertUnchanged('logits', logits, before);
+  }, TIMEOUT);
+
+  it('a streaming evaluator: add and addAsync in any split give the one-shot state bit for bit', async () => {
+    const c = { rows: 3001, numClasses: 33, sigma: 3 };
+    const { logits, labels } = inputs(c, 600);
+    const options = { numClasses: c.numClasses, bins: 15, topK: [1, 5] };
+    const oneShot = xent.createEvaluator(options);
+    oneShot.add(logits, labels);
+    const split = [0, 1000, 1001, 3001];
+    for (const { name, other } of [{ name: 'threads 1', other: xent }, ...others()]) {
+      const evaluator = other.createEvaluator(options);
+      const pending: Promise<void>[] = [];
+      for (let i = 0; i + 1 < split.length; i++) {
+        const K = c.numClasses;
+        pending.push(evaluator.addAsync(logits.subarray(split[i] * K, split[i + 1] * K), labels.subarray(split[i], split[i + 1])));
+      }
+      expect(() => evaluator.add(logits, labels)).toThrow(/evaluator.add: an addAsync on this evaluator is still running/);
+      await Promise.all(pending);
+      assertSame(evaluator.state(), oneShot.state(), `${name} addAsync ×3`);
+      assertSame(evaluator.result(), oneShot.result(), `${name} result`);
+    }
+  }, TIMEOUT);
+
+  it('fitTemperature: sync and async, every thread count, the same fit', async () => {
+    const c = { rows: 1500, numClasses: 50, sigma: 6 };
+    const { logits, labels } = inputs(c, 700);
+    const options = { numClasses: c.numClasses, bins: 10 };
+    const expected = xent.fitTemperature(logits, labels, options);
+    expect(expected.iterations).toBeGreaterThan(1);
+    assertSame(await xent.fitTemperatureAsync(logits, labels, options), expected, 'threads 1 fitTemperatureAsync');
+    for (const { name, other } of others()) {
+      assertSame(other.fitTemperature(logits, labels, options), expected, `${name} fitTemperature`);
+      assertSame(await other.fitTemperatureAsync(logits, labels, options), expected, `${name} fitTemperatureAsync`);
+    }
+  }, TIMEOUT);
+});
+
+describe('evaluation calls: the copy path, cancellation and errors', () => {
+  it('one worker with copies gives the same evaluations; an aborted evaluateAsync changes nothing', async () => {
+    testOverrides.sharedMemory = false;
+    let copies: Xent[];
+    try {
+      copies = await keep(createAllBackends({ threads: 2 }));
+    } finally {
+      testOverrides.sharedMemory = null;
+    }
+    const random = makeRandom(800);
+    const rows = 4000;
+    const K = 40;
+    const labels = Int32Array.from(randomLabels(random, rows, K, K, 0.05, -100));
+    const { logits } = makeLogits(random, { rows, numClasses: K, sigma: 3, negInfRate: 0, viewOffset: 0 });
+    for (const xent of copies) {
+      const reference = byBackend(single, xent.backend);
+      const options = { numClasses: K, bins: 12, smoothing: 0.05 };
+      assertSame(await xent.evaluateAsync(logits, labels, options), reference.evaluate(logits, labels, options), `${xent.backend} copies evaluateAsync`);
+      assertSame(await xent.softmaxAsync(logits, { numClasses: K }), reference.softmax(logits, { numClasses: K }), `${xent.backend} copies softmaxAsync`);
+      assertSame(await xent.rowStatsAsync(logits, labels, { numClasses: K }), reference.rowStats(logits, labels, { numClasses: K }), `${xent.backend} copies rowStatsAsync`);
+      assertSame(await xent.fitTemperatureAsync(logits, labels, { numClasses: K }), reference.fitTemperature(logits, labels, { numClasses: K }), `${xent.backend} copies fitTemperatureAsync`);
+    }
+    const xent = await keep(createXent({ threads: 2 }));
+    const big = bigInputs(512);
+    const evaluator = xent.createEvaluator({ numClasses: big.numClasses });
+    evaluator.add(big.logits.subarray(0, 10 * big.numClasses), big.labels.subarray(0, 10));
+    const state = evaluator.state();
+    const controller = new AbortController();
+    const call = evaluator.addAsync(big.logits, big.labels, { signal: controller.signal });
+    await until(() => sharedPoolOf(xent).testing().members().some((m) => m.pending > 0), 'chunks on the workers');
+    controller.abort();
+    await expect(call).rejects.toMatchObject({ name: 'AbortError' });
+    assertSame(evaluator.state(), state, 'the evaluator after an aborted addAsync');
+    await evaluator.addAsync(big.logits, big.labels);
+    const fresh = xent.createEvaluator({ numClasses: big.numClasses });
+    fresh.add(big.logits.subarray(0, 10 * big.numClasses), big.labels.subarray(0, 10));
+    fresh.add(big.logits, big.labels);
+    assertSame(evaluator.state(), fresh.state(), 'after the abort, the next addAsync');
+  }, TIMEOUT);
+
+  it('names the async forms in their errors and checks signal', async () => {
+    const xent = single[0];
+    const logits = new Float32Array(8);
+    await expect(xent.softmaxAsync(logits, { numClasses: 3 })).rejects.toThrow(/^softmaxAsync: logits.length must be a multiple of numClasses \(3\), got 8/);
+    await expect(xent.rowStatsAsync(logits, [0, 9], { numClasses: 4 })).rejects.toThrow(/^rowStatsAsync: labels\[1\] must be an integer in \[0, 4\)/);
+    await expect(xent.evaluateAsync(logits, [0, 1], { numClasses: 4, bins: 0 })).rejects.toThrow(/^evaluateAsync: bins must be an integer/);
+    await expect(xent.fitTemperatureAsync(logits, [0, 1], { numClasses: 4, bounds: [2, 1] })).rejects.toThrow(/^fitTemperatureAsync: bounds must be finite/);
+    await expect(xent.evaluateAsync(logits, [0, 1], { numClasses: 4, signal: 1 as never })).rejects.toThrow(new TypeError('evaluateAsync: signal must be an AbortSignal, got 1'));
+    const evaluator = xent.createEvaluator({ numClasses: 4 });
+    await expect(evaluator.addAsync(logits, [0, 1], { signals: true } as never)).rejects.toThrow(/evaluator.addAsync: unknown option "signals"/);
+    await expect(xent.softmaxAsync(logits, { numClasses: 4, signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
+  });
+});

@@ -66,16 +66,23 @@ export interface CopyInit {
 
 export type WorkerInit = SharedInit | CopyInit;
 
-/** A chunk for a copy-mode worker: a request whose arrays are the worker's own copies. */
+/**
+ * A chunk for a copy-mode worker: a request whose arrays are the worker's own copies. The
+ * reductions in row order (an evaluation's sums, a temperature pass) run in the worker, which
+ * handles its messages in order: `call` names the call, and its first chunk carries `init`,
+ * the sums to start from.
+ */
 export interface CopyJob {
-  type: 'hard' | 'soft';
+  type: 'hard' | 'soft' | 'softmax' | 'rowStats' | 'accumulate' | 'temperature';
   id: number;
   request: Record<string, unknown>;
+  call?: number;
+  init?: { sums: Float64Array; topK?: Int32Array; bins?: number };
 }
 
 export type FromWorker =
   | { type: 'ready' }
   | { type: 'done' }
   | { type: 'error'; message: string }
-  | { type: 'result'; id: number; grad: Float32Array | null; losses: Float32Array; lse: Float32Array | null }
+  | { type: 'result'; id: number; out: Record<string, ArrayBufferView | number | null> }
   | { type: 'failed'; id: number; message: string };

@@ -19,7 +19,7 @@ import {
   ARGC, ARGS, COMMAND_FIELDS, CONTROL_WORDS, EXIT, FAULT, HANG, HEAD, KERNEL, KERNELS, RESULT, SLOTS, STATUS, TAIL, WAKE_BY_MESSAGE,
   type CopyInit, type CopyJob, type FromWorker, type SharedInit, type WorkerInit,
 } from './protocol.js';
-import type { HardRequest, SoftRequest } from '../backend.js';
+import type { HardRequest, SoftmaxRequest, SoftRequest, StatsRequest, TemperatureRequest } from '../backend.js';
 
 interface Port {
   post(message: FromWorker, transfer?: Transferable[]): void;
@@ -69,19 +69,57 @@ function runShared(init: SharedInit, port: Port): void {
 
 function runCopy(init: CopyInit, port: Port): void {
   const backend = init.backend === 'js' ? new JsBackend() : WasmBackend.fromModule(init.backend, init.module as WebAssembly.Module, init.arenaBytes);
+  /** The running sums of the current reduction (see CopyJob). */
+  let state: { call: number; sums: Float64Array; topK: Int32Array; bins: number } = { call: -1, sums: new Float64Array(0), topK: new Int32Array(0), bins: 0 };
   port.listen((message) => {
     const job = message as CopyJob;
     try {
-      if (job.type === 'hard') backend.hard(job.request as unknown as HardRequest);
-      else backend.soft(job.request as unknown as SoftRequest);
-      const { grad, losses, lse } = job.request as { grad: Float32Array | null; losses: Float32Array; lse: Float32Array | null };
-      const transfer = [losses.buffer, ...(grad ? [grad.buffer] : []), ...(lse ? [lse.buffer] : [])] as ArrayBuffer[];
-      port.post({ type: 'result', id: job.id, grad, losses, lse }, transfer);
+      if (job.init && job.call !== undefined) {
+        state = { call: job.call, sums: job.init.sums, topK: job.init.topK ?? new Int32Array(0), bins: job.init.bins ?? 0 };
+      }
+      const out = runJob(backend, job, state);
+      const transfer = Object.values(out).filter((v): v is ArrayBufferView => ArrayBuffer.isView(v)).map((v) => v.buffer as ArrayBuffer);
+      port.post({ type: 'result', id: job.id, out }, transfer);
     } catch (error) {
       port.post({ type: 'failed', id: job.id, message: String((error as Error)?.message ?? error) });
     }
   });
   port.post({ type: 'ready' });
+}
+
+/** One chunk on the worker's own backend; what goes back to the caller. */
+function runJob(
+  backend: JsBackend | WasmBackend, job: CopyJob, state: { sums: Float64Array; topK: Int32Array; bins: number },
+): Record<string, ArrayBufferView | number | null> {
+  const request = job.request as unknown as HardRequest & SoftRequest & SoftmaxRequest & StatsRequest & TemperatureRequest;
+  switch (job.type) {
+    case 'hard':
+    case 'soft':
+      if (job.type === 'hard') backend.hard(request);
+      else backend.soft(request);
+      return { grad: request.grad, losses: request.losses, lse: request.lse };
+    case 'softmax':
+      backend.softmax(request);
+      return { out: request.out };
+    case 'rowStats': {
+      const n = request.rows;
+      const labeled = request.labels !== null;
+      const out = {
+        lse: new Float32Array(n), confidence: new Float32Array(n), prediction: new Int32Array(n), entropy: new Float32Array(n),
+        targetLogProb: labeled ? new Float32Array(n) : null, rank: labeled ? new Int32Array(n) : null,
+      };
+      backend.rowStats(request, out);
+      return out;
+    }
+    case 'accumulate': {
+      const keys = new Uint32Array(request.rows);
+      const counted = backend.accumulateStats(request, { sums: state.sums, topK: state.topK, bins: state.bins, keys, keysAt: 0 });
+      return { counted, keys: keys.slice(0, counted), sums: state.sums.slice() };
+    }
+    case 'temperature':
+      state.sums = backend.temperatureSums({ ...request, sumsIn: state.sums });
+      return { sums: state.sums.slice() };
+  }
 }
 
 function start(init: WorkerInit, port: Port): void {
