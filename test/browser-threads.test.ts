@@ -2,8 +2,9 @@
  * Threads in a real browser (headless Chromium, playwright-core): the same page served twice
  * on 127.0.0.1, once with COOP same-origin + COEP require-corp (cross-origin isolated: shared
  * memory, two workers) and once without (one worker that gets copies). On both: every wasm
- * backend, sync and async, plain, soft, reduction 'none' and batch calls give the bits of a
- * one-thread call and match the js backend; a 2048 × 32000 async call leaves the page
+ * backend, sync and async, plain, soft, reduction 'none' and batch calls, and the evaluation's
+ * evaluateAsync, softmaxAsync and fitTemperatureAsync give the bits of a one-thread call and
+ * match the js backend; a 2048 × 32000 async call leaves the page
  * responsive; an abort mid-call rejects with an AbortError and leaves the inputs unchanged.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

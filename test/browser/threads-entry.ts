@@ -83,6 +83,12 @@ const api = {
           one.crossEntropy(logits, labels, { ...options, reduction: 'none' }),
         ),
       };
+      // The evaluation calls: per-row work on the workers, the sums here in row order.
+      const evaluation = one.evaluate(logits, labels, { numClasses, smoothing: 0.1, bins: 10 });
+      const same = (a: unknown, b: unknown) => (JSON.stringify(a) === JSON.stringify(b) ? null : `${JSON.stringify(a).slice(0, 200)} vs ${JSON.stringify(b).slice(0, 200)}`);
+      differences[`threads ${threads} evaluateAsync`] = same(await many.evaluateAsync(logits, labels, { numClasses, smoothing: 0.1, bins: 10 }), evaluation);
+      differences[`threads ${threads} softmaxAsync`] = difference({ losses: await many.softmaxAsync(logits, { numClasses }) } as Result, { losses: one.softmax(logits, { numClasses }) } as Result);
+      differences[`threads ${threads} fitTemperatureAsync`] = same(await many.fitTemperatureAsync(logits, labels, { numClasses }), one.fitTemperature(logits, labels, { numClasses }));
       const batch = many.createBatch(rows, numClasses);
       batch.logits.set(logits);
       batch.labels.set(labels);
