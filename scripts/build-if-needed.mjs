@@ -14,6 +14,12 @@ export const STEPS = {
     inputs: ['assembly', 'asconfig.json', 'scripts/build-wasm.mjs', 'package-lock.json'],
     outputs: ['src/wasm/binaries.generated.ts', 'build/xent.wasm', 'build/xent-simd.wasm', 'build/xent-relaxed-simd.wasm'],
   },
+  'build:worker': {
+    // The worker bundles what src/threads/worker.ts imports from src/; its output lives there too,
+    // so the newest file under src/ decides (build:wasm's binaries.generated.ts comes first).
+    inputs: ['src', 'scripts/build-worker.mjs', 'package-lock.json'],
+    outputs: ['src/threads/worker.generated.ts'],
+  },
   'build:ts': {
     inputs: ['src', 'tsconfig.json', 'tsconfig.build.json', 'package-lock.json'],
     outputs: ['dist/index.js', 'dist/index.d.ts', 'dist/demo.js'],
