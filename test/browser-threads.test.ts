@@ -85,8 +85,10 @@ describe.each([
     const label = JSON.stringify(r);
     expect(r.same, label).toBe(true);
     expect(r.threads, label).toBe(isolated ? 2 : 1);
-    // The sync call blocks the page for its whole length; the async one only for copies of a chunk.
-    expect(r.maxGapMs, label).toBeLessThan(Math.max(50, r.syncMs / 3));
+    // The sync call blocks the page for its whole length; the async one only for copies of a chunk
+    // (well under 10 ms on an idle machine). The bar leaves room for the OS taking the page's core
+    // away now and then on a loaded machine (a 66 ms gap at load 7 on 2 cores, in a 307 ms call).
+    expect(r.maxGapMs, label).toBeLessThan(Math.max(100, r.syncMs / 2));
     expect(r.ticks, label).toBeGreaterThanOrEqual(Math.floor(r.asyncMs / 25));
     expect(r.frames, label).toBeGreaterThanOrEqual(Math.min(3, Math.floor(r.asyncMs / 100)));
   }, SLOW);
