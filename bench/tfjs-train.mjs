@@ -21,7 +21,7 @@
  * - training step (custom loop): optimizer.minimize(() => loss(model.apply(x)), true, weights),
  *   the cost read back: forward, loss + gradient, backward, Adam update.
  * - model.fit step: model.trainOnBatch(x, oneHot) of a compiled twin model (fit's own path).
- * The tasks of each part run round-robin (see measureRoundRobin). Ratios are tfjs time ÷
+ * The tasks of each part run round-robin (see bench/round-robin.mjs). Ratios are tfjs time ÷
  * smoothxent time (higher is better).
  *
  * Under Node, tfjs-core registers no gradients: bench/peers/tfjs.mjs loads them (and checks
@@ -32,10 +32,9 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { makeInputs, parseShape } from './data.mjs';
 import { loadTfjs } from './peers/tfjs.mjs';
+import { roundRobin } from './round-robin.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -47,9 +46,6 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
   },
 });
-
-v8.setFlagsFromString('--expose-gc');
-const collectGarbage = vm.runInNewContext('gc');
 
 const FEATURES = 64;
 const HIDDEN = 64;
@@ -71,35 +67,6 @@ const machine = {
 };
 log(`tfjs-train bench: ${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}, load ${machine.loadAverageAtStart.join(' ')}`);
 log(`tfjs ${info.version} (wasm binary ${info.wasmBinary}, threads ${info.wasmThreads}); smoothxent backend ${losses.backend}`);
-
-/**
- * Median ms of each task, measured round-robin: after one untimed pilot call each, the tasks
- * of a group run in turn (a full GC before each round, outside the timing) until every one
- * has ≥ minSamples samples and the group has run ≥ timeMs per task. Sequential blocks (as
- * tinybench runs them) let the load of this shared 2-core VM drift between one method's
- * block and the next's; taking turns gives each method the same conditions, so the ratios
- * hold even when the absolute times do not.
- */
-async function measureRoundRobin(tasks) {
-  for (const task of tasks) await task.call();
-  const samples = tasks.map(() => []);
-  const started = performance.now();
-  while (samples[0].length < minSamples || performance.now() - started < timeMs * tasks.length) {
-    collectGarbage();
-    for (const [i, task] of tasks.entries()) {
-      const begin = performance.now();
-      await task.call();
-      samples[i].push(performance.now() - begin);
-    }
-  }
-  const loadAverage1m = Number(os.loadavg()[0].toFixed(2));
-  return samples.map((times) => {
-    const sorted = [...times].sort((a, b) => a - b);
-    const middle = sorted.length >> 1;
-    const medianMs = sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-    return { medianMs, samples: times.length, loadAverage1m };
-  });
-}
 
 function buildModel(numClasses) {
   return tfl.sequential({
@@ -171,7 +138,7 @@ for (const tfjsBackend of args.tfjs.split(',')) {
       ['model.fit step', [['tfjs', () => fitModels.tfjs.trainOnBatch(x, oneHot)], ['smoothxent', () => fitModels.smoothxent.trainOnBatch(x, oneHot)]]],
     ];
     for (const [part, tasks] of groups) {
-      const measured = await measureRoundRobin(tasks.map(([, call]) => ({ call })));
+      const measured = await roundRobin(tasks.map(([, call]) => ({ call, async: true })), { timeMs, minSamples });
       tasks.forEach(([method], i) => {
         results.push({ tfjs: tfjsBackend, shape: shape.id, part, method, ...measured[i] });
         log(`  ${part.padEnd(15)} ${method.padEnd(26)} ${measured[i].medianMs.toPrecision(4).padStart(8)} ms  (${measured[i].samples} samples, load ${measured[i].loadAverage1m})`);

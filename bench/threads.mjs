@@ -23,11 +23,10 @@ import os from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { makeInputs, parseShape } from './data.mjs';
 import { onnxruntimeInfo, onnxruntimeMethods } from './peers/onnxruntime.mjs';
 import { threadsTables } from './report.mjs';
+import { roundRobin } from './round-robin.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -45,8 +44,6 @@ const minSamples = Number(args['min-samples']);
 const SAMPLE_MS = 2;
 const ORT_SETTLE_MS = 100;
 
-v8.setFlagsFromString('--expose-gc');
-const collectGarbage = vm.runInNewContext('gc');
 
 const { createXent } = await import(new URL('../dist/index.js', import.meta.url));
 const one = await createXent();
@@ -89,42 +86,13 @@ async function tasksFor(shape, mode, logits, labels) {
   return tasks;
 }
 
-/** Median ms per call of each task, timed round-robin (see the header). */
-async function roundRobin(tasks) {
-  const reps = [];
-  for (const task of tasks) {
-    const begin = performance.now();
-    for (let i = 0; i < 3; i++) await task.call();
-    reps.push(Math.max(1, Math.ceil(SAMPLE_MS / ((performance.now() - begin) / 3))));
-    if (task.settleMs) await new Promise((resolve) => setTimeout(resolve, task.settleMs));
-  }
-  const samples = tasks.map(() => []);
-  const started = performance.now();
-  while (samples[0].length < minSamples || performance.now() - started < timeMs * tasks.length) {
-    collectGarbage();
-    for (const [i, task] of tasks.entries()) {
-      const n = reps[i];
-      const begin = performance.now();
-      if (task.async) for (let r = 0; r < n; r++) await task.call();
-      else for (let r = 0; r < n; r++) task.call();
-      samples[i].push((performance.now() - begin) / n);
-      if (task.settleMs) await new Promise((resolve) => setTimeout(resolve, task.settleMs));
-    }
-  }
-  return samples.map((times) => {
-    const sorted = [...times].sort((a, b) => a - b);
-    const middle = sorted.length >> 1;
-    return { medianMs: sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2, samples: times.length };
-  });
-}
-
 const rows = [];
 for (const shape of args.shapes.split(',').map(parseShape)) {
   const { logits, labels } = makeInputs(shape.rows, shape.numClasses);
   const elements = shape.rows * shape.numClasses;
   for (const mode of args.modes.split(',')) {
     const tasks = await tasksFor(shape, mode, logits, labels);
-    const timed = await roundRobin(tasks);
+    const timed = await roundRobin(tasks, { timeMs, minSamples, sampleMs: SAMPLE_MS });
     const loadAverage1m = Number(os.loadavg()[0].toFixed(2));
     for (const [i, task] of tasks.entries()) {
       const row = { shape: shape.id, mode, method: task.id, label: task.label, nsPerElement: (timed[i].medianMs * 1e6) / elements, medianMs: timed[i].medianMs, samples: timed[i].samples, loadAverage1m };
