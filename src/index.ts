@@ -22,6 +22,8 @@ import { BACKENDS, type AsyncOptions, type Batch, type BatchOptions, type Backen
 export * from './types.js';
 export { labelSmooth, crossEntropyFromProbs, explain, optimalLogitGap, softmax, klDivergence } from './seed.js';
 export type { Explanation, ExplainRow, ExplainOptions } from './seed.js';
+export { reliabilityDiagram } from './diagram.js';
+export type { ReliabilityDiagramOptions } from './diagram.js';
 
 const DEFAULT_ARENA_BYTES = 16 * 1024 * 1024;
 const MIN_ARENA_BYTES = 64 * 1024;
