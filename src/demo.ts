@@ -1,9 +1,12 @@
 /**
  * `npm start`: the blog's worked example of label smoothing, first from the seed's float64
- * helpers, then computed by every backend through the library, side by side.
+ * helpers, then computed by every backend through the library, side by side; then the seed's
+ * questions 4 and 5 answered with numbers (demo-questions.ts).
  *
  * Exits with code 1 if an available backend disagrees with float64 by more than 1e-6.
  */
+import { fixed, section, signed, table, vector } from './demo-format.js';
+import { showQuestions } from './demo-questions.js';
 import { createXent } from './index.js';
 import { crossEntropyFromProbs, explain, klDivergence, labelSmooth, optimalLogitGap } from './seed.js';
 import { BACKENDS, type Xent } from './types.js';
@@ -17,25 +20,6 @@ const EPSILONS = [0, 0.1, 0.2, 0.3];
 const K = CLASS_NAMES.length;
 /** Float32 logits and a vector expf: agreeing with float64 to 1e-6 is what "exact to float32" means here. */
 const TOLERANCE = 1e-6;
-
-// ---------------------------------------------------------------------------------------------
-// Formatting: 4 decimals, right-aligned numbers, gradients with an explicit sign.
-
-const fixed = (x: number): string => (x === Infinity ? '∞' : x.toFixed(4));
-const signed = (x: number): string => (x > 0 ? '+' : '') + fixed(x);
-const vector = (values: ArrayLike<number>): string => `[${Array.from(values, (x) => x.toFixed(3)).join(', ')}]`;
-
-function table(headers: string[], rows: string[][], indent = '  '): string {
-  const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)));
-  // The first column holds names (left-aligned), every other column numbers (right-aligned).
-  const line = (cells: string[]): string =>
-    indent + cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join('  ');
-  return [line(headers), ...rows.map(line)].join('\n');
-}
-
-function section(title: string): void {
-  console.log(`\n${title}\n${'─'.repeat(title.length)}`);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Part 1: the seed, in float64.
@@ -184,11 +168,12 @@ async function showBackends(): Promise<boolean> {
   );
   for (const line of unavailable) console.log(line);
   console.log(`  max |Δ| over both losses and every gradient entry; float32 agreement means ≤ ${TOLERANCE.toExponential(0)}`);
-  const auto = await createXent();
-  console.log(`\ncreateXent() picked ${auto.backend} here: the first of ${BACKENDS.join(', ')} that this runtime validates and that reproduces the anchor.`);
   return allAgree;
 }
 
 showSeed();
 const allAgree = await showBackends();
+const auto = await createXent();
+console.log(`\ncreateXent() picked ${auto.backend} here: the first of ${BACKENDS.join(', ')} that this runtime validates and that reproduces the anchor.`);
+showQuestions(auto);
 if (!allAgree) process.exitCode = 1;

@@ -2,7 +2,7 @@
  * `npm start` builds only what changed (scripts/build-if-needed.mjs): on a scratch package
  * whose steps log when they run, then on this repository (after `npm run build`, which
  * `npm test` runs first, there is nothing to build), and the demo says which backend `auto`
- * picked.
+ * picked, then answers the seed's questions 4 and 5 with the library's numbers.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
@@ -76,9 +76,60 @@ describe('npm start on this repository', () => {
     expect(run.stderr.trim()).toBe('npm start: dist/ is up to date: nothing to build');
   });
 
+  // The demo, run once for the tests below.
+  let demo: { status: number | null; stdout: string } | undefined;
+  const runDemo = () => (demo ??= spawnSync(process.execPath, [join(repoRoot, 'dist/demo.js')], { cwd: repoRoot, encoding: 'utf8' }));
+  /** The rows of the table under the section whose title starts with `title`: cells split at 2+ spaces. */
+  const tableOf = (title: string) => {
+    const lines = runDemo().stdout.split('\n');
+    const start = lines.findIndex((line) => line.startsWith(title));
+    expect(start, `section "${title}"`).toBeGreaterThan(0);
+    const header = lines.findIndex((line, i) => i > start + 1 && /^ {2}\S+ {2,}\S/.test(line));
+    const rows: string[][] = [];
+    for (let i = header + 1; i < lines.length && /^ {2}[\d.]+ {2,}/.test(lines[i]); i++) rows.push(lines[i].trim().split(/ {2,}/));
+    return rows;
+  };
+
   it('says which backend createXent() picked', () => {
-    const run = spawnSync(process.execPath, [join(repoRoot, 'dist/demo.js')], { cwd: repoRoot, encoding: 'utf8' });
+    const run = runDemo();
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/createXent\(\) picked (wasm-relaxed-simd|wasm-simd) here/);
+  });
+
+  it("answers the seed's question 4: p_top = 1 − ε + ε/K at the optimum, for K = 4, 10, 1000", () => {
+    const rows = tableOf('9. Question 4');
+    expect(rows.map((row) => row[0])).toEqual(['4', '10', '1000']);
+    // K, gap, closed form, the library at the gap, largest gradient there.
+    expect(rows.map((row) => row[2])).toEqual(['0.9250', '0.9100', '0.9001']);
+    expect(rows.map((row) => row[3])).toEqual(['0.9250', '0.9100', '0.9001']);
+    expect(rows.map((row) => row[1])).toEqual(['3.6109', '4.5109', '9.1051']); // log 37, log 91, log 9001
+    for (const row of rows) expect(Number(row[4])).toBeLessThan(1e-6);
+  });
+
+  it("answers question 5: smoothing lowers the confidence, temperature scaling lowers every ECE", async () => {
+    const rows = tableOf('10. Question 5').map((row) => row.map(Number));
+    // ε, train accuracy, accuracy, mean confidence, ECE, T, mean confidence at T, ECE at T.
+    expect(rows.map((row) => row[0])).toEqual([0, 0.1, 0.3]);
+    const [hard, smoothed, heavy] = rows;
+    expect(hard[3]).toBeGreaterThan(hard[2] + 0.1); // over-confident
+    expect(smoothed[3]).toBeLessThan(hard[3]);
+    expect(smoothed[4]).toBeLessThan(hard[4]);
+    expect(heavy[3]).toBeLessThan(heavy[2]); // under-confident
+    expect(hard[5]).toBeGreaterThan(1);
+    expect(heavy[5]).toBeLessThan(1);
+    for (const row of rows) expect(row[7]).toBeLessThanOrEqual(row[4]);
+    // The printed figures are the library's, on the backend the demo picked.
+    const { createXent } = await import('../src/index.js');
+    const { studyCalibration, weatherData } = await import('../src/calibration-demo.js');
+    const backend = /createXent\(\) picked ([\w-]+) here/.exec(runDemo().stdout)?.[1];
+    const xent = await createXent({ backend: backend as 'wasm-simd' });
+    const data = weatherData();
+    for (const row of rows) {
+      const study = studyCalibration(xent, data, row[0]);
+      expect(row.slice(1)).toEqual([
+        study.trainAccuracy, study.test.accuracy, study.test.meanConfidence, study.test.ece,
+        study.fit.temperature, study.calibrated.meanConfidence, study.calibrated.ece,
+      ].map((x, i) => Number(x.toFixed(i === 4 ? 3 : 4))));
+    }
   });
 });
