@@ -230,3 +230,14 @@ export function studyCalibration(xent: Xent, data: WeatherData, smoothing: numbe
     calibrated: xent.evaluate(testLogits, data.test.labels, { numClasses, temperature: fit.temperature }),
   };
 }
+
+const four = (x: number) => x.toFixed(4);
+
+/** One sentence per model, from its numbers: which way it is miscalibrated and what T does. */
+export function describeStudy(s: CalibrationStudy): string {
+  const gap = s.test.meanConfidence - s.test.accuracy;
+  const lead = s.smoothing === 0 ? 'Hard labels' : `ε = ${s.smoothing}`;
+  const how = gap > 0 ? `over-confident by ${four(gap)}` : `under-confident by ${four(-gap)}`;
+  const fix = s.fit.temperature > 1 ? `T = ${s.fit.temperature.toFixed(2)} > 1 softens it` : `T = ${s.fit.temperature.toFixed(2)} < 1 sharpens it`;
+  return `${lead}: confidence ${four(s.test.meanConfidence)} against accuracy ${four(s.test.accuracy)}, ${how} (ECE ${four(s.test.ece)}); ${fix} (ECE ${four(s.calibrated.ece)}).`;
+}

@@ -8,6 +8,7 @@ import {
   STUDY_SMOOTHINGS,
   WEATHER,
   WEATHER_CLASSES,
+  describeStudy,
   studyCalibration,
   topOneAtOptimum,
   weatherData,
@@ -53,15 +54,6 @@ function showStudies(xent: Xent): void {
   for (const s of studies) console.log(`  ${describeStudy(s)}`);
   const worst = Math.max(...studies.map((s) => s.calibrated.ece));
   console.log(`  Temperature scaling, the dual fix, keeps every prediction (accuracy unchanged) and brings each model's ECE to ≤ ${fixed(worst)}.`);
-}
-
-/** One sentence per model, from its numbers: which way it is miscalibrated and what T does. */
-function describeStudy(s: CalibrationStudy): string {
-  const gap = s.test.meanConfidence - s.test.accuracy;
-  const lead = s.smoothing === 0 ? 'Hard labels' : `ε = ${s.smoothing}`;
-  const how = gap > 0 ? `over-confident by ${fixed(gap)}` : `under-confident by ${fixed(-gap)}`;
-  const fix = s.fit.temperature > 1 ? `T = ${s.fit.temperature.toFixed(2)} > 1 softens it` : `T = ${s.fit.temperature.toFixed(2)} < 1 sharpens it`;
-  return `${lead}: confidence ${fixed(s.test.meanConfidence)} against accuracy ${fixed(s.test.accuracy)}, ${how} (ECE ${fixed(s.test.ece)}); ${fix} (ECE ${fixed(s.calibrated.ece)}).`;
 }
 
 export function showQuestions(xent: Xent): void {

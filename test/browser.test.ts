@@ -7,7 +7,9 @@
  *    backend, and bad input throwing exactly Node's errors.
  * 2. The demo page (web/, built by the same code as `npm run build:web`): the displayed numbers
  *    follow the ε slider and the probability inputs, the charts are drawn from data, the
- *    benchmark runs; a screenshot goes to test-output/web-page.png.
+ *    calibration section's diagrams, ECE and temperature follow its ε slider with the values
+ *    the library computes in Node, the benchmark runs; a screenshot goes to
+ *    test-output/web-page.png.
  *
  * Chromium missing is a failure with instructions (see browser/chromium.ts), not a skip.
  */
@@ -18,6 +20,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { buildWebPage, repoRoot, serveDirectory } from '../scripts/web-lib.mjs';
+import { SWEEP_SMOOTHINGS } from '../web/calibration-sweep.js';
+import { studyCalibration, weatherData, type CalibrationStudy } from '../src/calibration-demo.js';
 import * as lib from '../src/index.js';
 import type { BrowserTestApi } from './browser/api-entry.js';
 import { ANCHOR_LABEL, ANCHOR_PROBS, classifierBatch, errorCases } from './browser/cases.js';
@@ -182,7 +186,7 @@ describe('the demo page on a phone (390 × 844)', () => {
       }
       const { scrollWidth, innerWidth, charts } = await measure();
       expect(scrollWidth, state).toBeLessThanOrEqual(innerWidth);
-      expect(charts.map((c) => c.id).sort(), state).toEqual(['bench-chart', 'gap-chart', 'targets-chart']);
+      expect(charts.map((c) => c.id).sort(), state).toEqual(['bench-chart', 'calibration-sweep', 'gap-chart', 'reliability-after', 'reliability-before', 'targets-chart']);
       for (const chart of charts) {
         expect(chart.texts, `${state}: ${chart.id}`).toBeGreaterThan(0);
         expect(chart.smallest, `${state}: ${chart.id}`).toBeGreaterThanOrEqual(10);
@@ -350,6 +354,122 @@ describe('the demo page in Chromium', () => {
     expect(await caption()).toBe('');
     await expectAnchorMatchesLibrary(ANCHOR_PROBS, 0.1);
   });
+
+  // The calibration section: the page trains the weather model at its slider's ε; Node trains
+  // the same one on the page's backend when Node has it, else on its fastest (every backend
+  // agrees within 1e-7: test/calibration-demo.test.ts), and the figures must agree.
+  const calibrationData = weatherData();
+  let nodeXent: lib.Xent | undefined;
+  const nodeStudies = new Map<number, CalibrationStudy>();
+  async function nodeStudy(epsilon: number): Promise<CalibrationStudy> {
+    if (!nodeXent) {
+      const backend = (await text('#backend-badge')) as lib.BackendName;
+      nodeXent = await lib.createXent({ backend }).catch(() => lib.createXent());
+    }
+    let study = nodeStudies.get(epsilon);
+    if (!study) nodeStudies.set(epsilon, (study = studyCalibration(nodeXent, calibrationData, epsilon)));
+    return study;
+  }
+  const near = (got: number, expected: number, bar: number) => Math.abs(got - expected) <= bar * Math.max(1, Math.abs(expected));
+  const diagramBins = (side: 'before' | 'after', className: string) => page
+    .locator(`#reliability-${side} rect.${className}`)
+    .evaluateAll((rects) => rects.map((r) => ({ bin: Number(r.getAttribute('data-bin')), count: Number(r.getAttribute('data-count')), side: r.getAttribute('class') })));
+
+  async function expectCalibrationMatchesLibrary(epsilon: number): Promise<CalibrationStudy> {
+    await page.waitForSelector(`#calibration[data-state="done"][data-epsilon="${epsilon}"]`, { state: 'attached', timeout: 30_000 });
+    expect(await text('#calibration-epsilon-value')).toBe(epsilon.toFixed(3));
+    const study = await nodeStudy(epsilon);
+    const shown = {
+      accuracy: await value('#cal-accuracy'),
+      confidenceBefore: await value('#cal-confidence-before'),
+      confidenceAfter: await value('#cal-confidence-after'),
+      eceBefore: await value('#cal-ece-before'),
+      eceAfter: await value('#cal-ece-after'),
+      temperature: await value('#cal-temperature'),
+    };
+    const what = `ε = ${epsilon}: page ${JSON.stringify(shown)}`;
+    expect(Math.abs(shown.accuracy - study.test.accuracy), what).toBeLessThanOrEqual(1 / calibrationData.test.rows);
+    expect(near(shown.confidenceBefore, study.test.meanConfidence, 1e-6), what).toBe(true);
+    expect(near(shown.confidenceAfter, study.calibrated.meanConfidence, 1e-6), what).toBe(true);
+    expect(near(shown.eceBefore, study.test.ece, 1e-5), what).toBe(true);
+    expect(near(shown.eceAfter, study.calibrated.ece, 1e-5), what).toBe(true);
+    expect(near(shown.temperature, study.fit.temperature, 1e-5), what).toBe(true);
+    expect(await text('#cal-temperature')).toBe(study.fit.temperature.toFixed(3));
+    // The diagrams draw exactly the page's results, and Node's bins (a row may sit at a bin edge).
+    for (const [side, result, ece] of [['before', study.test, shown.eceBefore], ['after', study.calibrated, shown.eceAfter]] as const) {
+      const svg = page.locator(`#reliability-${side}`);
+      expect(Number(await svg.getAttribute('data-ece')), `${side} ${what}`).toBe(ece);
+      expect(Number(await svg.getAttribute('data-count'))).toBe(calibrationData.test.rows);
+      const counts = await diagramBins(side, 'count-bar');
+      const expected = result.bins.map((bin, b) => ({ bin: b, count: bin.count })).filter((bin) => bin.count > 0);
+      expect(counts.map((c) => c.bin), `${side} ${what}`).toEqual(expected.map((c) => c.bin));
+      counts.forEach((c, i) => expect(Math.abs(c.count - expected[i].count), `${side} bin ${c.bin}`).toBeLessThanOrEqual(1));
+      expect(await page.locator(`#reliability-${side} text.caption`).first().textContent()).toContain(`ECE ${ece.toFixed(4)}`);
+    }
+    expect(await text('#cal-summary')).toMatch(study.test.meanConfidence > study.test.accuracy ? /over-confident/ : /under-confident/);
+    return study;
+  }
+  /** Rows in over- and under-confident bins of a diagram. */
+  const miscalibratedRows = async (side: 'before' | 'after') => {
+    const gaps = await diagramBins(side, 'gap');
+    const rows = (which: string) => gaps.filter((g) => g.side === `gap ${which}`).reduce((sum, g) => sum + g.count, 0);
+    return { over: rows('over'), under: rows('under') };
+  };
+
+  it('draws the calibration section at ε = 0.1 with the numbers the library computes', async () => {
+    const study = await expectCalibrationMatchesLibrary(0.1);
+    expect(study.fit.temperature).toBeGreaterThan(1);
+    expect(study.calibrated.ece).toBeLessThan(study.test.ece);
+    expect(await text('#cal-ece-before')).toBe(study.test.ece.toFixed(4));
+  });
+
+  it("follows its ε slider: over-confident with hard labels, under-confident at ε = 0.3, and T fixes both", async () => {
+    const slider = page.locator('#calibration-epsilon');
+    await slider.fill('0');
+    const hard = await expectCalibrationMatchesLibrary(0);
+    expect(hard.test.meanConfidence - hard.test.accuracy).toBeGreaterThan(0.1);
+    expect(hard.fit.temperature).toBeGreaterThan(2);
+    expect(hard.calibrated.ece).toBeLessThan(hard.test.ece / 4);
+    const hardGaps = await miscalibratedRows('before');
+    expect(hardGaps.over).toBeGreaterThan(10 * hardGaps.under);
+
+    await slider.fill('0.3');
+    const heavy = await expectCalibrationMatchesLibrary(0.3);
+    expect(heavy.test.meanConfidence).toBeLessThan(heavy.test.accuracy - 0.05);
+    expect(heavy.fit.temperature).toBeLessThan(1);
+    expect(await text('#cal-summary')).toMatch(/< 1 sharpens it/);
+    const heavyGaps = await miscalibratedRows('before');
+    expect(heavyGaps.under).toBeGreaterThan(10 * heavyGaps.over);
+    // Every ε drew something else: the ECE moved with it.
+    expect(new Set([hard.test.ece, heavy.test.ece, (await nodeStudy(0.1)).test.ece]).size).toBe(3);
+
+    // Moved quickly across many stops, the page ends on the last one.
+    for (const stop of ['0.05', '0.125', '0.2', '0.275']) await slider.fill(stop);
+    await expectCalibrationMatchesLibrary(0.275);
+    await slider.fill('0.1');
+    await expectCalibrationMatchesLibrary(0.1);
+  }, SLOW);
+
+  it('draws the test ECE against ε for the whole grid, before and after temperature scaling', async () => {
+    await page.waitForSelector('#calibration-sweep[data-state="done"]', { state: 'attached', timeout: 60_000 });
+    const dots = await page.locator('#calibration-sweep circle.sweep-dot').evaluateAll((circles) =>
+      circles.map((c) => ({ series: c.getAttribute('data-series'), epsilon: Number(c.getAttribute('data-epsilon')), ece: Number(c.getAttribute('data-ece')) })));
+    for (const series of ['before', 'after'] as const) {
+      const shown = dots.filter((d) => d.series === series);
+      expect(shown.map((d) => d.epsilon).filter((e) => SWEEP_SMOOTHINGS.includes(e))).toEqual(SWEEP_SMOOTHINGS);
+      for (const dot of shown) {
+        const study = await nodeStudy(dot.epsilon);
+        const expected = series === 'before' ? study.test.ece : study.calibrated.ece;
+        expect(near(dot.ece, expected, 1e-5), `${series} ε = ${dot.epsilon}: ${dot.ece} vs ${expected}`).toBe(true);
+      }
+    }
+    const at = (series: string, epsilon: number) => dots.find((d) => d.series === series && d.epsilon === epsilon)!.ece;
+    // Smoothing helps, then overshoots; after temperature scaling every ε is calibrated.
+    expect(at('before', 0.1)).toBeLessThan(at('before', 0) / 3);
+    expect(at('before', 0.5)).toBeGreaterThan(at('before', 0.1) * 3);
+    for (const epsilon of SWEEP_SMOOTHINGS) expect(at('after', epsilon)).toBeLessThan(Math.min(0.03, at('before', epsilon) + 1e-9));
+    expect(await page.locator('#calibration-sweep line.sweep-current').getAttribute('data-epsilon')).toBe('0.1');
+  }, SLOW);
 
   it('runs the benchmark and draws one bar per method', async () => {
     await page.locator('#bench-run').click();

@@ -4,7 +4,7 @@
  * same smoothed loss from logits = log p, to show the fast path agrees with the textbook one.
  */
 import { explain, type Explanation, type Xent } from '../src/index.js';
-import { compareValues, formatNumber, formatSigned } from './format.js';
+import { compareValues, formatNumber, formatSigned, setNumber } from './format.js';
 import { linearScale, resetSvg, svgElement } from './svg.js';
 
 export const CLASS_NAMES = ['sunny', 'cloudy', 'rainy', 'snowy'];
@@ -25,12 +25,6 @@ export function normalise(weights: readonly number[]): number[] {
 }
 
 const byId = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-
-/** Show `value` rounded, keeping the full-precision value in data-value for tests and copy-paste. */
-function setNumber(element: HTMLElement, value: number, text = formatNumber(value)): void {
-  element.textContent = text;
-  element.dataset.value = String(value);
-}
 
 export function renderAnchor(state: AnchorState, xent: Xent): Explanation {
   const probs = normalise(state.weights);

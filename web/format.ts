@@ -9,6 +9,12 @@ export function formatNumber(value: number, decimals = 4): string {
   return text.replace('-', '−');
 }
 
+/** Shows `value` rounded, keeping the full-precision value in data-value for tests and copy-paste. */
+export function setNumber(element: HTMLElement, value: number, text = formatNumber(value)): void {
+  element.textContent = text;
+  element.dataset.value = String(value);
+}
+
 /** Like formatNumber, with an explicit + on positive values (for gradients). */
 export function formatSigned(value: number, decimals = 4): string {
   const text = formatNumber(value, decimals);

@@ -1,6 +1,7 @@
 /**
- * The page: the seed's worked example, the loss along the logit gap, and an in-tab benchmark,
- * all computed by smoothxent in this browser. Plain DOM, no framework.
+ * The page: the seed's worked example, the loss along the logit gap, a model's calibration
+ * with and without smoothing and temperature scaling, and an in-tab benchmark, all computed
+ * by smoothxent in this browser. Plain DOM, no framework.
  *
  * Query parameters (used by the browser test): `benchMs` (time budget per method, default 600),
  * `shape` (preselected benchmark shape, e.g. 256x1000).
@@ -9,6 +10,7 @@ import './style.css';
 import { createXent, type Xent } from '../src/index.js';
 import { ANCHOR_LABEL, ANCHOR_PROBS, CLASS_NAMES, renderAnchor, setUpAnchorControls, type AnchorState } from './anchor.js';
 import { benchMethods, renderBenchChart, runBenchmark } from './bench.js';
+import { setUpCalibration } from './calibration.js';
 import { gapSummary, renderGapChart } from './gap-chart.js';
 import { redrawOnResize } from './svg.js';
 
@@ -77,6 +79,7 @@ async function main(): Promise<void> {
   setUpAnchorControls(state, () => renderAll(state, xent));
   renderAll(state, xent);
   redrawOnResize(svgById('gap-chart'), () => renderAll(state, xent));
+  setUpCalibration(xent);
   await setUpBenchmark();
 
   const pageStatus = byId('page-status');

@@ -29,13 +29,13 @@ export function resetSvg(svg: SVGSVGElement, width: number, height: number): voi
  * as their viewBox width, so that one unit is one pixel: 12-unit text is 12 px on a phone too,
  * instead of a 900-unit chart shrunk to a third.
  */
-export function drawnWidth(svg: SVGSVGElement, fallback = 900): number {
+export function drawnWidth(svg: Element, fallback = 900): number {
   const width = Math.round(svg.getBoundingClientRect().width);
   return width > 0 ? width : fallback;
 }
 
 /** Calls `render` again whenever the element's drawn width changes (window resized, phone rotated). */
-export function redrawOnResize(svg: SVGSVGElement, render: () => void): void {
+export function redrawOnResize(svg: Element, render: () => void): void {
   let last = drawnWidth(svg);
   new ResizeObserver(() => {
     const width = drawnWidth(svg);
