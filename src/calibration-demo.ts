@@ -21,6 +21,7 @@
  * survives), so Node and the page print the same figures; backends differ in the last bits
  * of their gradients only, which 500 steps of a convex problem do not amplify.
  */
+import { gaussian, makeRandom } from './random.js';
 import type { EvaluationResult, TemperatureFit, Xent } from './types.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -90,39 +91,20 @@ export const WEATHER = {
   learningRate: 0.5,
 } as const;
 
-/** mulberry32: a small, fast, seeded generator of uniform numbers in [0, 1). */
-function uniformGenerator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A standard normal number (Box–Muller). */
-function normal(uniform: () => number): number {
-  let u = uniform();
-  while (u === 0) u = uniform();
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * uniform());
-}
-
 function clusters(uniform: () => number, rows: number, numClasses: number, numFeatures: number, separation: number): LabeledSet {
   const features = new Float32Array(rows * numFeatures);
   const labels = new Int32Array(rows);
   for (let i = 0; i < rows; i++) {
     const label = i % numClasses;
     labels[i] = label;
-    for (let d = 0; d < numFeatures; d++) features[i * numFeatures + d] = normal(uniform) + (d === label ? separation : 0);
+    for (let d = 0; d < numFeatures; d++) features[i * numFeatures + d] = gaussian(uniform, 1) + (d === label ? separation : 0);
   }
   return { rows, features, labels };
 }
 
 /** The weather model's data: the same numbers on every platform (seeded, float32 features). */
 export function weatherData(): WeatherData {
-  const uniform = uniformGenerator(WEATHER.seed);
+  const uniform = makeRandom(WEATHER.seed);
   const numClasses = WEATHER_CLASSES.length;
   const make = (rows: number) => clusters(uniform, rows, numClasses, WEATHER.numFeatures, WEATHER.separation);
   return { numClasses, numFeatures: WEATHER.numFeatures, train: make(WEATHER.trainRows), validation: make(WEATHER.validationRows), test: make(WEATHER.testRows) };

@@ -464,10 +464,15 @@ describe('the demo page in Chromium', () => {
       }
     }
     const at = (series: string, epsilon: number) => dots.find((d) => d.series === series && d.epsilon === epsilon)!.ece;
-    // Smoothing helps, then overshoots; after temperature scaling every ε is calibrated.
+    // Smoothing helps, then overshoots; after temperature scaling every ε is calibrated. (T
+    // minimises the NLL, not the ECE: where a model is calibrated already, as at ε = 0.15 with
+    // ECE 0.013, it may leave the ECE a little higher, 0.017.)
     expect(at('before', 0.1)).toBeLessThan(at('before', 0) / 3);
     expect(at('before', 0.5)).toBeGreaterThan(at('before', 0.1) * 3);
-    for (const epsilon of SWEEP_SMOOTHINGS) expect(at('after', epsilon)).toBeLessThan(Math.min(0.03, at('before', epsilon) + 1e-9));
+    for (const epsilon of SWEEP_SMOOTHINGS) {
+      expect(at('after', epsilon), `ε = ${epsilon}`).toBeLessThan(0.03);
+      if (at('before', epsilon) > 0.03) expect(at('after', epsilon), `ε = ${epsilon}`).toBeLessThan(at('before', epsilon) / 2);
+    }
     expect(await page.locator('#calibration-sweep line.sweep-current').getAttribute('data-epsilon')).toBe('0.1');
   }, SLOW);
 
