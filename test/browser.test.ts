@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { buildWebPage, repoRoot, serveDirectory } from '../scripts/web-lib.mjs';
 import { SWEEP_SMOOTHINGS } from '../web/calibration-sweep.js';
-import { studyCalibration, weatherData, type CalibrationStudy } from '../src/calibration-demo.js';
+import { WEATHER, studyCalibration, weatherData, type CalibrationStudy } from '../src/calibration-demo.js';
 import * as lib from '../src/index.js';
 import type { BrowserTestApi } from './browser/api-entry.js';
 import { ANCHOR_LABEL, ANCHOR_PROBS, classifierBatch, errorCases } from './browser/cases.js';
@@ -421,6 +421,10 @@ describe('the demo page in Chromium', () => {
     expect(study.fit.temperature).toBeGreaterThan(1);
     expect(study.calibrated.ece).toBeLessThan(study.test.ece);
     expect(await text('#cal-ece-before')).toBe(study.test.ece.toFixed(4));
+    // The note describes the model the page trains.
+    for (const key of ['trainRows', 'numFeatures', 'steps', 'testRows', 'validationRows'] as const) {
+      expect(await text(`#calibration [data-weather="${key}"]`), key).toBe(String(WEATHER[key]));
+    }
   });
 
   it("follows its ε slider: over-confident with hard labels, under-confident at ε = 0.3, and T fixes both", async () => {

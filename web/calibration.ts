@@ -9,7 +9,7 @@
  * trains the remaining grid points one per task in between, so the slider stays responsive.
  */
 import { reliabilityDiagram, type EvaluationResult, type Xent } from '../src/index.js';
-import { describeStudy, studyCalibration, weatherData, type CalibrationStudy, type WeatherData } from '../src/calibration-demo.js';
+import { WEATHER, describeStudy, studyCalibration, weatherData, type CalibrationStudy, type WeatherData } from '../src/calibration-demo.js';
 import { renderSweepChart, SWEEP_SMOOTHINGS } from './calibration-sweep.js';
 import { formatNumber, setNumber } from './format.js';
 import { drawnWidth, redrawOnResize } from './svg.js';
@@ -48,6 +48,10 @@ function renderStudy(study: CalibrationStudy): void {
 }
 
 export function setUpCalibration(xent: Xent): void {
+  // The note's figures from the model's own settings.
+  document.querySelectorAll<HTMLElement>('#calibration [data-weather]').forEach((span) => {
+    span.textContent = String(WEATHER[span.dataset.weather as keyof typeof WEATHER]);
+  });
   const section = byId('calibration');
   const slider = byId<HTMLInputElement>('calibration-epsilon');
   const shown = byId('calibration-epsilon-value');
