@@ -439,7 +439,7 @@ describe('the copy path (no shared memory: a page that is not cross-origin isola
     const expected = byBackend(single, 'wasm-simd').crossEntropy(logits, labels, o);
     const controller = new AbortController();
     const call = xent.crossEntropyAsync(logits, labels, { ...o, signal: controller.signal });
-    setTimeout(() => controller.abort(), 5);
+    setTimeout(() => controller.abort(), 0); // the first turn of the event loop: the call is under way
     await expect(call).rejects.toMatchObject({ name: 'AbortError' });
     const pool = threadingOf(xent).testing().copies!;
     const doomed = xent.crossEntropyAsync(logits, labels, o);
