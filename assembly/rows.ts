@@ -147,6 +147,34 @@ export function rowMax(z: usize, K: i32): f32 {
 }
 
 /**
+ * The scalar build's pass 1 when the confident test can wait until after pass 2: the max and
+ * maxChunk (its index) as rowMax finds them, without the runner-up (one branch per element
+ * instead of two, which mispredict at small K). Pass 2 then sets nearMax, which decides the
+ * same test exactly: see expLoopScalar.
+ */
+export function rowMaxIndex(z: usize, K: i32): f32 {
+  let m: f32 = -Infinity;
+  let top = 0;
+  for (let k = 0; k < K; k++) {
+    const v = load<f32>(at(z, k));
+    if (v > m) {
+      m = v;
+      top = k;
+    }
+  }
+  maxChunk = top;
+  return m;
+}
+
+/**
+ * Set by the scalar build's pass 2 (rowExpSumMinusOne, rowExpSumMinusOneScaled): whether a gap
+ * x_k = (z_k − m)·scale other than the max's own is ≥ −CONFIDENT_GAP. For a finite m this is
+ * exactly ¬((m − runnerUp)·scale > CONFIDENT_GAP): float32 rounding is monotone and odd, so
+ * the runner-up's gap is the largest, and a NaN logit counts in neither.
+ */
+export let nearMax: bool = false;
+
+/**
  * Pass 2: S − 1, where S = Σ_k exp(z_k − m), storing each exp at e (unless e = 0), and, when
  * `gaps` is set, Σ_k w_k·(z_k − m) (w_k = 1 when w = 0) into `secondSum`. Call it right after
  * rowMax on the same row (it reads maxChunk).
@@ -157,17 +185,39 @@ export function rowMax(z: usize, K: i32): f32 {
  */
 export function rowExpSumMinusOne(z: usize, e: usize, K: i32, m: f32, gaps: bool, w: usize): f64 {
   if (e) {
-    if (!gaps) return expLoop(z, e, K, m, 1, 0, true, false, false, false);
-    return w ? expLoop(z, e, K, m, 1, w, true, true, true, false) : expLoop(z, e, K, m, 1, 0, true, true, false, false);
+    if (!gaps) return expLoop(z, e, K, m, 1, 0, true, false, false, false, false);
+    return w ? expLoop(z, e, K, m, 1, w, true, true, true, false, false) : expLoop(z, e, K, m, 1, 0, true, true, false, false, false);
   }
-  if (!gaps) return expLoop(z, 0, K, m, 1, 0, false, false, false, false);
-  return w ? expLoop(z, 0, K, m, 1, w, false, true, true, false) : expLoop(z, 0, K, m, 1, 0, false, true, false, false);
+  if (!gaps) return expLoop(z, 0, K, m, 1, 0, false, false, false, false, false);
+  return w ? expLoop(z, 0, K, m, 1, w, false, true, true, false, false) : expLoop(z, 0, K, m, 1, 0, false, true, false, false, false);
 }
 
 /** rowExpSumMinusOne for S = Σ_k exp(scale·(z_k − m)) (soft targets: scale = 1/T), no gaps. */
 export function rowExpSumMinusOneScaled(z: usize, e: usize, K: i32, m: f32, scale: f32): f64 {
-  return e ? expLoop(z, e, K, m, scale, 0, true, false, false, true) : expLoop(z, 0, K, m, scale, 0, false, false, false, true);
+  return e ? expLoop(z, e, K, m, scale, 0, true, false, false, true, false) : expLoop(z, 0, K, m, scale, 0, false, false, false, true, false);
 }
+
+/**
+ * The scalar build's rowExpSumMinusOne and rowExpSumMinusOneScaled after rowMaxIndex: they
+ * also set nearMax. Only short rows (K ≤ LATE_MAX_K) take this way: there rowMax's two
+ * branches per element mispredict, while on long rows they predict well and nearMax's test
+ * per element would cost more.
+ */
+export function rowExpSumMinusOneNear(z: usize, e: usize, K: i32, m: f32, gaps: bool, w: usize): f64 {
+  if (e) {
+    if (!gaps) return expLoop(z, e, K, m, 1, 0, true, false, false, false, true);
+    return w ? expLoop(z, e, K, m, 1, w, true, true, true, false, true) : expLoop(z, e, K, m, 1, 0, true, true, false, false, true);
+  }
+  if (!gaps) return expLoop(z, 0, K, m, 1, 0, false, false, false, false, true);
+  return w ? expLoop(z, 0, K, m, 1, w, false, true, true, false, true) : expLoop(z, 0, K, m, 1, 0, false, true, false, false, true);
+}
+
+export function rowExpSumMinusOneScaledNear(z: usize, e: usize, K: i32, m: f32, scale: f32): f64 {
+  return e ? expLoop(z, e, K, m, scale, 0, true, false, false, true, true) : expLoop(z, 0, K, m, scale, 0, false, false, false, true, true);
+}
+
+// @ts-ignore: decorator
+@inline export const LATE_MAX_K: i32 = 128;
 
 /** What expRange adds up besides its return value (once per range, not per element). */
 let rangeGaps: f64 = 0;
@@ -178,9 +228,9 @@ let rangeTies: i32 = 0;
 // @ts-ignore: decorator
 @inline function expLoop(
   z: usize, e: usize, K: i32, m: f32, scale: f32, w: usize,
-  keepExps: bool, gaps: bool, weighted: bool, scaled: bool,
+  keepExps: bool, gaps: bool, weighted: bool, scaled: bool, near: bool,
 ): f64 {
-  if (!ASC_FEATURE_SIMD) return expLoopScalar(z, e, K, m, scale, w, keepExps, gaps, weighted, scaled);
+  if (!ASC_FEATURE_SIMD) return expLoopScalar(z, e, K, m, scale, w, keepExps, gaps, weighted, scaled, near);
   const vectorEnd = K & ~3;
   const c0 = maxChunk;
   const c1 = min(vectorEnd, c0 + CHUNK);
@@ -221,16 +271,18 @@ let rangeTies: i32 = 0;
 // @ts-ignore: decorator
 @inline function expLoopScalar(
   z: usize, e: usize, K: i32, m: f32, scale: f32, w: usize,
-  keepExps: bool, gaps: bool, weighted: bool, scaled: bool,
+  keepExps: bool, gaps: bool, weighted: bool, scaled: bool, near: bool,
 ): f64 {
   // A max of ±∞ makes its own gap ∞ − ∞: S is NaN (the sum below would leave it out).
   if (abs(m) == Infinity) {
     secondSum = NaN;
+    if (near) nearMax = true;
     return NaN;
   }
   const top = maxChunk;
   let rest: f64 = 0;
   let gapTotal: f64 = 0;
+  let close = 0;
   for (let k = 0; k < K; ) {
     if (k == top) {
       // exp(0) = 1: stored for the gradient, not summed; its gap is 0.
@@ -247,12 +299,14 @@ let rangeTies: i32 = 0;
       const v = expMinus(x);
       if (keepExps) store<f32>(at(e, k), v);
       part += v;
+      if (near) close |= <i32>(x >= -CONFIDENT_GAP);
       if (gaps) gapPart += weighted ? x * load<f32>(at(w, k)) : x;
     }
     rest += <f64>part;
     gapTotal += <f64>gapPart;
   }
   secondSum = gapTotal;
+  if (near) nearMax = close != 0;
   return rest;
 }
 

@@ -16,7 +16,7 @@
 //   ∂/∂z_k = (B·p_k − u_k)/T                                                   (pass 3)
 // The gradient is with respect to the logits as given (the 1/T of the chain rule is in).
 
-import { rowMax, rowExpSumMinusOneScaled, rowExpSumMinusOneExact, logOfSum, runnerUp, CONFIDENT_GAP } from './rows';
+import { rowMax, rowMaxIndex, nearMax, LATE_MAX_K, rowExpSumMinusOneScaled, rowExpSumMinusOneScaledNear, rowExpSumMinusOneExact, logOfSum, runnerUp, CONFIDENT_GAP } from './rows';
 import { SMALL_K } from './small';
 import { softSmall } from './softsmall';
 import { madd } from './exp';
@@ -47,7 +47,7 @@ let sumB: f64 = 0;
  * it), in a loop of their own: fused with the exps, the loop needs more vector registers
  * than x64 has and spills.
  */
-function rowSoftSums(z: usize, t: usize, w: usize, g: usize, K: i32, m: f32, invT: f32, keep: f32, spread: f32): f64 {
+function rowSoftSums(z: usize, t: usize, w: usize, g: usize, K: i32, m: f32, invT: f32, keep: f32, spread: f32, near: bool): f64 {
   let b: f64 = 0;
   let x: f64 = 0;
   let k = 0;
@@ -90,7 +90,7 @@ function rowSoftSums(z: usize, t: usize, w: usize, g: usize, K: i32, m: f32, inv
   }
   sumB = b;
   sumX = x;
-  return rowExpSumMinusOneScaled(z, g, K, m, invT);
+  return near ? rowExpSumMinusOneScaledNear(z, g, K, m, invT) : rowExpSumMinusOneScaled(z, g, K, m, invT);
 }
 
 /** Pass 3: g_k ← e_k·alpha − u_k·beta. */
@@ -134,12 +134,22 @@ export function softRows(
     const z = logits + <usize>r * rowBytes;
     const t = targets + <usize>r * rowBytes;
     const g = grad ? grad + <usize>r * rowBytes : 0;
-    const m = rowMax(z, K);
-    // A row that may be confident gets S − 1 from the exact pass (see xent.ts), before pass 2.
-    const confident = (m - runnerUp) * <f32>invT > CONFIDENT_GAP;
-    const exactSum = confident ? rowExpSumMinusOneExact(z, K, m, <f32>invT) : 0;
+    // A row that may be confident gets S − 1 from the exact pass (see xent.ts), before pass 2
+    // or, on the scalar build when pass 2 leaves the logits intact, after it.
+    let late = !ASC_FEATURE_SIMD && K <= LATE_MAX_K && g != z;
+    const m = late ? rowMaxIndex(z, K) : rowMax(z, K);
+    if (late && abs(m) == Infinity) {
+      rowMax(z, K);
+      late = false;
+    }
+    let confident = !late && (m - runnerUp) * <f32>invT > CONFIDENT_GAP;
+    let exactSum = confident ? rowExpSumMinusOneExact(z, K, m, <f32>invT) : 0;
     // Pass 2 reads each z_k before writing its exp over it (grad may alias logits).
-    const fastSum = rowSoftSums(z, t, weight, g, K, m, <f32>invT, keep, spread);
+    const fastSum = rowSoftSums(z, t, weight, g, K, m, <f32>invT, keep, spread, late);
+    if (late && !nearMax) {
+      confident = true;
+      exactSum = rowExpSumMinusOneExact(z, K, m, <f32>invT);
+    }
     const sMinusOne = confident ? exactSum : fastSum;
     const B = sumB;
     const S = sMinusOne + 1;

@@ -24,7 +24,7 @@
 // split into chunks or threads.
 
 import { xentSmall, SMALL_K } from './small';
-import { rowMax, rowExpSumMinusOne, rowExpSumMinusOneExact, logOfSum, rowGrad, rowSoftcap, capFactor, secondSum, runnerUp, CONFIDENT_GAP } from './rows';
+import { rowMax, rowMaxIndex, nearMax, LATE_MAX_K, rowExpSumMinusOne, rowExpSumMinusOneNear, rowExpSumMinusOneExact, logOfSum, rowGrad, rowSoftcap, capFactor, secondSum, runnerUp, CONFIDENT_GAP } from './rows';
 
 export function xentRows(
   logits: usize, grad: usize, labels: usize, rows: i32, K: i32,
@@ -61,18 +61,30 @@ export function xentRows(
     }
     // Step 1: the max. A row that may be confident (every other logit more than
     // CONFIDENT_GAP below m) gets its S − 1 from the exact pass, before step 2 may write the
-    // exps over the logits.
-    const m = rowMax(z, K);
-    const confident = m - runnerUp > CONFIDENT_GAP;
-    const exactSum = confident ? rowExpSumMinusOneExact(z, K, m, 1) : 0;
+    // exps over the logits. The scalar build tests that after step 2 when step 2 leaves the
+    // logits intact (rowMaxIndex), and m is finite.
+    const wantGrad = g != 0 && !ignored;
+    let late = !ASC_FEATURE_SIMD && K <= LATE_MAX_K && !(wantGrad && g == z);
+    const m = late ? rowMaxIndex(z, K) : rowMax(z, K);
+    if (late && abs(m) == Infinity) {
+      rowMax(z, K);
+      late = false;
+    }
+    let confident = !late && m - runnerUp > CONFIDENT_GAP;
+    let exactSum = confident ? rowExpSumMinusOneExact(z, K, m, 1) : 0;
     // z_y is read before step 2, which may write the exps over the logits.
     const zy: f64 = ignored ? 0 : <f64>load<f32>(z + (<usize>y << 2));
     // Step 2: exps (kept in the gradient buffer when it is wanted), S, and when ε > 0 the
     // (weighted) sum of the gaps z_k − m for the smoothing term.
-    const wantGrad = g != 0 && !ignored;
     const smoothed = eps > 0 && !ignored;
-    const fastSum = rowExpSumMinusOne(z, wantGrad ? g : 0, K, m, smoothed, weight);
+    const fastSum = late
+      ? rowExpSumMinusOneNear(z, wantGrad ? g : 0, K, m, smoothed, weight)
+      : rowExpSumMinusOne(z, wantGrad ? g : 0, K, m, smoothed, weight);
     const gapSum = secondSum;
+    if (late && !nearMax) {
+      confident = true;
+      exactSum = rowExpSumMinusOneExact(z, K, m, 1);
+    }
     const sMinusOne = confident ? exactSum : fastSum;
     const S = sMinusOne + 1;
     const logS = logOfSum(sMinusOne);
