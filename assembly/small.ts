@@ -96,7 +96,7 @@ import { rowExpSumMinusOneExact, CONFIDENT_SUM } from './rows';
 /**
  * Pass 2 of one group: e = exp(x − m) for the K column vectors at cols (stored in place when
  * keepExps), S − 1 of their sum to `out` and, when gaps, the sum of the (weighted) gaps to
- * `gapOut`. As in rows.ts, a lane's exps at x = 0 (exactly 1) are counted, not summed, so
+ * `gapOut` (S − 1 also returned). As in rows.ts, a lane's exps at x = 0 (exactly 1) are counted, not summed, so
  * S − 1 = (the other exps) + (ties − 1) keeps a confident row's tiny part. Two columns per
  * iteration; the sums still add them one after the other.
  */
@@ -105,11 +105,11 @@ import { rowExpSumMinusOneExact, CONFIDENT_SUM } from './rows';
   cols: usize, K: i32, mv: v128, w: usize, out: usize, gapOut: usize,
   keepExps: bool, gaps: bool, weighted: bool,
   E0: v128, E1: v128, E2: v128, E3: v128, E4: v128, E5: v128, E6: v128, E7: v128, E8: v128, E9: v128,
-): void {
+): v128 {
   const zero = f32x4.splat(0);
   let ev = zero;
   let sv = zero;
-  let tv = i32x4.splat(0); // minus the ties per lane (a true mask is −1)
+  let nv = i32x4.splat(0); // minus the other lanes per lane (a true mask is −1)
   let k = 0;
   for (; k + 2 <= K; k += 2) {
     const at = cols + (<usize>k << 4);
@@ -123,10 +123,12 @@ import { rowExpSumMinusOneExact, CONFIDENT_SUM } from './rows';
       v128.store(at, e0);
       v128.store(at, e1, 16);
     }
-    const t0 = f32x4.eq(x0, zero);
-    const t1 = f32x4.eq(x1, zero);
-    ev = f32x4.add(f32x4.add(ev, v128.andnot(e0, t0)), v128.andnot(e1, t1));
-    tv = i32x4.add(tv, i32x4.add(t0, t1));
+    // The other lanes, x ≠ 0 (NaN included): v128.and takes its operands in either order,
+    // where andnot made V8 copy the mask first.
+    const n0 = f32x4.ne(x0, zero);
+    const n1 = f32x4.ne(x1, zero);
+    ev = f32x4.add(f32x4.add(ev, v128.and(e0, n0)), v128.and(e1, n1));
+    nv = i32x4.add(nv, i32x4.add(n0, n1));
     if (gaps) {
       if (weighted) {
         sv = madd(x0, f32x4.splat(load<f32>(w + (<usize>k << 2))), sv);
@@ -142,14 +144,16 @@ import { rowExpSumMinusOneExact, CONFIDENT_SUM } from './rows';
     const x = f32x4.sub(c, mv);
     const e = expMinus4k(x, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
     if (keepExps) v128.store(at, e);
-    const t = f32x4.eq(x, zero);
-    ev = f32x4.add(ev, v128.andnot(e, t));
-    tv = i32x4.add(tv, t);
+    const n = f32x4.ne(x, zero);
+    ev = f32x4.add(ev, v128.and(e, n));
+    nv = i32x4.add(nv, n);
     if (gaps) sv = weighted ? madd(x, f32x4.splat(load<f32>(w + (<usize>k << 2))), sv) : f32x4.add(sv, x);
   }
-  // S − 1 = rest + (ties − 1), and −1 − tv = ties − 1.
-  v128.store(out, f32x4.add(ev, f32x4.convert_i32x4_s(i32x4.sub(i32x4.splat(-1), tv))));
+  // S − 1 = rest + (ties − 1), and ties − 1 = K − 1 + nv.
+  const sMinusOne = f32x4.add(ev, f32x4.convert_i32x4_s(i32x4.add(i32x4.splat(K - 1), nv)));
+  v128.store(out, sMinusOne);
   v128.store(gapOut, sv);
+  return sMinusOne;
 }
 
 /**
@@ -250,6 +254,7 @@ export function xentSmall(
       }
       v128.store(maxes + (<usize>g << 4), mv);
     }
+    let confident = i32x4.splat(0);
     for (let g = 0; g < groups; g++) {
       const cols = scratch + <usize>g * groupBytes;
       const mv = v128.load(maxes + (<usize>g << 4));
@@ -258,18 +263,21 @@ export function xentSmall(
       // The flags are loop-invariant: each combination is its own loop (constants after inlining).
       const out = sums + (<usize>g << 4);
       const gapOut = gapSums + (<usize>g << 4);
+      let sMinusOne: v128;
       if (grad) {
-        if (!smoothed) expColumns(cols, K, mv, 0, out, gapOut, true, false, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-        else if (weight) expColumns(cols, K, mv, weight, out, gapOut, true, true, true, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-        else expColumns(cols, K, mv, 0, out, gapOut, true, true, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+        if (!smoothed) sMinusOne = expColumns(cols, K, mv, 0, out, gapOut, true, false, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+        else if (weight) sMinusOne = expColumns(cols, K, mv, weight, out, gapOut, true, true, true, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+        else sMinusOne = expColumns(cols, K, mv, 0, out, gapOut, true, true, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
       } else {
-        if (!smoothed) expColumns(cols, K, mv, 0, out, gapOut, false, false, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-        else if (weight) expColumns(cols, K, mv, weight, out, gapOut, false, true, true, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-        else expColumns(cols, K, mv, 0, out, gapOut, false, true, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+        if (!smoothed) sMinusOne = expColumns(cols, K, mv, 0, out, gapOut, false, false, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+        else if (weight) sMinusOne = expColumns(cols, K, mv, weight, out, gapOut, false, true, true, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+        else sMinusOne = expColumns(cols, K, mv, 0, out, gapOut, false, true, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
       }
+      confident = v128.or(confident, f32x4.lt(sMinusOne, f32x4.splat(CONFIDENT_SUM)));
     }
-    // Confident rows: S − 1 from the exact pass over their logits.
-    exactIfConfident(sums, maxes, groups, block, rows, logits, K, 1);
+    // Confident rows: S − 1 from the exact pass over their logits (a block without one skips
+    // the loop that looks for them).
+    if (v128.any_true(confident)) exactIfConfident(sums, maxes, groups, block, rows, logits, K, 1);
     // Stage 2: per group, four rows at once in f32 (every loss term is ≥ 0, so f32 keeps the
     // row loss to a few ulp): lse, loss, and the gradient's alpha and label term.
     const keepV = f32x4.splat(<f32>(1 - eps));

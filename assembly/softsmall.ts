@@ -17,6 +17,7 @@
 // Scratch: 16·G·(2K + 5) bytes (must match scratchBytes in src/wasm/bridge.ts).
 
 import { expConstant, log1p4, madd } from './exp';
+import { CONFIDENT_SUM } from './rows';
 import { addRowLosses, blockGroups, exactIfConfident, expColumns, gatherColumn, storeLanes, storeRows, storeRowsTail } from './small';
 
 /** Transposes the 4×4 block at column o (bytes) of rows p0…p3 into four column vectors at at. */
@@ -115,15 +116,18 @@ export function softSmall(
     // Stage 1b: e = exp(x) over the columns (x ≤ 0 already), S − 1.
     const E0 = expConstant(0), E1 = expConstant(1), E2 = expConstant(2), E3 = expConstant(3), E4 = expConstant(4);
     const E5 = expConstant(5), E6 = expConstant(6), E7 = expConstant(7), E8 = expConstant(8), E9 = expConstant(9);
+    let confident = i32x4.splat(0);
     for (let g = 0; g < groups; g++) {
       const zc = zCols + <usize>g * groupBytes;
       const out = sums + (<usize>g << 4);
       const unused = alphaAt + (<usize>g << 4); // no gap sum here; alpha is written after
-      if (grad) expColumns(zc, K, zero, 0, out, unused, true, false, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-      else expColumns(zc, K, zero, 0, out, unused, false, false, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+      const sMinusOne = grad
+        ? expColumns(zc, K, zero, 0, out, unused, true, false, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9)
+        : expColumns(zc, K, zero, 0, out, unused, false, false, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+      confident = v128.or(confident, f32x4.lt(sMinusOne, f32x4.splat(CONFIDENT_SUM)));
     }
-    // Confident rows: S − 1 from the exact pass over their logits.
-    exactIfConfident(sums, maxes, groups, block, rows, logits, K, <f32>invT);
+    // Confident rows: S − 1 from the exact pass over their logits (small.ts).
+    if (v128.any_true(confident)) exactIfConfident(sums, maxes, groups, block, rows, logits, K, <f32>invT);
     // Stage 2: per group, four rows at once: log S, lse, loss, alpha.
     const gradScaleV = f32x4.splat(<f32>(scale * invT));
     for (let g = 0; g < groups; g++) {
