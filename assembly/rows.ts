@@ -149,8 +149,8 @@ export function rowMax(z: usize, K: i32): f32 {
 /**
  * The scalar build's pass 1 when the confident test can wait until after pass 2: the max and
  * maxChunk (its index) as rowMax finds them, without the runner-up (one branch per element
- * instead of two, which mispredict at small K). Pass 2 then sets nearMax, which decides the
- * same test exactly: see expLoopScalar.
+ * instead of two, which mispredict at small K and cost a fifth of a long row's time). Pass 2
+ * then sets nearMax, which decides the same test exactly: see expLoopScalar.
  */
 export function rowMaxIndex(z: usize, K: i32): f32 {
   let m: f32 = -Infinity;
@@ -167,9 +167,9 @@ export function rowMaxIndex(z: usize, K: i32): f32 {
 }
 
 /**
- * Set by the scalar build's pass 2 (rowExpSumMinusOne, rowExpSumMinusOneScaled): whether a gap
- * x_k = (z_k − m)·scale other than the max's own is ≥ −CONFIDENT_GAP. For a finite m this is
- * exactly ¬((m − runnerUp)·scale > CONFIDENT_GAP): float32 rounding is monotone and odd, so
+ * Set by the scalar build's rowExpSumMinusOneNear and rowExpSumMinusOneScaledNear: whether a
+ * gap x_k = (z_k − m)·scale other than the max's own is ≥ −CONFIDENT_GAP. For a finite m this
+ * is exactly ¬((m − runnerUp)·scale > CONFIDENT_GAP): float32 rounding is monotone and odd, so
  * the runner-up's gap is the largest, and a NaN logit counts in neither.
  */
 export let nearMax: bool = false;
@@ -199,9 +199,7 @@ export function rowExpSumMinusOneScaled(z: usize, e: usize, K: i32, m: f32, scal
 
 /**
  * The scalar build's rowExpSumMinusOne and rowExpSumMinusOneScaled after rowMaxIndex: they
- * also set nearMax. Only short rows (K ≤ LATE_MAX_K) take this way: there rowMax's two
- * branches per element mispredict, while on long rows they predict well and nearMax's test
- * per element would cost more.
+ * also set nearMax, mostly from the sums they make anyway (expLoopScalar).
  */
 export function rowExpSumMinusOneNear(z: usize, e: usize, K: i32, m: f32, gaps: bool, w: usize): f64 {
   if (e) {
@@ -215,9 +213,6 @@ export function rowExpSumMinusOneNear(z: usize, e: usize, K: i32, m: f32, gaps: 
 export function rowExpSumMinusOneScaledNear(z: usize, e: usize, K: i32, m: f32, scale: f32): f64 {
   return e ? expLoop(z, e, K, m, scale, 0, true, false, false, true, true) : expLoop(z, 0, K, m, scale, 0, false, false, false, true, true);
 }
-
-// @ts-ignore: decorator
-@inline export const LATE_MAX_K: i32 = 128;
 
 /** What expRange adds up besides its return value (once per range, not per element). */
 let rangeGaps: f64 = 0;
@@ -282,7 +277,7 @@ let rangeTies: i32 = 0;
   const top = maxChunk;
   let rest: f64 = 0;
   let gapTotal: f64 = 0;
-  let close = 0;
+  let high = 0;
   for (let k = 0; k < K; ) {
     if (k == top) {
       // exp(0) = 1: stored for the gradient, not summed; its gap is 0.
@@ -299,15 +294,38 @@ let rangeTies: i32 = 0;
       const v = expMinus(x);
       if (keepExps) store<f32>(at(e, k), v);
       part += v;
-      if (near) close |= <i32>(x >= -CONFIDENT_GAP);
       if (gaps) gapPart += weighted ? x * load<f32>(at(w, k)) : x;
     }
+    // A float32 sum of terms ≥ 0 is ≥ each of them (NaN counts as high).
+    if (near) high |= <i32>!(part < NEAR_PART);
     rest += <f64>part;
     gapTotal += <f64>gapPart;
   }
   secondSum = gapTotal;
-  if (near) nearMax = close != 0;
+  if (near) {
+    // nearMax from the sums where they settle it, else from the gaps themselves.
+    nearMax = high == 0 ? false : rest > <f64>K * NEAR_SUM ? true : anyNear(z, K, m, scale, top);
+  }
   return rest;
+}
+
+/**
+ * expMinus(x) for x ≥ −CONFIDENT_GAP is ≥ e^−6·(1 − 1.85e-7) (exp.ts), above NEAR_PART: a
+ * block of exps whose sum is below NEAR_PART has every gap below −CONFIDENT_GAP. A row whose
+ * S − 1 is above K·NEAR_SUM has an exp above e^−6·(1 + 9e-5) (each f32 block sum is within
+ * 64·2⁻²⁴ of its terms' sum), so a gap above −CONFIDENT_GAP.
+ */
+// @ts-ignore: decorator
+@inline const NEAR_PART: f32 = 0.0024787274; // e^−6·(1 − 1e-5)
+// @ts-ignore: decorator
+@inline const NEAR_SUM: f64 = 0.0024790000519; // e^−6·(1 + 1e-4)
+
+/** Whether a gap (z_k − m)·scale, k ≠ top, is ≥ −CONFIDENT_GAP, as pass 2 computes it. */
+function anyNear(z: usize, K: i32, m: f32, scale: f32, top: i32): bool {
+  for (let k = 0; k < K; k++) {
+    if (k != top && (load<f32>(at(z, k)) - m) * scale >= -CONFIDENT_GAP) return true;
+  }
+  return false;
 }
 
 // @ts-ignore: decorator

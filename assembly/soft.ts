@@ -16,7 +16,7 @@
 //   ∂/∂z_k = (B·p_k − u_k)/T                                                   (pass 3)
 // The gradient is with respect to the logits as given (the 1/T of the chain rule is in).
 
-import { rowMax, rowMaxIndex, nearMax, LATE_MAX_K, rowExpSumMinusOneScaled, rowExpSumMinusOneScaledNear, rowExpSumMinusOneExact, logOfSum, runnerUp, CONFIDENT_GAP } from './rows';
+import { rowMax, rowMaxIndex, nearMax, rowExpSumMinusOneScaled, rowExpSumMinusOneScaledNear, rowExpSumMinusOneExact, logOfSum, runnerUp, CONFIDENT_GAP } from './rows';
 import { SMALL_K } from './small';
 import { softSmall } from './softsmall';
 import { madd } from './exp';
@@ -136,7 +136,7 @@ export function softRows(
     const g = grad ? grad + <usize>r * rowBytes : 0;
     // A row that may be confident gets S − 1 from the exact pass (see xent.ts), before pass 2
     // or, on the scalar build when pass 2 leaves the logits intact, after it.
-    let late = !ASC_FEATURE_SIMD && K <= LATE_MAX_K && g != z;
+    let late = !ASC_FEATURE_SIMD && g != z;
     const m = late ? rowMaxIndex(z, K) : rowMax(z, K);
     if (late && abs(m) == Infinity) {
       rowMax(z, K);

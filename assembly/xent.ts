@@ -24,7 +24,7 @@
 // split into chunks or threads.
 
 import { xentSmall, SMALL_K } from './small';
-import { rowMax, rowMaxIndex, nearMax, LATE_MAX_K, rowExpSumMinusOne, rowExpSumMinusOneNear, rowExpSumMinusOneExact, logOfSum, rowGrad, rowSoftcap, capFactor, secondSum, runnerUp, CONFIDENT_GAP } from './rows';
+import { rowMax, rowMaxIndex, nearMax, rowExpSumMinusOne, rowExpSumMinusOneNear, rowExpSumMinusOneExact, logOfSum, rowGrad, rowSoftcap, capFactor, secondSum, runnerUp, CONFIDENT_GAP } from './rows';
 
 export function xentRows(
   logits: usize, grad: usize, labels: usize, rows: i32, K: i32,
@@ -64,7 +64,7 @@ export function xentRows(
     // exps over the logits. The scalar build tests that after step 2 when step 2 leaves the
     // logits intact (rowMaxIndex), and m is finite.
     const wantGrad = g != 0 && !ignored;
-    let late = !ASC_FEATURE_SIMD && K <= LATE_MAX_K && !(wantGrad && g == z);
+    let late = !ASC_FEATURE_SIMD && !(wantGrad && g == z);
     const m = late ? rowMaxIndex(z, K) : rowMax(z, K);
     if (late && abs(m) == Infinity) {
       rowMax(z, K);
