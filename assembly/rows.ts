@@ -184,17 +184,12 @@ export let nearMax: bool = false;
  * exact to float32 even for large, nearly equal logits, where Σz would lose the differences.
  */
 export function rowExpSumMinusOne(z: usize, e: usize, K: i32, m: f32, gaps: bool, w: usize): f64 {
-  if (e) {
-    if (!gaps) return expLoop(z, e, K, m, 1, 0, true, false, false, false, false);
-    return w ? expLoop(z, e, K, m, 1, w, true, true, true, false, false) : expLoop(z, e, K, m, 1, 0, true, true, false, false, false);
-  }
-  if (!gaps) return expLoop(z, 0, K, m, 1, 0, false, false, false, false, false);
-  return w ? expLoop(z, 0, K, m, 1, w, false, true, true, false, false) : expLoop(z, 0, K, m, 1, 0, false, true, false, false, false);
+  return expVariant(z, e, K, m, gaps, w, false);
 }
 
 /** rowExpSumMinusOne for S = Σ_k exp(scale·(z_k − m)) (soft targets: scale = 1/T), no gaps. */
 export function rowExpSumMinusOneScaled(z: usize, e: usize, K: i32, m: f32, scale: f32): f64 {
-  return e ? expLoop(z, e, K, m, scale, 0, true, false, false, true, false) : expLoop(z, 0, K, m, scale, 0, false, false, false, true, false);
+  return expVariantScaled(z, e, K, m, scale, false);
 }
 
 /**
@@ -202,16 +197,27 @@ export function rowExpSumMinusOneScaled(z: usize, e: usize, K: i32, m: f32, scal
  * also set nearMax, mostly from the sums they make anyway (expLoopScalar).
  */
 export function rowExpSumMinusOneNear(z: usize, e: usize, K: i32, m: f32, gaps: bool, w: usize): f64 {
-  if (e) {
-    if (!gaps) return expLoop(z, e, K, m, 1, 0, true, false, false, false, true);
-    return w ? expLoop(z, e, K, m, 1, w, true, true, true, false, true) : expLoop(z, e, K, m, 1, 0, true, true, false, false, true);
-  }
-  if (!gaps) return expLoop(z, 0, K, m, 1, 0, false, false, false, false, true);
-  return w ? expLoop(z, 0, K, m, 1, w, false, true, true, false, true) : expLoop(z, 0, K, m, 1, 0, false, true, false, false, true);
+  return expVariant(z, e, K, m, gaps, w, true);
 }
 
 export function rowExpSumMinusOneScaledNear(z: usize, e: usize, K: i32, m: f32, scale: f32): f64 {
-  return e ? expLoop(z, e, K, m, scale, 0, true, false, false, true, true) : expLoop(z, 0, K, m, scale, 0, false, false, false, true, true);
+  return expVariantScaled(z, e, K, m, scale, true);
+}
+
+/** The flag combinations of expLoop, picked at run time (`near` is a constant where inlined). */
+// @ts-ignore: decorator
+@inline function expVariant(z: usize, e: usize, K: i32, m: f32, gaps: bool, w: usize, near: bool): f64 {
+  if (e) {
+    if (!gaps) return expLoop(z, e, K, m, 1, 0, true, false, false, false, near);
+    return w ? expLoop(z, e, K, m, 1, w, true, true, true, false, near) : expLoop(z, e, K, m, 1, 0, true, true, false, false, near);
+  }
+  if (!gaps) return expLoop(z, 0, K, m, 1, 0, false, false, false, false, near);
+  return w ? expLoop(z, 0, K, m, 1, w, false, true, true, false, near) : expLoop(z, 0, K, m, 1, 0, false, true, false, false, near);
+}
+
+// @ts-ignore: decorator
+@inline function expVariantScaled(z: usize, e: usize, K: i32, m: f32, scale: f32, near: bool): f64 {
+  return e ? expLoop(z, e, K, m, scale, 0, true, false, false, true, near) : expLoop(z, 0, K, m, scale, 0, false, false, false, true, near);
 }
 
 /** What expRange adds up besides its return value (once per range, not per element). */
