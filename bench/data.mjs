@@ -3,7 +3,7 @@
  */
 
 /** mulberry32: a small seeded PRNG, so runs (and machines) get identical inputs. */
-function mulberry32(seed) {
+export function mulberry32(seed) {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;

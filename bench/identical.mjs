@@ -16,6 +16,7 @@
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { mulberry32 } from './data.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -30,14 +31,7 @@ if (!args.base) throw new Error('--base DIR: a built checkout to compare with');
 const A = await import(pathToFileURL(path.resolve(args.base, 'dist/index.js')).href);
 const B = await import(pathToFileURL(path.resolve(args.head, 'dist/index.js')).href);
 
-let state = Number(args.seed) >>> 0;
-const random = () => {
-  state = (state + 0x6d2b79f5) >>> 0;
-  let t = state;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
+const random = mulberry32(Number(args.seed));
 const pick = (list) => list[Math.floor(random() * list.length)];
 const normal = () => random() + random() + random() - 1.5;
 
