@@ -8,6 +8,7 @@ export { statsRows, statsAccumulate } from './stats';
 export { aceOfKeys } from './calibration';
 export { temperatureRows, temperatureSum } from './temperature';
 export { softmaxRows } from './softmax';
+export { xentStrided, softStrided } from './strided';
 
 /** First free byte after the static data: the host's arena starts here (16-aligned). */
 export function heapBase(): usize {

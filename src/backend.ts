@@ -46,6 +46,11 @@ export interface HardRequest {
    * has fewer rows than a vector, which decides the small-K kernel path. Default: rows < 4.
    */
   rowWise?: boolean;
+  /**
+   * Positions per outer index when the class axis is not last (src/layout.ts): logits, and grad,
+   * laid out [rows / inner][numClasses][inner]; labels, losses and lse in row order. Default 1.
+   */
+  inner?: number;
 }
 
 export interface SoftRequest {
@@ -62,6 +67,8 @@ export interface SoftRequest {
   lse: Float32Array | null;
   /** As in HardRequest. */
   rowWise?: boolean;
+  /** As in HardRequest; targets are laid out as the logits. */
+  inner?: number;
 }
 
 /** Softmax of z/T per row (or its log) into `out`, which may be `logits` itself. */

@@ -6,6 +6,7 @@
  */
 import type { HardRequest, IndexArray, LabelCounter, SoftRequest, TargetChecker } from './backend.js';
 import { countLabels } from './js/labels.js';
+import { classLayoutOf, LAYOUT_KEYS } from './layout.js';
 import type { CommonOptions, GradOption, Reduction, SoftCrossEntropyOptions } from './types.js';
 
 /** A short, readable rendering of a bad value for an error message (shared with seed.ts). */
@@ -69,13 +70,18 @@ export function checkRows(logits: Float32Array, numClasses: number, where: strin
   return logits.length / numClasses;
 }
 
-/** The checks every call over rows of logits starts with; returns them narrowed, with K and N. */
+/**
+ * The checks every call over rows of logits starts with; returns them narrowed, with K, N and,
+ * when `shape` puts the class axis before others (src/layout.ts), the positions per outer index.
+ */
 export function callOf(logits: unknown, options: unknown, keys: readonly string[], where: string) {
   checkLogits(logits, where);
   checkOptionsObject(options, where);
   checkKnownKeys(options, keys, where);
+  const classLayout = classLayoutOf(options, logits.length, where);
+  if (classLayout) return { logits, options, numClasses: classLayout.numClasses, rows: classLayout.rows, inner: classLayout.inner };
   const numClasses = checkNumClasses(options.numClasses, where);
-  return { logits, options, numClasses, rows: checkRows(logits, numClasses, where) };
+  return { logits, options, numClasses, rows: checkRows(logits, numClasses, where), inner: 1 };
 }
 
 export function reductionOf(value: unknown, where: string): Reduction {
@@ -159,8 +165,8 @@ function outputsOf(options: CommonOptions, rows: number, logits: Float32Array, w
   };
 }
 
-const HARD_KEYS = ['numClasses', 'smoothing', 'reduction', 'grad', 'gradScale', 'weight', 'lse', 'ignoreIndex', 'zLoss', 'softcap'] as const;
-const SOFT_KEYS = ['numClasses', 'smoothing', 'reduction', 'grad', 'gradScale', 'weight', 'lse', 'temperature'] as const;
+const HARD_KEYS = ['numClasses', 'smoothing', 'reduction', 'grad', 'gradScale', 'weight', 'lse', 'ignoreIndex', 'zLoss', 'softcap', ...LAYOUT_KEYS] as const;
+const SOFT_KEYS = ['numClasses', 'smoothing', 'reduction', 'grad', 'gradScale', 'weight', 'lse', 'temperature', ...LAYOUT_KEYS] as const;
 
 export interface Prepared<R> {
   request: R;
@@ -317,7 +323,7 @@ export function prepareHard(
   input: unknown, labels: unknown, given: unknown, count: (rows: number, numClasses: number) => LabelCounter,
   where: 'crossEntropy' | 'crossEntropyAsync' = 'crossEntropy',
 ): Prepared<HardRequest> {
-  const { logits, options, numClasses, rows } = callOf(input, given, where === 'crossEntropy' ? HARD_KEYS : HARD_ASYNC_KEYS, where);
+  const { logits, options, numClasses, rows, inner } = callOf(input, given, where === 'crossEntropy' ? HARD_KEYS : HARD_ASYNC_KEYS, where);
   const signal = where === 'crossEntropy' ? null : signalOf(options.signal, where);
   const settings = hardSettings(options, numClasses, where);
   const outputs = outputsOf(options as unknown as CommonOptions, rows, logits, where);
@@ -331,6 +337,7 @@ export function prepareHard(
       zLoss: settings.zLoss, softcap: settings.softcap,
       scale: scaleOf(outputs.reduction, settings.gradScale, denominator),
       grad: outputs.grad, losses: outputs.losses, lse: outputs.lse,
+      ...(inner > 1 ? { inner } : {}),
     },
     outputs,
     denominator,
@@ -347,7 +354,7 @@ export function prepareSoft(
   input: unknown, targets: unknown, given: unknown, check: ((rows: number, numClasses: number) => TargetChecker) | null,
   where: 'softCrossEntropy' | 'softCrossEntropyAsync' = 'softCrossEntropy',
 ): Prepared<SoftRequest> {
-  const { logits, options, numClasses, rows } = callOf(input, given, where === 'softCrossEntropy' ? SOFT_KEYS : SOFT_ASYNC_KEYS, where);
+  const { logits, options, numClasses, rows, inner } = callOf(input, given, where === 'softCrossEntropy' ? SOFT_KEYS : SOFT_ASYNC_KEYS, where);
   const signal = where === 'softCrossEntropy' ? null : signalOf(options.signal, where);
   checkLogits(targets, where, 'targets');
   if (targets.length !== logits.length) {
@@ -368,6 +375,7 @@ export function prepareSoft(
       logits, targets, rows, numClasses, smoothing, weight, temperature,
       scale: scaleOf(outputs.reduction, gradScale, denominator),
       grad: outputs.grad, losses: outputs.losses, lse: outputs.lse,
+      ...(inner > 1 ? { inner } : {}),
     },
     outputs,
     denominator,

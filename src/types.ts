@@ -77,6 +77,23 @@ export interface CommonOptions {
   lse?: boolean;
 }
 
+/**
+ * The class axis anywhere (PyTorch's and ONNX's N×C×d1…dk): `shape` instead of (or besides)
+ * `numClasses`. Labels, losses and lse are then laid out as `shape` without the class axis;
+ * targets and the gradient as the logits.
+ */
+export interface ClassAxisOptions {
+  /** The logits' dimensions, integers ≥ 0 whose product is logits.length, e.g. [N, C, H, W]. */
+  shape: readonly number[];
+  /** Which axis of `shape` holds the classes: an integer, negative counts from the end (default −1, the last). */
+  classAxis?: number;
+  /** Optional with `shape`; if given it must equal shape[classAxis]. */
+  numClasses?: number;
+}
+
+/** A call's options with the classes given by `shape` and `classAxis` instead of `numClasses`. */
+export type WithClassAxis<O> = Omit<O, 'numClasses'> & ClassAxisOptions;
+
 export interface CrossEntropyOptions extends CommonOptions {
   /** Rows whose label equals this contribute nothing and leave the mean's denominator (default −100). */
   ignoreIndex?: number;
@@ -378,24 +395,24 @@ export interface Xent {
     R extends Reduction | undefined = undefined,
     G extends GradOption | undefined = undefined,
     L extends boolean | undefined = undefined,
-  >(logits: Float32Array, labels: LabelsParameter<Y>, options: CrossEntropyOptions & ResultOptions<R, G, L>): Result<R, G, L>;
+  >(logits: Float32Array, labels: LabelsParameter<Y>, options: (CrossEntropyOptions | WithClassAxis<CrossEntropyOptions>) & ResultOptions<R, G, L>): Result<R, G, L>;
   softCrossEntropy<
     R extends Reduction | undefined = undefined,
     G extends GradOption | undefined = undefined,
     L extends boolean | undefined = undefined,
-  >(logits: Float32Array, targets: Float32Array, options: SoftCrossEntropyOptions & ResultOptions<R, G, L>): Result<R, G, L>;
+  >(logits: Float32Array, targets: Float32Array, options: (SoftCrossEntropyOptions | WithClassAxis<SoftCrossEntropyOptions>) & ResultOptions<R, G, L>): Result<R, G, L>;
   /** crossEntropy on a worker: the same result, without blocking the calling thread. */
   crossEntropyAsync<
     Y,
     R extends Reduction | undefined = undefined,
     G extends GradOption | undefined = undefined,
     L extends boolean | undefined = undefined,
-  >(logits: Float32Array, labels: LabelsParameter<Y>, options: CrossEntropyOptions & AsyncOptions & ResultOptions<R, G, L>): Promise<Result<R, G, L>>;
+  >(logits: Float32Array, labels: LabelsParameter<Y>, options: (CrossEntropyOptions | WithClassAxis<CrossEntropyOptions>) & AsyncOptions & ResultOptions<R, G, L>): Promise<Result<R, G, L>>;
   softCrossEntropyAsync<
     R extends Reduction | undefined = undefined,
     G extends GradOption | undefined = undefined,
     L extends boolean | undefined = undefined,
-  >(logits: Float32Array, targets: Float32Array, options: SoftCrossEntropyOptions & AsyncOptions & ResultOptions<R, G, L>): Promise<Result<R, G, L>>;
+  >(logits: Float32Array, targets: Float32Array, options: (SoftCrossEntropyOptions | WithClassAxis<SoftCrossEntropyOptions>) & AsyncOptions & ResultOptions<R, G, L>): Promise<Result<R, G, L>>;
   /** Allocate a zero-copy batch of `rows` × `numClasses`. */
   createBatch(rows: number, numClasses: number): Batch;
   /** Per-row softmax(z/T) (or its log), Float32Array(N·K). */

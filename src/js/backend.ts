@@ -1,7 +1,8 @@
 /** The pure-JS backend: the same contract as the wasm bridge, on the caller's arrays directly. */
-import type { Backend, BatchStorage } from '../backend.js';
+import type { Backend, BatchStorage, HardRequest, SoftRequest } from '../backend.js';
 import { hardRows } from './xent.js';
 import { softRows } from './soft.js';
+import { hardStrided, softStrided } from './strided.js';
 import { countLabels, firstBadTarget } from './labels.js';
 import { softmax } from './softmax.js';
 import { rowStats, accumulateStats } from './stats.js';
@@ -11,8 +12,8 @@ import { ace } from './calibration.js';
 export class JsBackend implements Backend {
   readonly name = 'js' as const;
 
-  hard = hardRows;
-  soft = softRows;
+  hard = (request: HardRequest) => ((request.inner ?? 1) > 1 ? hardStrided(request) : hardRows(request));
+  soft = (request: SoftRequest) => ((request.inner ?? 1) > 1 ? softStrided(request) : softRows(request));
   countLabels = countLabels;
   firstBadTarget = firstBadTarget;
   softmax = softmax;

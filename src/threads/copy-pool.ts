@@ -32,6 +32,8 @@ interface Chunks {
   /** The sums the worker starts from (reductions only). */
   init?: CopyJob['init'];
   take(r0: number, r1: number, out: Out): void;
+  /** Positions per outer index of a class axis that is not last (src/layout.ts): chunks hold whole outers. */
+  inner?: number;
 }
 
 export class CopyPool {
@@ -116,6 +118,7 @@ export class CopyPool {
       type,
       rows,
       numClasses: K,
+      inner: request.inner,
       piece: (r0, r1) => {
         const logits = request.logits.slice(r0 * K, r1 * K);
         const arrays = own(r0, r1);
@@ -226,7 +229,10 @@ export class CopyPool {
       const handle = await this.start();
       const { rows, numClasses: K } = chunks;
       const fit = Math.max(1, Math.floor(MESSAGE_BYTES / (4 * K)));
-      const chunkRows = Math.min(rows, fit < ROWS_PER_VECTOR ? fit : fit - (fit % ROWS_PER_VECTOR));
+      // A class axis that is not last: whole outers per message, which are then contiguous.
+      const inner = chunks.inner ?? 1;
+      const chunkRows = inner > 1 ? Math.min(rows, Math.max(1, Math.floor(fit / inner)) * inner)
+        : Math.min(rows, fit < ROWS_PER_VECTOR ? fit : fit - (fit % ROWS_PER_VECTOR));
       const call = this.nextCall++;
       const inFlight: { r0: number; r1: number; result: Promise<Out> }[] = [];
       const post = (r0: number, r1: number) => {

@@ -97,19 +97,23 @@ export function softJob(pool: SharedPool, request: SoftRequest, rowWise: boolean
   return { job, sum: () => rowLossSum(losses, rows, sumsInGroups(pool.backend, K, 0, rowWise)) };
 }
 
-/** A job over the caller's arrays, given how a chunk is copied in, computed and copied out. */
-function copyJob(
+/**
+ * A job over the caller's arrays, given how a chunk is copied in, computed and copied out;
+ * `tailBytes` of scratch per slot after the chunk's regions (at align16(at.end)).
+ */
+export function copyJob(
   pool: SharedPool, rows: number, K: number, parts: Parts, weight: Float32Array | null, perRow: number,
   steps: {
     copyIn(at: Layout, r0: number, r1: number): void;
-    kernel(at: Layout, weightAt: number, rowsInChunk: number): { kernel: KernelName; args: number[] };
+    kernel(at: Layout, weightAt: number, rowsInChunk: number, r0: number): { kernel: KernelName; args: number[] };
     copyOut(at: Layout, r0: number, r1: number): void;
   },
+  tailBytes = 0,
 ): Job {
   const workers = pool.usable().length || 1;
-  const fixed = layout(0, 0, K, parts).end + 64;
+  const fixed = layout(0, 0, K, parts).end + 64 + tailBytes;
   const rowsPerChunk = chunkRows(pool, rows, K, fixed, perRow, workers);
-  const slotBytes = align16(layout(0, rowsPerChunk, K, parts).end);
+  const slotBytes = align16(align16(layout(0, rowsPerChunk, K, parts).end) + tailBytes);
   const weightBytes = weight ? align16(4 * K) : 0;
   const slotAt = (m: Member, slot: number, rowsInChunk: number) => layout(m.arenaAt + weightBytes + slot * slotBytes, rowsInChunk, K, parts);
   return {
@@ -122,7 +126,7 @@ function copyJob(
     post: (m, slot, r0, r1) => {
       const at = slotAt(m, slot, r1 - r0);
       steps.copyIn(at, r0, r1);
-      return steps.kernel(at, weight ? m.arenaAt : 0, r1 - r0);
+      return steps.kernel(at, weight ? m.arenaAt : 0, r1 - r0, r0);
     },
     finish: (m, slot, r0, r1) => {
       steps.copyOut(slotAt(m, slot, r1 - r0), r0, r1);

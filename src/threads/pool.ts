@@ -33,6 +33,7 @@ import {
   type KernelName,
 } from './protocol.js';
 import { hardJob, POOL_CHUNK_BYTES, softJob, type SummedJob } from './jobs.js';
+import { hardStridedJob, softStridedJob } from './strided-jobs.js';
 
 /** How long a wait may last before the pool looks at its workers again. */
 const SLICE_MS = 100;
@@ -495,19 +496,30 @@ export class SharedPool {
 
   /** crossEntropy on the caller's arrays, blocking; returns the sum of the row losses. */
   hard(request: HardRequest, where: string): number {
-    return this.sumSync(hardJob(this, request, request.rows < ROWS_PER_VECTOR), where);
+    return this.sumSync(this.hardJob(request), where);
   }
 
   hardAsync(request: HardRequest, signal: AbortSignal | null, where: string): Promise<number> {
-    return this.sumAsync(() => hardJob(this, request, request.rows < ROWS_PER_VECTOR), signal, where);
+    return this.sumAsync(() => this.hardJob(request), signal, where);
   }
 
   soft(request: SoftRequest, where: string): number {
-    return this.sumSync(softJob(this, request, request.rows < ROWS_PER_VECTOR), where);
+    return this.sumSync(this.softJob(request), where);
   }
 
   softAsync(request: SoftRequest, signal: AbortSignal | null, where: string): Promise<number> {
-    return this.sumAsync(() => softJob(this, request, request.rows < ROWS_PER_VECTOR), signal, where);
+    return this.sumAsync(() => this.softJob(request), signal, where);
+  }
+
+  /** The job of a crossEntropy call: rows, or positions when the class axis is not last (strided-jobs.ts). */
+  private hardJob(request: HardRequest): SummedJob {
+    const rowWise = request.rows < ROWS_PER_VECTOR;
+    return (request.inner ?? 1) > 1 ? hardStridedJob(this, request, rowWise) : hardJob(this, request, rowWise);
+  }
+
+  private softJob(request: SoftRequest): SummedJob {
+    const rowWise = request.rows < ROWS_PER_VECTOR;
+    return (request.inner ?? 1) > 1 ? softStridedJob(this, request, rowWise) : softJob(this, request, rowWise);
   }
 
   /** Runs a job, blocking; returns what it leaves (the sum of the row losses, …). */

@@ -13,6 +13,8 @@
 import type { Accumulation, Backend, BatchStorage, HardRequest, LabelCounter, RowStatsOutputs, SoftmaxRequest, SoftRequest, StatsRequest, TargetChecker, TemperatureRequest } from '../backend.js';
 import { countLabels, firstBadTarget } from '../js/labels.js';
 import { instantiate, PAGE, MAX_PAGES, type KernelExports, type WasmBackendName } from './instance.js';
+import { copyPositions, chunkShape, stridedChunk, tileBytes } from '../layout.js';
+import { rowLossSum } from '../threads/sum.js';
 
 export const align16 = (bytes: number) => Math.ceil(bytes / 16) * 16;
 
@@ -217,6 +219,7 @@ export class WasmBackend implements Backend {
   hard(request: HardRequest): number {
     const { logits, labels, rows, numClasses: K, grad, losses, lse, weight } = request;
     if (rows === 0) return 0;
+    if ((request.inner ?? 1) > 1) return this.strided(request, null);
     const parts = { weight: weight !== null, targets: false, labels: true, losses: losses !== null, lse: lse !== null };
     const fixed = layout(0, 0, K, parts).end + 64;
     const perRow = 4 * K + 4 * (1 + Number(parts.losses) + Number(parts.lse));
@@ -244,6 +247,7 @@ export class WasmBackend implements Backend {
   soft(request: SoftRequest): number {
     const { logits, targets, rows, numClasses: K, grad, losses, lse, weight } = request;
     if (rows === 0) return 0;
+    if ((request.inner ?? 1) > 1) return this.strided(null, request);
     const parts = { weight: weight !== null, targets: true, labels: false, losses: losses !== null, lse: lse !== null };
     const fixed = layout(0, 0, K, parts).end + 64;
     const perRow = 8 * K + 4 * (Number(parts.losses) + Number(parts.lse));
@@ -265,6 +269,52 @@ export class WasmBackend implements Backend {
       copyOutputs(f32, at, K, r0, r1, grad, losses, lse);
     }
     return sum;
+  }
+
+  /**
+   * A class axis that is not last (src/layout.ts): chunks of positions copied in as blocks
+   * [outers][K][width] (no transpose), xentStrided or softStrided on them, every row's loss
+   * written, and the sum taken from those in row order as the row kernels sum them, so that it
+   * has the bits of the transposed call whatever the chunks.
+   */
+  private strided(hard: HardRequest | null, soft: SoftRequest | null): number {
+    const request = (hard ?? soft) as HardRequest | SoftRequest;
+    const { logits, rows, numClasses: K, grad, lse, weight } = request;
+    const inner = request.inner as number;
+    const rowWise = request.rowWise ?? rows < ROWS_PER_VECTOR;
+    const parts = { weight: weight !== null, targets: soft !== null, labels: hard !== null, losses: true, lse: lse !== null };
+    const tiles = tileBytes(K, soft !== null);
+    const fixed = layout(0, 0, K, parts).end + 64 + tiles;
+    const perRow = (soft ? 8 : 4) * K + 4 * (2 + Number(parts.lse));
+    const chunk = stridedChunk(this.rowsPerChunk(rows, fixed, perRow), inner);
+    const at = layout(this.base, chunk, K, parts);
+    const tilesAt = align16(at.end);
+    this.ensureBytes(tilesAt + tiles);
+    const { f32, i32, kernels } = this;
+    const losses = request.losses ?? new Float32Array(rows);
+    if (weight) copy(f32, at.weight >> 2, weight, 0, K);
+    for (let r0 = 0; r0 < rows; r0 += chunk) {
+      const r1 = Math.min(rows, r0 + chunk);
+      const { outers, width } = chunkShape(r0, r1, inner);
+      copyPositions(f32, at.logits >> 2, logits, K, inner, r0, r1, true);
+      if (hard) {
+        copy(i32, at.labels >> 2, hard.labels, r0, r1);
+        kernels.xentStrided(
+          at.logits, grad ? at.logits : 0, at.labels, outers, K, width,
+          hard.smoothing, hard.scale, hard.ignoreIndex, at.weight, hard.weightSum, hard.zLoss, hard.softcap,
+          at.scratch, tilesAt, at.losses, at.lse, rowWise,
+        );
+      } else if (soft) {
+        copyPositions(f32, at.targets >> 2, soft.targets, K, inner, r0, r1, true);
+        kernels.softStrided(
+          at.logits, at.targets, grad ? at.logits : 0, outers, K, width,
+          soft.smoothing, soft.scale, at.weight, soft.temperature, at.losses, at.lse, at.scratch, tilesAt, rowWise,
+        );
+      }
+      if (grad) copyPositions(f32, at.logits >> 2, grad, K, inner, r0, r1, false);
+      copyOutputs(f32, at, K, r0, r1, null, losses, lse);
+    }
+    return rowLossSum(losses, rows, sumsInGroups(this.name, K, hard ? hard.softcap : 0, rowWise));
   }
 
   /** Softmax per chunk, in place in the arena, then copied to `out` (which may be the logits). */

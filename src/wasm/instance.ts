@@ -20,6 +20,17 @@ export interface KernelExports {
     smoothing: number, scale: number, weight: number, temperature: number,
     losses: number, lse: number, sumIn: number, scratch: number, rowWise: boolean,
   ): number;
+  xentStrided(
+    logits: number, grad: number, labels: number, outers: number, K: number, width: number,
+    smoothing: number, scale: number, ignoreIndex: number,
+    weight: number, weightSum: number, zLoss: number, softcap: number, scratch: number, tiles: number,
+    losses: number, lse: number, rowWise: boolean,
+  ): void;
+  softStrided(
+    logits: number, targets: number, grad: number, outers: number, K: number, width: number,
+    smoothing: number, scale: number, weight: number, temperature: number,
+    losses: number, lse: number, scratch: number, tiles: number, rowWise: boolean,
+  ): void;
   statsRows(
     logits: number, labels: number, rows: number, K: number,
     invT: number, smoothing: number, ignoreIndex: number,

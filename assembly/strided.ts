@@ -1,0 +1,344 @@
+// The class axis anywhere: logits laid out [outers][K][width] (PyTorch's N×C×d1…dk, ONNX's
+// SoftmaxCrossEntropyLoss), the same loss and gradient as the row kernels give the
+// transposed (outers·width)×K rows, bit for bit.
+//
+// Position p = o·width + i is "row" p of the transposed call: labels, losses and lse are in
+// position order; class k of position p is at element (o·K + k)·width + i, so the four
+// positions i…i+3 of one outer are one contiguous vector per class, and class k + 1 is
+// `width` elements further on.
+//
+// Small K (SIMD builds, K ≤ 64, no softcap, a call of four rows or more): small.ts already
+// puts four rows in the four lanes of a vector (after a 4×4 transpose); here the lanes are
+// four positions, loaded straight from memory with stride `width` — no transpose at all —
+// and every step after the load is small.ts's, lane for lane, so each row's loss, lse and
+// gradient have small.ts's bits.
+//
+// Everything else (K > 64, softcap, the scalar build, soft targets): the row kernels
+// vectorise along the class axis, with partial sums per lane (k mod 4), blocks folded into
+// f64 and a masked chunk around each row's max, all of which depend on the row's own
+// layout. So a tile of positions is gathered into contiguous rows in scratch (in cache,
+// at most 64 rows), the row kernel runs on it, and the gradient is scattered back: the
+// same code, hence the same bits.
+//
+// This kernel writes every row's loss (`losses` is required) and returns nothing: the host
+// sums them in row order as the row kernels do (src/threads/sum.ts), so that however the
+// positions were cut into chunks, the sum is that of the transposed call.
+
+import { xentRows } from './xent';
+import { softRows } from './soft';
+import {
+  SMALL_K, blockGroups, expColumns, gatherColumn, lane, storeLanes, storeRowsTail,
+} from './small';
+import { rowExpSumMinusOneExact, CONFIDENT_SUM } from './rows';
+import { expConstant, log1p4, madd } from './exp';
+
+/** Rows of a tile for the tile path (must match tileRows in src/layout.ts). */
+// @ts-ignore: decorator
+@inline export function tileRows(K: i32): i32 {
+  return K <= SMALL_K ? 64 : 4;
+}
+
+/** Byte offset of position p's class 0 in a [outers][K][width] block. */
+// @ts-ignore: decorator
+@inline function offsetOf(p: i32, K: i32, width: i32): usize {
+  const o = p / width;
+  return (<usize>o * <usize>K * <usize>width + <usize>(p - o * width)) << 2;
+}
+
+export function xentStrided(
+  logits: usize, grad: usize, labels: usize, outers: i32, K: i32, width: i32,
+  smoothing: f64, scale: f64, ignoreIndex: i32,
+  weight: usize, weightSum: f64, zLoss: f64, softcap: f32, scratch: usize, tiles: usize,
+  losses: usize, lseOut: usize, rowWise: bool,
+): void {
+  if (ASC_FEATURE_SIMD && K <= SMALL_K && softcap == 0 && !rowWise) {
+    stridedSmall(logits, grad, labels, outers, K, width, smoothing, scale, ignoreIndex, weight, weightSum, zLoss, scratch, tiles, losses, lseOut);
+    return;
+  }
+  const rows = outers * width;
+  const T = tileRows(K);
+  const tile = tiles;
+  for (let p = 0; p < rows; p += T) {
+    const count = min(T, rows - p);
+    gatherTile(logits, tile, p, count, K, width);
+    xentRows(
+      tile, grad ? tile : 0, labels + (<usize>p << 2), count, K, smoothing, scale, ignoreIndex,
+      weight, weightSum, zLoss, softcap, scratch, losses + (<usize>p << 2), lseOut ? lseOut + (<usize>p << 2) : 0, 0, rowWise,
+    );
+    if (grad) scatterTile(tile, grad, p, count, K, width);
+  }
+}
+
+export function softStrided(
+  logits: usize, targets: usize, grad: usize, outers: i32, K: i32, width: i32,
+  smoothing: f64, scale: f64, weight: usize, temperature: f64,
+  losses: usize, lseOut: usize, scratch: usize, tiles: usize, rowWise: bool,
+): void {
+  const rows = outers * width;
+  const T = tileRows(K);
+  const tile = tiles;
+  const targetTile = tiles + ((<usize>T * <usize>K) << 2);
+  for (let p = 0; p < rows; p += T) {
+    const count = min(T, rows - p);
+    gatherTile(logits, tile, p, count, K, width);
+    gatherTile(targets, targetTile, p, count, K, width);
+    softRows(
+      tile, targetTile, grad ? tile : 0, count, K, smoothing, scale, weight, temperature,
+      losses + (<usize>p << 2), lseOut ? lseOut + (<usize>p << 2) : 0, 0, scratch, rowWise,
+    );
+    if (grad) scatterTile(tile, grad, p, count, K, width);
+  }
+}
+
+/** Positions p…p+count−1 of a [outers][K][width] block as `count` contiguous rows at tile. */
+function gatherTile(src: usize, tile: usize, p: i32, count: i32, K: i32, width: i32): void {
+  const stride = <usize>width << 2;
+  const rowBytes = <usize>K << 2;
+  for (let j = 0; j < count; j++) {
+    let from = src + offsetOf(p + j, K, width);
+    const row = tile + <usize>j * rowBytes;
+    for (let k = 0; k < K; k++) {
+      store<f32>(row + (<usize>k << 2), load<f32>(from));
+      from += stride;
+    }
+  }
+}
+
+/** The inverse of gatherTile. */
+function scatterTile(tile: usize, dst: usize, p: i32, count: i32, K: i32, width: i32): void {
+  const stride = <usize>width << 2;
+  const rowBytes = <usize>K << 2;
+  for (let j = 0; j < count; j++) {
+    let to = dst + offsetOf(p + j, K, width);
+    const row = tile + <usize>j * rowBytes;
+    for (let k = 0; k < K; k++) {
+      store<f32>(to, load<f32>(row + (<usize>k << 2)));
+      to += stride;
+    }
+  }
+}
+
+/**
+ * small.ts's xentSmall with the lanes' columns loaded from the strided layout instead of
+ * transposed from rows, and the gradient stored the same way. Its stages, sums, masks and
+ * operations are unchanged (see small.ts for the math); the comments here say only what
+ * differs. A group's four positions are contiguous when they lie in one outer; otherwise
+ * (across an outer's end, or the short last group) each lane is loaded on its own.
+ *
+ * Scratch: small.ts's (16·G·(K + 5) bytes, G = blockGroups(K)) at `scratch`; at `extra`
+ * the G groups' lane offsets (16·G bytes), then one row of K floats for the exact pass.
+ */
+function stridedSmall(
+  logits: usize, grad: usize, labels: usize, outers: i32, K: i32, width: i32,
+  smoothing: f64, scale: f64, ignoreIndex: i32,
+  weight: usize, weightSum: f64, zLoss: f64,
+  scratch: usize, extra: usize, losses: usize, lseOut: usize,
+): void {
+  const rows = outers * width;
+  const stride = <usize>width << 2;
+  const eps = smoothing;
+  const epsOverK = eps / <f64>K;
+  const beta = <f32>(epsOverK * scale);
+  const smoothed = eps > 0;
+  const groupBytes = <usize>K << 4;
+  const G = blockGroups(K);
+  const maxes = scratch + <usize>G * groupBytes;
+  const sums = maxes + (<usize>G << 4);
+  const gapSums = sums + (<usize>G << 4);
+  const alphaAt = gapSums + (<usize>G << 4);
+  const fixAt = alphaAt + (<usize>G << 4);
+  const offsets = extra;
+  const exactRow = extra + (<usize>G << 4);
+  for (let block = 0; block < rows; block += G << 2) {
+    const groups = min(G, (rows - block + 3) >> 2);
+    const E0 = expConstant(0), E1 = expConstant(1), E2 = expConstant(2), E3 = expConstant(3), E4 = expConstant(4);
+    const E5 = expConstant(5), E6 = expConstant(6), E7 = expConstant(7), E8 = expConstant(8), E9 = expConstant(9);
+    // Stage 1, pass 1: the columns (loaded with stride) and their max, grouped as small.ts
+    // groups them (four classes, then the tail one by one), so that pmax sees the same order.
+    for (let g = 0; g < groups; g++) {
+      const r = block + (g << 2);
+      const last = min(rows - 1, r + 3);
+      const cols = scratch + <usize>g * groupBytes;
+      const o0 = offsetOf(r, K, width);
+      const o1 = offsetOf(min(r + 1, last), K, width);
+      const o2 = offsetOf(min(r + 2, last), K, width);
+      const o3 = offsetOf(last, K, width);
+      let ov = i32x4.splat(<i32>o0);
+      ov = i32x4.replace_lane(ov, 1, <i32>o1);
+      ov = i32x4.replace_lane(ov, 2, <i32>o2);
+      ov = i32x4.replace_lane(ov, 3, <i32>o3);
+      v128.store(offsets + (<usize>g << 4), ov);
+      const contiguous = o3 - o0 == 12;
+      let mv = f32x4.splat(-Infinity);
+      let k = 0;
+      if (contiguous) {
+        let at = logits + o0;
+        for (; k + 4 <= K; k += 4) {
+          const c0 = v128.load(at);
+          const c1 = v128.load(at + stride);
+          const c2 = v128.load(at + 2 * stride);
+          const c3 = v128.load(at + 3 * stride);
+          const to = cols + (<usize>k << 4);
+          v128.store(to, c0);
+          v128.store(to, c1, 16);
+          v128.store(to, c2, 32);
+          v128.store(to, c3, 48);
+          mv = f32x4.pmax(mv, f32x4.pmax(f32x4.pmax(c0, c1), f32x4.pmax(c2, c3)));
+          at += 4 * stride;
+        }
+        for (; k < K; k++) {
+          const v = v128.load(at);
+          v128.store(cols + (<usize>k << 4), v);
+          mv = f32x4.pmax(mv, v);
+          at += stride;
+        }
+      } else {
+        const p0 = logits + o0, p1 = logits + o1, p2 = logits + o2, p3 = logits + o3;
+        for (; k + 4 <= K; k += 4) {
+          const o = <usize>k * stride;
+          const c0 = gatherColumn(p0, p1, p2, p3, o);
+          const c1 = gatherColumn(p0, p1, p2, p3, o + stride);
+          const c2 = gatherColumn(p0, p1, p2, p3, o + 2 * stride);
+          const c3 = gatherColumn(p0, p1, p2, p3, o + 3 * stride);
+          const to = cols + (<usize>k << 4);
+          v128.store(to, c0);
+          v128.store(to, c1, 16);
+          v128.store(to, c2, 32);
+          v128.store(to, c3, 48);
+          mv = f32x4.pmax(mv, f32x4.pmax(f32x4.pmax(c0, c1), f32x4.pmax(c2, c3)));
+        }
+        for (; k < K; k++) {
+          const v = gatherColumn(p0, p1, p2, p3, <usize>k * stride);
+          v128.store(cols + (<usize>k << 4), v);
+          mv = f32x4.pmax(mv, v);
+        }
+      }
+      v128.store(maxes + (<usize>g << 4), mv);
+    }
+    // Stage 1, pass 2: as small.ts.
+    for (let g = 0; g < groups; g++) {
+      const cols = scratch + <usize>g * groupBytes;
+      const mv = v128.load(maxes + (<usize>g << 4));
+      const out = sums + (<usize>g << 4);
+      const gapOut = gapSums + (<usize>g << 4);
+      if (grad) {
+        if (!smoothed) expColumns(cols, K, mv, 0, out, gapOut, true, false, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+        else if (weight) expColumns(cols, K, mv, weight, out, gapOut, true, true, true, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+        else expColumns(cols, K, mv, 0, out, gapOut, true, true, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+      } else {
+        if (!smoothed) expColumns(cols, K, mv, 0, out, gapOut, false, false, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+        else if (weight) expColumns(cols, K, mv, weight, out, gapOut, false, true, true, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+        else expColumns(cols, K, mv, 0, out, gapOut, false, true, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+      }
+    }
+    // Confident rows: S − 1 from the exact pass over the row, gathered into one contiguous
+    // row first (rowExpSumMinusOneExact's lanes run along the row, as in small.ts).
+    for (let g = 0; g < groups; g++) {
+      const at = sums + (<usize>g << 4);
+      if (!v128.any_true(f32x4.lt(v128.load(at), f32x4.splat(CONFIDENT_SUM)))) continue;
+      const r = block + (g << 2);
+      for (let j = 0; j < 4 && r + j < rows; j++) {
+        const laneAt = at + (<usize>j << 2);
+        if (load<f32>(laneAt) < CONFIDENT_SUM) {
+          gatherTile(logits, exactRow, r + j, 1, K, width);
+          store<f32>(laneAt, <f32>rowExpSumMinusOneExact(exactRow, K, load<f32>(maxes + (<usize>g << 4) + (<usize>j << 2)), 1));
+        }
+      }
+    }
+    // Stage 2: as small.ts, with z_y read from the strided layout.
+    const keepV = f32x4.splat(<f32>(1 - eps));
+    const spreadV = f32x4.splat(<f32>epsOverK);
+    const weightSumV = f32x4.splat(<f32>weightSum);
+    const zLossV = f32x4.splat(<f32>zLoss);
+    const scaleV = f32x4.splat(<f32>scale);
+    for (let g = 0; g < groups; g++) {
+      const r = block + (g << 2);
+      const last = min(rows - 1, r + 3);
+      const count = last - r + 1;
+      const mv = v128.load(maxes + (<usize>g << 4));
+      const sv = v128.load(gapSums + (<usize>g << 4));
+      const sMinusOne = v128.load(sums + (<usize>g << 4));
+      const ov = v128.load(offsets + (<usize>g << 4));
+      const y0 = load<i32>(labels + (<usize>r << 2));
+      const y1 = load<i32>(labels + (<usize>min(r + 1, last) << 2));
+      const y2 = load<i32>(labels + (<usize>min(r + 2, last) << 2));
+      const y3 = load<i32>(labels + (<usize>last << 2));
+      let live = i32x4.splat(y0);
+      live = i32x4.replace_lane(live, 1, y1);
+      live = i32x4.replace_lane(live, 2, y2);
+      live = i32x4.replace_lane(live, 3, y3);
+      const ignored = i32x4.eq(live, i32x4.splat(ignoreIndex));
+      const k0 = y0 == ignoreIndex ? 0 : y0;
+      const k1 = y1 == ignoreIndex ? 0 : y1;
+      const k2 = y2 == ignoreIndex ? 0 : y2;
+      const k3 = y3 == ignoreIndex ? 0 : y3;
+      let zy = f32x4.splat(load<f32>(logits + <usize>i32x4.extract_lane(ov, 0) + <usize>k0 * stride));
+      zy = f32x4.replace_lane(zy, 1, load<f32>(logits + <usize>i32x4.extract_lane(ov, 1) + <usize>k1 * stride));
+      zy = f32x4.replace_lane(zy, 2, load<f32>(logits + <usize>i32x4.extract_lane(ov, 2) + <usize>k2 * stride));
+      zy = f32x4.replace_lane(zy, 3, load<f32>(logits + <usize>i32x4.extract_lane(ov, 3) + <usize>k3 * stride));
+      let wy = f32x4.splat(1);
+      if (weight) {
+        wy = f32x4.splat(load<f32>(weight + (<usize>k0 << 2)));
+        wy = f32x4.replace_lane(wy, 1, load<f32>(weight + (<usize>k1 << 2)));
+        wy = f32x4.replace_lane(wy, 2, load<f32>(weight + (<usize>k2 << 2)));
+        wy = f32x4.replace_lane(wy, 3, load<f32>(weight + (<usize>k3 << 2)));
+      }
+      const logS = log1p4(sMinusOne);
+      const lse = f32x4.add(mv, logS);
+      if (lseOut) storeLanes(lseOut + (<usize>r << 2), lse, count);
+      let loss = f32x4.mul(f32x4.mul(keepV, wy), f32x4.add(logS, f32x4.sub(mv, zy)));
+      if (smoothed) loss = madd(spreadV, f32x4.sub(f32x4.mul(weightSumV, logS), sv), loss);
+      if (zLoss != 0) loss = madd(f32x4.mul(zLossV, lse), lse, loss);
+      loss = v128.andnot(loss, ignored);
+      storeLanes(losses + (<usize>r << 2), loss, count);
+      if (!grad) continue;
+      let A = madd(keepV, wy, f32x4.mul(spreadV, weightSumV));
+      if (zLoss != 0) A = madd(f32x4.mul(zLossV, f32x4.splat(2)), lse, A);
+      const S = f32x4.add(sMinusOne, f32x4.splat(1));
+      v128.store(alphaAt + (<usize>g << 4), v128.andnot(f32x4.mul(f32x4.div(A, S), scaleV), ignored));
+      v128.store(fixAt + (<usize>g << 4), v128.andnot(f32x4.mul(f32x4.mul(keepV, wy), scaleV), ignored));
+    }
+    if (!grad) continue;
+    // Stage 3: g = e·alpha − beta·w_k per column, stored with stride (no transpose back),
+    // then the label's term, or zeros for an ignored row.
+    const bv = f32x4.splat(-beta);
+    const weighted = weight != 0 && smoothed;
+    for (let g = 0; g < groups; g++) {
+      const r = block + (g << 2);
+      const last = min(rows - 1, r + 3);
+      const count = last - r + 1;
+      const cols = scratch + <usize>g * groupBytes;
+      const alphas = v128.load(alphaAt + (<usize>g << 4));
+      const fixes = v128.load(fixAt + (<usize>g << 4));
+      const ov = v128.load(offsets + (<usize>g << 4));
+      const q0 = grad + <usize>i32x4.extract_lane(ov, 0);
+      const q1 = grad + <usize>i32x4.extract_lane(ov, 1);
+      const q2 = grad + <usize>i32x4.extract_lane(ov, 2);
+      const q3 = grad + <usize>i32x4.extract_lane(ov, 3);
+      if (q3 - q0 == 12) {
+        let to = q0;
+        for (let c = 0; c < K; c++) {
+          const b = weighted ? f32x4.mul(bv, f32x4.splat(load<f32>(weight + (<usize>c << 2)))) : bv;
+          v128.store(to, madd(v128.load(cols + (<usize>c << 4)), alphas, b));
+          to += stride;
+        }
+      } else {
+        // Spare lanes alias the last row: lane 3 is stored first, so the real lane wins.
+        for (let c = 0; c < K; c++) {
+          const b = weighted ? f32x4.mul(bv, f32x4.splat(load<f32>(weight + (<usize>c << 2)))) : bv;
+          storeRowsTail(q0, q1, q2, q3, <usize>c * stride, madd(v128.load(cols + (<usize>c << 4)), alphas, b));
+        }
+      }
+      for (let j = 0; j < count; j++) {
+        const y = load<i32>(labels + (<usize>(r + j) << 2));
+        const q = grad + <usize>load<i32>(offsets + (<usize>g << 4) + (<usize>j << 2));
+        if (y == ignoreIndex) {
+          for (let c = 0; c < K; c++) store<f32>(q + <usize>c * stride, 0);
+        } else {
+          const gy = q + <usize>y * stride;
+          store<f32>(gy, load<f32>(gy) - lane(fixes, j));
+        }
+      }
+    }
+  }
+}

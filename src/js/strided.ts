@@ -1,0 +1,80 @@
+/**
+ * The class axis anywhere for the JS fallback (see src/layout.ts and assembly/strided.ts).
+ *
+ * The JS row kernels (xent.ts, soft.ts) have no vectors to fill: a strided loop would only be
+ * their loops again with an index multiply in every access, and a second copy of their math to
+ * keep bit for bit in step. So a tile of TILE positions is gathered into contiguous rows (a few
+ * KiB, in cache), the row kernel runs on it, and the gradient is scattered back: the same code
+ * on the same values, hence the bits of the transposed call. The sum is taken from the written
+ * row losses in row order, as the row kernels add them (Σ of the f32 losses, one by one).
+ */
+import type { HardRequest, SoftRequest } from '../backend.js';
+import { rowLossSum } from '../threads/sum.js';
+import { hardRows } from './xent.js';
+import { softRows } from './soft.js';
+
+/** Positions per tile. */
+const TILE = 64;
+
+let logitTile = new Float32Array(0);
+let targetTile = new Float32Array(0);
+
+/** Positions p0…p0+count−1 of data ([outer][K][inner]) as rows of tile, or back (toTile false). */
+function moveTile(data: Float32Array, tile: Float32Array, K: number, inner: number, p0: number, count: number, toTile: boolean): void {
+  for (let j = 0; j < count; j++) {
+    const p = p0 + j;
+    const o = Math.floor(p / inner);
+    let at = o * K * inner + (p - o * inner);
+    const row = j * K;
+    if (toTile) {
+      for (let k = 0; k < K; k++, at += inner) tile[row + k] = data[at];
+    } else {
+      for (let k = 0; k < K; k++, at += inner) data[at] = tile[row + k];
+    }
+  }
+}
+
+function tilesFor(K: number, soft: boolean): void {
+  if (logitTile.length < TILE * K) logitTile = new Float32Array(TILE * K);
+  if (soft && targetTile.length < TILE * K) targetTile = new Float32Array(TILE * K);
+}
+
+export function hardStrided(request: HardRequest): number {
+  const { logits, labels, rows, numClasses: K, grad, lse } = request;
+  const inner = request.inner as number;
+  const losses = request.losses ?? new Float32Array(rows);
+  tilesFor(K, false);
+  const tile = logitTile;
+  for (let p0 = 0; p0 < rows; p0 += TILE) {
+    const count = Math.min(TILE, rows - p0);
+    const z = tile.subarray(0, count * K);
+    moveTile(logits, tile, K, inner, p0, count, true);
+    hardRows({
+      ...request, inner: 1, logits: z, labels: labels.subarray(p0, p0 + count), rows: count,
+      grad: grad ? z : null, losses: losses.subarray(p0, p0 + count), lse: lse ? lse.subarray(p0, p0 + count) : null,
+    });
+    if (grad) moveTile(grad, tile, K, inner, p0, count, false);
+  }
+  return rowLossSum(losses, rows, false);
+}
+
+export function softStrided(request: SoftRequest): number {
+  const { logits, targets, rows, numClasses: K, grad, lse } = request;
+  const inner = request.inner as number;
+  const losses = request.losses ?? new Float32Array(rows);
+  tilesFor(K, true);
+  const tile = logitTile;
+  const tTile = targetTile;
+  for (let p0 = 0; p0 < rows; p0 += TILE) {
+    const count = Math.min(TILE, rows - p0);
+    const z = tile.subarray(0, count * K);
+    moveTile(logits, tile, K, inner, p0, count, true);
+    moveTile(targets, tTile, K, inner, p0, count, true);
+    softRows({
+      ...request, inner: 1, logits: z, targets: tTile.subarray(0, count * K), rows: count,
+      grad: grad ? z : null, losses: losses.subarray(p0, p0 + count), lse: lse ? lse.subarray(p0, p0 + count) : null,
+    });
+    if (grad) moveTile(grad, tile, K, inner, p0, count, false);
+  }
+  return rowLossSum(losses, rows, false);
+}

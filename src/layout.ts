@@ -1,0 +1,104 @@
+/**
+ * The class axis anywhere: `shape` and `classAxis` (PyTorch's and ONNX's N×C×d1…dk).
+ *
+ * Logits of shape [d0, …, d(n−1)] with the class axis a are, row-major, [outer][C][inner] with
+ * outer = d0·…·d(a−1), C = d(a), inner = d(a+1)·…·d(n−1). Position p = o·inner + i is row p of
+ * the transposed (outer·inner)×C call: labels, losses and lse are in position order (the shape
+ * without the class axis); targets and the gradient are laid out as the logits. inner = 1 is the
+ * row layout itself.
+ *
+ * Chunks of positions [r0, r1) go to the kernels (assembly/strided.ts) as a block
+ * [outers][C][width]: whole outers as they are (one copy), else the chunk's positions of each
+ * class side by side, [C][r1 − r0] (a copy per class and outer piece, never a transpose).
+ */
+import { copy } from './wasm/bridge.js';
+import { describe, number } from './options.js';
+
+export interface ClassLayout {
+  numClasses: number;
+  /** Positions per outer index (1: rows). */
+  inner: number;
+  /** outer·inner: the rows of the transposed call. */
+  rows: number;
+}
+
+/**
+ * `shape`, `classAxis` and `numClasses` checked against logits.length, or null when there is no
+ * `shape` (then `numClasses` rules, as before). Errors name the argument and the value.
+ */
+export function classLayoutOf(options: Record<string, unknown>, length: number, where: string): ClassLayout | null {
+  const { shape, classAxis } = options;
+  if (shape === undefined) {
+    if (classAxis !== undefined) throw new TypeError(`${where}: classAxis needs shape (the logits' dimensions), got classAxis ${describe(classAxis)} without it`);
+    return null;
+  }
+  if (!Array.isArray(shape)) throw new TypeError(`${where}: shape must be an array of integers ≥ 0 (the logits' dimensions), got ${describe(shape)}`);
+  if (shape.length === 0) throw new RangeError(`${where}: shape must have at least one dimension, got []`);
+  const dims = shape as unknown[];
+  let product = 1;
+  for (let d = 0; d < dims.length; d++) {
+    const dim = dims[d];
+    if (typeof dim !== 'number') throw new TypeError(`${where}: shape[${d}] must be a number (an integer ≥ 0), got ${describe(dim)}`);
+    if (!Number.isInteger(dim) || dim < 0) throw new RangeError(`${where}: shape[${d}] must be an integer ≥ 0, got ${describe(dim)}`);
+    product *= dim;
+  }
+  if (product !== length) {
+    throw new RangeError(`${where}: shape [${dims.join(', ')}] has ${product} elements, but logits.length is ${length}`);
+  }
+  const n = dims.length;
+  const axis = classAxis === undefined ? n - 1
+    : number(where, 'classAxis', classAxis, `an integer in [${-n}, ${n - 1}] (negative counts from the end)`, (v) => Number.isInteger(v) && v >= -n && v < n);
+  const a = axis < 0 ? axis + n : axis;
+  const C = dims[a] as number;
+  if (C < 1) throw new RangeError(`${where}: the class axis (shape[${a}]) must be ≥ 1, got ${C}`);
+  if (options.numClasses !== undefined) {
+    const given = number(where, 'numClasses', options.numClasses, 'an integer ≥ 1', (v) => Number.isInteger(v) && v >= 1);
+    if (given !== C) throw new RangeError(`${where}: numClasses must equal shape[${a}] (${C}) when shape is given, got ${describe(given)}`);
+  }
+  let inner = 1;
+  for (let d = a + 1; d < n; d++) inner *= dims[d] as number;
+  return { numClasses: C, inner, rows: length / C };
+}
+
+/** The option names of a call that takes a class layout. */
+export const LAYOUT_KEYS = ['shape', 'classAxis'] as const;
+
+/** Rows of a tile on the kernels' tile path (must match tileRows in assembly/strided.ts). */
+const tileRows = (K: number) => (K <= 64 ? 64 : 4);
+
+/** Bytes of the strided kernels' `tiles` scratch: a tile of logits (and of targets), or the small path's offsets and row. */
+export const tileBytes = (K: number, soft: boolean) => 16 + 4 * Math.max(tileRows(K) * K * (soft ? 2 : 1), 4 * 32 + K + 4);
+
+/** Rows per chunk of at most `fit` positions: whole outers when one fits, so that a chunk is one copy. */
+export function stridedChunk(fit: number, inner: number): number {
+  return inner <= fit ? Math.floor(fit / inner) * inner : fit;
+}
+
+/** How positions [r0, r1) lie in the arena: whole outers, or one block [C][r1 − r0]. */
+export function chunkShape(r0: number, r1: number, inner: number): { outers: number; width: number } {
+  if (r0 % inner === 0 && r1 % inner === 0) return { outers: (r1 - r0) / inner, width: inner };
+  return { outers: 1, width: r1 - r0 };
+}
+
+/**
+ * Positions [r0, r1) of `data` ([outer][K][inner]) to the arena at element `at` (toArena), or
+ * back from it, in the arrangement chunkShape gives.
+ */
+export function copyPositions(arena: Float32Array, at: number, data: Float32Array, K: number, inner: number, r0: number, r1: number, toArena: boolean): void {
+  if (r0 % inner === 0 && r1 % inner === 0) {
+    if (toArena) copy(arena, at, data, r0 * K, r1 * K);
+    else copy(data, r0 * K, arena, at, at + (r1 - r0) * K);
+    return;
+  }
+  const width = r1 - r0;
+  for (let o = Math.floor(r0 / inner), last = Math.floor((r1 - 1) / inner); o <= last; o++) {
+    const i0 = Math.max(r0, o * inner) - o * inner;
+    const i1 = Math.min(r1, (o + 1) * inner) - o * inner;
+    const into = at + o * inner + i0 - r0;
+    for (let k = 0; k < K; k++) {
+      const from = (o * K + k) * inner + i0;
+      if (toArena) copy(arena, into + k * width, data, from, from + i1 - i0);
+      else copy(data, from, arena, into + k * width, into + k * width + i1 - i0);
+    }
+  }
+}
