@@ -7,6 +7,7 @@
 import type { IndexArray, LabelCounter } from './backend.js';
 import { callOf, checkKnownKeys, checkLogits, checkNumClasses, checkOptionsObject, checkRows, describe, labelsOf, number, booleanOf, overlapsLogits } from './options.js';
 import type { ResolvedEvaluatorOptions } from './types.js';
+import { fromRowLayout, LAYOUT_KEYS, toRowLayout } from './layout.js';
 
 /** The smallest temperature (and temperature bound): its inverse must be a finite float32. */
 const MIN_TEMPERATURE = 1e-30;
@@ -16,7 +17,7 @@ export const DEFAULT_BINS = 15;
 const DEFAULT_TOP_K = [1, 5];
 const DEFAULT_BOUNDS: readonly [number, number] = [0.05, 20];
 
-export const SOFTMAX_KEYS = ['numClasses', 'temperature', 'log', 'out'] as const;
+export const SOFTMAX_KEYS = ['numClasses', 'temperature', 'log', 'out', ...LAYOUT_KEYS] as const;
 export const ROW_STATS_KEYS = ['numClasses', 'temperature', 'ignoreIndex'] as const;
 export const EVALUATOR_KEYS = ['numClasses', 'bins', 'topK', 'ignoreIndex', 'temperature', 'smoothing', 'sequenceLength', 'shift'] as const;
 export const FIT_KEYS = ['numClasses', 'ignoreIndex', 'bounds', 'bins'] as const;
@@ -56,9 +57,13 @@ function topKOf(value: unknown, numClasses: number, where: string): number[] {
   return list;
 }
 
-/** Softmax's options, and where to write (a new array, the caller's, or the logits). */
+/**
+ * Softmax's request, and `deliver`, which returns where it wrote (a new array, the caller's, or
+ * the logits). With a class axis that is not last (`shape`) the request runs on the logits
+ * transposed into rows, and deliver transposes the result back into place.
+ */
 export function prepareSoftmax(input: unknown, given: unknown, where = 'softmax') {
-  const { logits, options, numClasses, rows } = callOf(input, given, SOFTMAX_KEYS, where);
+  const { logits, options, numClasses, rows, inner } = callOf(input, given, SOFTMAX_KEYS, where);
   const temperature = temperatureOf(options.temperature, where);
   const log = booleanOf(options.log, `${where}: log`);
   const out = options.out;
@@ -74,7 +79,9 @@ export function prepareSoftmax(input: unknown, given: unknown, where = 'softmax'
   } else {
     throw new TypeError(`${where}: out must be a Float32Array or 'inplace', got ${describe(out)}`);
   }
-  return { logits, out: target, rows, numClasses, temperature, log };
+  if (inner === 1) return { request: { logits, out: target, rows, numClasses, temperature, log }, deliver: () => target };
+  const rowLogits = toRowLayout(logits, numClasses, inner);
+  return { request: { logits: rowLogits, out: rowLogits, rows, numClasses, temperature, log }, deliver: () => fromRowLayout(rowLogits, numClasses, inner, target) };
 }
 
 /** rowStats' request (labels checked and converted when given). */

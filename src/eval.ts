@@ -29,9 +29,9 @@ import type {
 export type Pick = (rows: number, numClasses: number) => Backend;
 
 export function softmaxWith(pick: Pick, logits: unknown, options: unknown): Float32Array {
-  const request = prepareSoftmax(logits, options);
+  const { request, deliver } = prepareSoftmax(logits, options);
   pick(request.rows, request.numClasses).softmax(request);
-  return request.out;
+  return deliver();
 }
 
 export function rowStatsWith(pick: Pick, logits: unknown, labels: unknown, options: unknown): RowStats | LabeledRowStats {

@@ -15,6 +15,7 @@ import { SharedBatch, Threading, throwIfAborted, yieldToEventLoop } from './thre
 import { WasmBackend } from './wasm/bridge.js';
 import { EvaluatorImpl, fitTemperatureAsyncWith, fitTemperatureWith, rowStatsOutputs, rowStatsResult, rowStatsWith, softmaxWith, type AccumulateAsync } from './eval.js';
 import { prepareRowStats, prepareSoftmax } from './eval-options.js';
+import { rowsCall } from './layout.js';
 import { pooledBackend } from './threads/pooled.js';
 import { compile, type WasmBackendName } from './wasm/load.js';
 import { BACKENDS, type AsyncOptions, type Batch, type BatchOptions, type BackendName, type CreateOptions, type Evaluator, type EvaluationResult, type Reduction, type TemperatureFit, type Xent } from './types.js';
@@ -196,9 +197,10 @@ class XentImpl implements Xent {
     return softmaxWith(this.evalPick, logits, options);
   }
 
-  rowStats(logits: Float32Array, labels: unknown, options: unknown) {
+  rowStats(logits: Float32Array, labels: unknown, given: unknown) {
     this.checkAlive('rowStats');
-    return rowStatsWith(this.evalPick, logits, labels, options) as never;
+    const call = rowsCall(logits, given, 'rowStats');
+    return rowStatsWith(this.evalPick, call.logits, labels, call.options) as never;
   }
 
   // Evaluations run on the chosen backend whatever the batch size (no tiny-call shortcut):
@@ -208,16 +210,18 @@ class XentImpl implements Xent {
     return new EvaluatorImpl(this.evalBackend, options, 'createEvaluator', this.accumulateAsync);
   }
 
-  evaluate(logits: Float32Array, labels: unknown, options: unknown): EvaluationResult {
+  evaluate(logits: Float32Array, labels: unknown, given: unknown): EvaluationResult {
     this.checkAlive('evaluate');
-    const evaluator = new EvaluatorImpl(this.evalBackend, options, 'evaluate');
-    evaluator.addBatch(logits, labels, 'evaluate');
+    const call = rowsCall(logits, given, 'evaluate');
+    const evaluator = new EvaluatorImpl(this.evalBackend, call.options, 'evaluate');
+    evaluator.addBatch(call.logits, labels, 'evaluate');
     return evaluator.result();
   }
 
-  fitTemperature(logits: Float32Array, labels: unknown, options: unknown): TemperatureFit {
+  fitTemperature(logits: Float32Array, labels: unknown, given: unknown): TemperatureFit {
     this.checkAlive('fitTemperature');
-    return fitTemperatureWith(this.evalBackend, logits, labels, options);
+    const call = rowsCall(logits, given, 'fitTemperature');
+    return fitTemperatureWith(this.evalBackend, call.logits, labels, call.options);
   }
 
   /** The evaluation kernels off this thread: the async pool, or null (here: no workers). */
@@ -234,19 +238,20 @@ class XentImpl implements Xent {
     const where = 'softmaxAsync';
     this.checkAlive(where);
     const { options, signal } = withoutSignal(given, where);
-    const request = prepareSoftmax(logits, options, where);
+    const { request, deliver } = prepareSoftmax(logits, options, where);
     throwIfAborted(signal);
     const pool = this.evalPool(request.rows, request.numClasses);
     if (pool) await pool.softmaxAsync(request, signal, where);
     else this.evalPick(request.rows, request.numClasses).softmax(request);
-    return request.out;
+    return deliver();
   }
 
   async rowStatsAsync(logits: Float32Array, labels: unknown, given: unknown) {
     const where = 'rowStatsAsync';
     this.checkAlive(where);
     const { options, signal } = withoutSignal(given, where);
-    const request = prepareRowStats(logits, labels, options, (rows, K) => this.evalPick(rows, K).countLabels, where);
+    const call = rowsCall(logits, options, where);
+    const request = prepareRowStats(call.logits, labels, call.options, (rows, K) => this.evalPick(rows, K).countLabels, where);
     throwIfAborted(signal);
     const out = rowStatsOutputs(request.rows, request.labels !== null);
     const pool = this.evalPool(request.rows, request.numClasses);
@@ -259,8 +264,9 @@ class XentImpl implements Xent {
     const where = 'evaluateAsync';
     this.checkAlive(where);
     const { options, signal } = withoutSignal(given, where);
-    const evaluator = new EvaluatorImpl(this.evalBackend, options, where, this.accumulateAsync);
-    await evaluator.addBatchAsync(logits, labels, where, signal ? { signal } : undefined);
+    const call = rowsCall(logits, options, where);
+    const evaluator = new EvaluatorImpl(this.evalBackend, call.options, where, this.accumulateAsync);
+    await evaluator.addBatchAsync(call.logits, labels, where, signal ? { signal } : undefined);
     return evaluator.result();
   }
 
@@ -268,8 +274,9 @@ class XentImpl implements Xent {
     const where = 'fitTemperatureAsync';
     this.checkAlive(where);
     const { options, signal } = withoutSignal(given, where);
+    const call = rowsCall(logits, options, where);
     const pool = this.threading.asyncPool();
-    return fitTemperatureAsyncWith(this.evalBackend, pool, logits, labels, options, signal);
+    return fitTemperatureAsyncWith(this.evalBackend, pool, call.logits, labels, call.options, signal);
   }
 }
 

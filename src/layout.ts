@@ -102,3 +102,45 @@ export function copyPositions(arena: Float32Array, at: number, data: Float32Arra
     }
   }
 }
+
+/** [outer][K][inner] → (outer·inner)×K rows: a copy (the evaluation calls' route, see rowsCall). */
+export function toRowLayout(data: Float32Array, K: number, inner: number): Float32Array {
+  const rows = new Float32Array(data.length);
+  const outer = data.length / (K * inner);
+  for (let o = 0; o < outer; o++) {
+    for (let k = 0; k < K; k++) {
+      const from = (o * K + k) * inner;
+      const to = o * inner * K + k;
+      for (let i = 0; i < inner; i++) rows[to + i * K] = data[from + i];
+    }
+  }
+  return rows;
+}
+
+/** The inverse of toRowLayout, into `into` (which may be the original array). */
+export function fromRowLayout(rows: Float32Array, K: number, inner: number, into: Float32Array): Float32Array {
+  const outer = rows.length / (K * inner);
+  for (let o = 0; o < outer; o++) {
+    for (let k = 0; k < K; k++) {
+      const to = (o * K + k) * inner;
+      const from = o * inner * K + k;
+      for (let i = 0; i < inner; i++) into[to + i] = rows[from + i * K];
+    }
+  }
+  return into;
+}
+
+/**
+ * The evaluation calls (rowStats, evaluate, fitTemperature) with `shape`: the logits transposed
+ * into rows once, and the options with numClasses instead of shape and classAxis; without
+ * `shape`, the arguments as they are. Their per-row outputs are in position order already.
+ */
+export function rowsCall(logits: unknown, options: unknown, where: string): { logits: unknown; options: unknown } {
+  if (typeof options !== 'object' || options === null || Array.isArray(options) || !('shape' in options || 'classAxis' in options)) return { logits, options };
+  if (!(logits instanceof Float32Array)) return { logits, options }; // the call's own check names it
+  const record = options as Record<string, unknown>;
+  const classLayout = classLayoutOf(record, logits.length, where) as ClassLayout;
+  const { shape: _shape, classAxis: _classAxis, ...rest } = record;
+  const rowLogits = classLayout.inner > 1 ? toRowLayout(logits, classLayout.numClasses, classLayout.inner) : logits;
+  return { logits: rowLogits, options: { ...rest, numClasses: classLayout.numClasses } };
+}

@@ -416,22 +416,22 @@ export interface Xent {
   /** Allocate a zero-copy batch of `rows` × `numClasses`. */
   createBatch(rows: number, numClasses: number): Batch;
   /** Per-row softmax(z/T) (or its log), Float32Array(N·K). */
-  softmax(logits: Float32Array, options: SoftmaxOptions): Float32Array;
+  softmax(logits: Float32Array, options: SoftmaxOptions | WithClassAxis<SoftmaxOptions>): Float32Array;
   /** Per-row lse, confidence, prediction, entropy; with labels also targetLogProb and rank. */
-  rowStats(logits: Float32Array, labels: Labels, options: RowStatsOptions): LabeledRowStats;
-  rowStats(logits: Float32Array, labels: null, options: RowStatsOptions): RowStats;
+  rowStats(logits: Float32Array, labels: Labels, options: RowStatsOptions | WithClassAxis<RowStatsOptions>): LabeledRowStats;
+  rowStats(logits: Float32Array, labels: null, options: RowStatsOptions | WithClassAxis<RowStatsOptions>): RowStats;
   /** A streaming evaluation (accuracy, calibration, NLL, …). */
   createEvaluator(options: EvaluatorOptions): Evaluator;
   /** One-shot `createEvaluator(options)`, `add(logits, labels)`, `result()`. */
-  evaluate(logits: Float32Array, labels: Labels, options: EvaluatorOptions): EvaluationResult;
+  evaluate(logits: Float32Array, labels: Labels, options: EvaluatorOptions | WithClassAxis<EvaluatorOptions>): EvaluationResult;
   /** The temperature that minimises the NLL (safeguarded Newton in 1/T). */
-  fitTemperature(logits: Float32Array, labels: Labels, options: FitTemperatureOptions): TemperatureFit;
+  fitTemperature(logits: Float32Array, labels: Labels, options: FitTemperatureOptions | WithClassAxis<FitTemperatureOptions>): TemperatureFit;
   /** The evaluation calls on workers: the same results bit for bit, without blocking. */
-  softmaxAsync(logits: Float32Array, options: SoftmaxOptions & AsyncOptions): Promise<Float32Array>;
-  rowStatsAsync(logits: Float32Array, labels: Labels, options: RowStatsOptions & AsyncOptions): Promise<LabeledRowStats>;
-  rowStatsAsync(logits: Float32Array, labels: null, options: RowStatsOptions & AsyncOptions): Promise<RowStats>;
-  evaluateAsync(logits: Float32Array, labels: Labels, options: EvaluatorOptions & AsyncOptions): Promise<EvaluationResult>;
-  fitTemperatureAsync(logits: Float32Array, labels: Labels, options: FitTemperatureOptions & AsyncOptions): Promise<TemperatureFit>;
+  softmaxAsync(logits: Float32Array, options: (SoftmaxOptions | WithClassAxis<SoftmaxOptions>) & AsyncOptions): Promise<Float32Array>;
+  rowStatsAsync(logits: Float32Array, labels: Labels, options: (RowStatsOptions | WithClassAxis<RowStatsOptions>) & AsyncOptions): Promise<LabeledRowStats>;
+  rowStatsAsync(logits: Float32Array, labels: null, options: (RowStatsOptions | WithClassAxis<RowStatsOptions>) & AsyncOptions): Promise<RowStats>;
+  evaluateAsync(logits: Float32Array, labels: Labels, options: (EvaluatorOptions | WithClassAxis<EvaluatorOptions>) & AsyncOptions): Promise<EvaluationResult>;
+  fitTemperatureAsync(logits: Float32Array, labels: Labels, options: (FitTemperatureOptions | WithClassAxis<FitTemperatureOptions>) & AsyncOptions): Promise<TemperatureFit>;
   /** Ends the workers; every call after it throws. */
   dispose(): void;
 }

@@ -349,3 +349,47 @@ it('createXent with the default backend takes shape too (tiny calls on the JS ba
     xent.crossEntropy(rowLogits, labels, { numClasses: 2, grad: true }) as never,
   );
 });
+
+// The evaluation calls take shape and classAxis by transposing the logits into rows once (a
+// copy; src/layout.ts rowsCall, prepareSoftmax): their results are the transposed call's, bit
+// for bit, so eval.test.ts's float64-reference bars for rows hold for them unchanged.
+describe('evaluation calls with a class axis: the transposed call, bit for bit', () => {
+  for (const xent of xents) {
+    it(`${xent.backend}: softmax (new, given, inplace, log), rowStats, evaluate, fitTemperature, and their async forms`, async () => {
+      for (const { outer, K, inner } of [{ outer: 2, K: 21, inner: 5 }, { outer: 1, K: 3, inner: 16384 }, { outer: 2, K: 1000, inner: 3 }]) {
+        const { labels, rowLogits, logits } = makeCase(K + inner, { outer, K, inner, ignoredRate: 0.1 });
+        const layout = { shape: [outer, K, inner], classAxis: 1 };
+        const what = `${xent.backend} K=${K} inner=${inner}`;
+        const before = snapshot(logits);
+        const rowsSoftmax = xent.softmax(rowLogits, { numClasses: K, temperature: 1.5 });
+        const expected = fromRows(rowsSoftmax, outer, K, inner);
+        expect(xent.softmax(logits, { ...layout, temperature: 1.5 }), what).toStrictEqual(expected);
+        expect(await xent.softmaxAsync(logits, { ...layout, temperature: 1.5 }), what).toStrictEqual(expected);
+        const out = new Float32Array(logits.length);
+        expect(xent.softmax(logits, { ...layout, temperature: 1.5, out })).toBe(out);
+        expect(out).toStrictEqual(expected);
+        expect(xent.softmax(logits, { ...layout, log: true })).toStrictEqual(fromRows(xent.softmax(rowLogits, { numClasses: K, log: true }), outer, K, inner));
+        assertUnchanged('logits', logits, before);
+        const copy = logits.slice();
+        expect(xent.softmax(copy, { ...layout, temperature: 1.5, out: 'inplace' })).toBe(copy);
+        expect(copy).toStrictEqual(expected);
+        const stats = xent.rowStats(rowLogits, labels, { numClasses: K, ignoreIndex: -100 });
+        expect(xent.rowStats(logits, labels, { ...layout, ignoreIndex: -100 }), what).toStrictEqual(stats);
+        expect(await xent.rowStatsAsync(logits, labels, layout), what).toStrictEqual(stats);
+        expect(xent.rowStats(logits, null, layout)).toStrictEqual(xent.rowStats(rowLogits, null, { numClasses: K }));
+        const evaluation = xent.evaluate(rowLogits, labels, { numClasses: K, smoothing: 0.1 });
+        expect(xent.evaluate(logits, labels, { ...layout, smoothing: 0.1 }), what).toStrictEqual(evaluation);
+        expect(await xent.evaluateAsync(logits, labels, { ...layout, smoothing: 0.1 }), what).toStrictEqual(evaluation);
+        const fit = xent.fitTemperature(rowLogits, labels, { numClasses: K });
+        expect(xent.fitTemperature(logits, labels, layout), what).toStrictEqual(fit);
+        expect(await xent.fitTemperatureAsync(logits, labels, layout), what).toStrictEqual(fit);
+        assertUnchanged('logits', logits, before);
+      }
+      expect(() => xent.softmax(new Float32Array(6), { shape: [2, 3], classAxis: 0, numClasses: 3 })).toThrow(/softmax: numClasses must equal shape\[0\] \(2\)/);
+      expect(() => xent.rowStats(new Float32Array(6), null, { shape: [2, 4], classAxis: 0 })).toThrow(/rowStats: shape \[2, 4\] has 8 elements, but logits.length is 6/);
+      expect(() => xent.evaluate(new Float32Array(6), [0, 0, 0], { shape: [2, 3], classAxis: 2 })).toThrow(/evaluate: classAxis must be an integer in \[-2, 1\]/);
+      expect(() => xent.fitTemperature(new Float32Array(6), [0, 0], { numClasses: 3, classAxis: 1 } as never)).toThrow(/fitTemperature: classAxis needs shape/);
+      await expect(xent.evaluateAsync(new Float32Array(6), [0, 0, 0], { shape: [2, 3.5], classAxis: 0 })).rejects.toThrow(/evaluateAsync: shape\[1\] must be an integer ≥ 0, got 3.5/);
+    }, TIMEOUT);
+  }
+});
