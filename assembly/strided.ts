@@ -20,14 +20,15 @@
 // at most 64 rows), the row kernel runs on it, and the gradient is scattered back: the
 // same code, hence the same bits.
 //
-// This kernel writes every row's loss (`losses` is required) and returns nothing: the host
-// sums them in row order as the row kernels do (src/threads/sum.ts), so that however the
-// positions were cut into chunks, the sum is that of the transposed call.
+// These kernels write every row's loss (`losses` is required: scratch when the caller does not
+// want them) and return sumIn + their sum, added as the row kernels add theirs (lossSum), so
+// that a call whose chunks start on multiples of four rows has the transposed call's sum; the
+// pool sums the written losses itself (src/threads/sum.ts), the same way.
 
 import { xentRows } from './xent';
 import { softRows } from './soft';
 import {
-  SMALL_K, blockGroups, expColumns, gatherColumn, lane, storeLanes, storeRowsTail,
+  SMALL_K, addRowLosses, blockGroups, expColumns, gatherColumn, lane, storeLanes, storeRowsTail,
 } from './small';
 import { rowExpSumMinusOneExact, CONFIDENT_SUM } from './rows';
 import { expConstant, log1p4, madd } from './exp';
@@ -49,11 +50,11 @@ export function xentStrided(
   logits: usize, grad: usize, labels: usize, outers: i32, K: i32, width: i32,
   smoothing: f64, scale: f64, ignoreIndex: i32,
   weight: usize, weightSum: f64, zLoss: f64, softcap: f32, scratch: usize, tiles: usize,
-  losses: usize, lseOut: usize, rowWise: bool,
-): void {
+  losses: usize, lseOut: usize, sumIn: f64, rowWise: bool,
+): f64 {
   if (ASC_FEATURE_SIMD && K <= SMALL_K && softcap == 0 && !rowWise) {
     stridedSmall(logits, grad, labels, outers, K, width, smoothing, scale, ignoreIndex, weight, weightSum, zLoss, scratch, tiles, losses, lseOut);
-    return;
+    return lossSum(losses, outers * width, true, sumIn);
   }
   const rows = outers * width;
   const T = tileRows(K);
@@ -67,13 +68,14 @@ export function xentStrided(
     );
     if (grad) scatterTile(tile, grad, p, count, K, width);
   }
+  return lossSum(losses, rows, false, sumIn);
 }
 
 export function softStrided(
   logits: usize, targets: usize, grad: usize, outers: i32, K: i32, width: i32,
   smoothing: f64, scale: f64, weight: usize, temperature: f64,
-  losses: usize, lseOut: usize, scratch: usize, tiles: usize, rowWise: bool,
-): void {
+  losses: usize, lseOut: usize, scratch: usize, tiles: usize, sumIn: f64, rowWise: bool,
+): f64 {
   const rows = outers * width;
   const T = tileRows(K);
   const tile = tiles;
@@ -88,6 +90,22 @@ export function softStrided(
     );
     if (grad) scatterTile(tile, grad, p, count, K, width);
   }
+  return lossSum(losses, rows, ASC_FEATURE_SIMD && K <= SMALL_K && !rowWise, sumIn);
+}
+
+/**
+ * sumIn + the chunk's row losses in f64, as the row kernels add them: one by one, or (their
+ * small-K kernels) four rows at a time, (l0 + l2) + (l1 + l3), the last short group one by
+ * one. The host starts chunks on multiples of four rows, so the groups are the call's.
+ */
+function lossSum(losses: usize, rows: i32, inGroups: bool, sumIn: f64): f64 {
+  let sum = sumIn;
+  let r = 0;
+  if (ASC_FEATURE_SIMD && inGroups) {
+    for (; r + 4 <= rows; r += 4) sum = addRowLosses(sum, v128.load(losses + (<usize>r << 2)), 4);
+  }
+  for (; r < rows; r++) sum += <f64>load<f32>(losses + (<usize>r << 2));
+  return sum;
 }
 
 /** Positions p…p+count−1 of a [outers][K][width] block as `count` contiguous rows at tile. */
@@ -155,14 +173,31 @@ function stridedSmall(
     const E5 = expConstant(5), E6 = expConstant(6), E7 = expConstant(7), E8 = expConstant(8), E9 = expConstant(9);
     // Stage 1, pass 1: the columns (loaded with stride) and their max, grouped as small.ts
     // groups them (four classes, then the tail one by one), so that pmax sees the same order.
+    // The block's first position as (outer, inner index), advanced four at a time: a division
+    // per group would cost a tenth of the kernel at K = 21.
+    let outer = block / width;
+    let i = block - outer * width;
     for (let g = 0; g < groups; g++) {
       const r = block + (g << 2);
       const last = min(rows - 1, r + 3);
       const cols = scratch + <usize>g * groupBytes;
-      const o0 = offsetOf(r, K, width);
-      const o1 = offsetOf(min(r + 1, last), K, width);
-      const o2 = offsetOf(min(r + 2, last), K, width);
-      const o3 = offsetOf(last, K, width);
+      let o0: usize, o1: usize, o2: usize, o3: usize;
+      if (i + 3 < width && r + 3 < rows) {
+        o0 = (<usize>outer * <usize>K * <usize>width + <usize>i) << 2;
+        o1 = o0 + 4;
+        o2 = o0 + 8;
+        o3 = o0 + 12;
+      } else {
+        o0 = offsetOf(r, K, width);
+        o1 = offsetOf(min(r + 1, last), K, width);
+        o2 = offsetOf(min(r + 2, last), K, width);
+        o3 = offsetOf(last, K, width);
+      }
+      i += 4;
+      if (i >= width) {
+        outer = (r + 4) / width;
+        i = r + 4 - outer * width;
+      }
       let ov = i32x4.splat(<i32>o0);
       ov = i32x4.replace_lane(ov, 1, <i32>o1);
       ov = i32x4.replace_lane(ov, 2, <i32>o2);

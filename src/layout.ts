@@ -69,9 +69,14 @@ const tileRows = (K: number) => (K <= 64 ? 64 : 4);
 /** Bytes of the strided kernels' `tiles` scratch: a tile of logits (and of targets), or the small path's offsets and row. */
 export const tileBytes = (K: number, soft: boolean) => 16 + 4 * Math.max(tileRows(K) * K * (soft ? 2 : 1), 4 * 32 + K + 4);
 
-/** Rows per chunk of at most `fit` positions: whole outers when one fits, so that a chunk is one copy. */
+/**
+ * Rows per chunk of at most `fit` positions (a multiple of four when ≥ 4): whole outers when
+ * enough fit, so that a chunk is one copy, and always a multiple of four rows, so that every
+ * chunk starts on a small-K group of the call (the kernels sum their losses group by group).
+ */
 export function stridedChunk(fit: number, inner: number): number {
-  return inner <= fit ? Math.floor(fit / inner) * inner : fit;
+  const whole = inner % 4 === 0 ? inner : inner % 2 === 0 ? 2 * inner : 4 * inner;
+  return whole <= fit ? Math.floor(fit / whole) * whole : fit;
 }
 
 /** How positions [r0, r1) lie in the arena: whole outers, or one block [C][r1 − r0]. */

@@ -208,13 +208,15 @@ describe('shapes', () => {
 const threadingOf = (xent: Xent) => (xent as unknown as { threading: Threading }).threading;
 
 describe('pools and async forms: the same bits', () => {
-  it('threads 2 (sync through the workers, chunks starting inside an outer), async on the pool and the copy worker', async () => {
+  it('threads 2 (sync through the workers, chunks starting inside an outer), a 64 KiB arena, async on the pool and the copy worker', async () => {
     const pooled = await createAllBackends({ threads: 2 });
     const small = await createAllBackends({ threads: 2, arenaBytes: 65536 });
-    made.push(...pooled, ...small);
+    // One thread, a 64 KiB arena: many chunks per call, most of them inside an outer.
+    const chunked = await createAllBackends({ arenaBytes: 65536 });
+    made.push(...pooled, ...small, ...chunked);
     for (const xent of [...pooled, ...small]) threadingOf(xent).syncMinElements = 0;
     for (const xent of xents) {
-      const twins = [...pooled, ...small].filter((x) => x.backend === xent.backend);
+      const twins = [...pooled, ...small, ...chunked].filter((x) => x.backend === xent.backend);
       for (const { K, inner, outer } of [{ K: 21, inner: 16384, outer: 1 }, { K: 3, inner: 5, outer: 40 }, { K: 1000, inner: 5, outer: 3 }, { K: 7, inner: 3, outer: 1 }]) {
         const { labels, logits } = makeCase(K * inner, { outer, K, inner, ignoredRate: 0.1 });
         const options = { shape: [outer, K, inner], classAxis: 1, smoothing: 0.1, grad: true, lse: true, reduction: 'none' as const };

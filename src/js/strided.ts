@@ -6,10 +6,9 @@
  * keep bit for bit in step. So a tile of TILE positions is gathered into contiguous rows (a few
  * KiB, in cache), the row kernel runs on it, and the gradient is scattered back: the same code
  * on the same values, hence the bits of the transposed call. The sum is taken from the written
- * row losses in row order, as the row kernels add them (Σ of the f32 losses, one by one).
+ * row losses in row order, as the row kernels add them (the f32 losses, one by one).
  */
 import type { HardRequest, SoftRequest } from '../backend.js';
-import { rowLossSum } from '../threads/sum.js';
 import { hardRows } from './xent.js';
 import { softRows } from './soft.js';
 
@@ -18,6 +17,7 @@ const TILE = 64;
 
 let logitTile = new Float32Array(0);
 let targetTile = new Float32Array(0);
+const lossTile = new Float32Array(TILE);
 
 /** Positions p0…p0+count−1 of data ([outer][K][inner]) as rows of tile, or back (toTile false). */
 function moveTile(data: Float32Array, tile: Float32Array, K: number, inner: number, p0: number, count: number, toTile: boolean): void {
@@ -39,32 +39,40 @@ function tilesFor(K: number, soft: boolean): void {
   if (soft && targetTile.length < TILE * K) targetTile = new Float32Array(TILE * K);
 }
 
+/** The tile's row losses added to sum one by one (as the row kernels add theirs), and copied out when wanted. */
+function addLosses(sum: number, count: number, losses: Float32Array | null, p0: number): number {
+  for (let r = 0; r < count; r++) sum += lossTile[r];
+  if (losses) losses.set(lossTile.subarray(0, count), p0);
+  return sum;
+}
+
 export function hardStrided(request: HardRequest): number {
-  const { logits, labels, rows, numClasses: K, grad, lse } = request;
+  const { logits, labels, rows, numClasses: K, grad, lse, losses } = request;
   const inner = request.inner as number;
-  const losses = request.losses ?? new Float32Array(rows);
   tilesFor(K, false);
   const tile = logitTile;
+  let sum = 0;
   for (let p0 = 0; p0 < rows; p0 += TILE) {
     const count = Math.min(TILE, rows - p0);
     const z = tile.subarray(0, count * K);
     moveTile(logits, tile, K, inner, p0, count, true);
     hardRows({
       ...request, inner: 1, logits: z, labels: labels.subarray(p0, p0 + count), rows: count,
-      grad: grad ? z : null, losses: losses.subarray(p0, p0 + count), lse: lse ? lse.subarray(p0, p0 + count) : null,
+      grad: grad ? z : null, losses: lossTile.subarray(0, count), lse: lse ? lse.subarray(p0, p0 + count) : null,
     });
     if (grad) moveTile(grad, tile, K, inner, p0, count, false);
+    sum = addLosses(sum, count, losses, p0);
   }
-  return rowLossSum(losses, rows, false);
+  return sum;
 }
 
 export function softStrided(request: SoftRequest): number {
-  const { logits, targets, rows, numClasses: K, grad, lse } = request;
+  const { logits, targets, rows, numClasses: K, grad, lse, losses } = request;
   const inner = request.inner as number;
-  const losses = request.losses ?? new Float32Array(rows);
   tilesFor(K, true);
   const tile = logitTile;
   const tTile = targetTile;
+  let sum = 0;
   for (let p0 = 0; p0 < rows; p0 += TILE) {
     const count = Math.min(TILE, rows - p0);
     const z = tile.subarray(0, count * K);
@@ -72,9 +80,10 @@ export function softStrided(request: SoftRequest): number {
     moveTile(targets, tTile, K, inner, p0, count, true);
     softRows({
       ...request, inner: 1, logits: z, targets: tTile.subarray(0, count * K), rows: count,
-      grad: grad ? z : null, losses: losses.subarray(p0, p0 + count), lse: lse ? lse.subarray(p0, p0 + count) : null,
+      grad: grad ? z : null, losses: lossTile.subarray(0, count), lse: lse ? lse.subarray(p0, p0 + count) : null,
     });
     if (grad) moveTile(grad, tile, K, inner, p0, count, false);
+    sum = addLosses(sum, count, losses, p0);
   }
-  return rowLossSum(losses, rows, false);
+  return sum;
 }

@@ -31,7 +31,7 @@ export function hardStridedJob(pool: SharedPool, request: HardRequest, rowWise: 
           at.logits, grad ? at.logits : 0, at.labels, outers, K, width,
           request.smoothing, request.scale, request.ignoreIndex,
           weightAt, request.weightSum, request.zLoss, request.softcap, at.scratch, align16(at.end),
-          at.losses, at.lse, Number(rowWise),
+          at.losses, at.lse, 0, Number(rowWise),
         ],
       };
     },
@@ -61,7 +61,7 @@ export function softStridedJob(pool: SharedPool, request: SoftRequest, rowWise: 
         args: [
           at.logits, at.targets, grad ? at.logits : 0, outers, K, width,
           request.smoothing, request.scale, weightAt, request.temperature,
-          at.losses, at.lse, at.scratch, align16(at.end), Number(rowWise),
+          at.losses, at.lse, at.scratch, align16(at.end), 0, Number(rowWise),
         ],
       };
     },

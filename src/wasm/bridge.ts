@@ -14,7 +14,6 @@ import type { Accumulation, Backend, BatchStorage, HardRequest, LabelCounter, Ro
 import { countLabels, firstBadTarget } from '../js/labels.js';
 import { instantiate, PAGE, MAX_PAGES, type KernelExports, type WasmBackendName } from './instance.js';
 import { copyPositions, chunkShape, stridedChunk, tileBytes } from '../layout.js';
-import { rowLossSum } from '../threads/sum.js';
 
 export const align16 = (bytes: number) => Math.ceil(bytes / 16) * 16;
 
@@ -273,9 +272,9 @@ export class WasmBackend implements Backend {
 
   /**
    * A class axis that is not last (src/layout.ts): chunks of positions copied in as blocks
-   * [outers][K][width] (no transpose), xentStrided or softStrided on them, every row's loss
-   * written, and the sum taken from those in row order as the row kernels sum them, so that it
-   * has the bits of the transposed call whatever the chunks.
+   * [outers][K][width] (no transpose), xentStrided or softStrided on them; chunks start on
+   * multiples of four rows (stridedChunk), so the kernels' sums of their rows' losses, chained
+   * from chunk to chunk, have the bits of the transposed call's.
    */
   private strided(hard: HardRequest | null, soft: SoftRequest | null): number {
     const request = (hard ?? soft) as HardRequest | SoftRequest;
@@ -291,30 +290,30 @@ export class WasmBackend implements Backend {
     const tilesAt = align16(at.end);
     this.ensureBytes(tilesAt + tiles);
     const { f32, i32, kernels } = this;
-    const losses = request.losses ?? new Float32Array(rows);
     if (weight) copy(f32, at.weight >> 2, weight, 0, K);
+    let sum = 0;
     for (let r0 = 0; r0 < rows; r0 += chunk) {
       const r1 = Math.min(rows, r0 + chunk);
       const { outers, width } = chunkShape(r0, r1, inner);
       copyPositions(f32, at.logits >> 2, logits, K, inner, r0, r1, true);
       if (hard) {
         copy(i32, at.labels >> 2, hard.labels, r0, r1);
-        kernels.xentStrided(
+        sum = kernels.xentStrided(
           at.logits, grad ? at.logits : 0, at.labels, outers, K, width,
           hard.smoothing, hard.scale, hard.ignoreIndex, at.weight, hard.weightSum, hard.zLoss, hard.softcap,
-          at.scratch, tilesAt, at.losses, at.lse, rowWise,
+          at.scratch, tilesAt, at.losses, at.lse, sum, rowWise,
         );
       } else if (soft) {
         copyPositions(f32, at.targets >> 2, soft.targets, K, inner, r0, r1, true);
-        kernels.softStrided(
+        sum = kernels.softStrided(
           at.logits, at.targets, grad ? at.logits : 0, outers, K, width,
-          soft.smoothing, soft.scale, at.weight, soft.temperature, at.losses, at.lse, at.scratch, tilesAt, rowWise,
+          soft.smoothing, soft.scale, at.weight, soft.temperature, at.losses, at.lse, at.scratch, tilesAt, sum, rowWise,
         );
       }
       if (grad) copyPositions(f32, at.logits >> 2, grad, K, inner, r0, r1, false);
-      copyOutputs(f32, at, K, r0, r1, null, losses, lse);
+      copyOutputs(f32, at, K, r0, r1, null, request.losses, lse);
     }
-    return rowLossSum(losses, rows, sumsInGroups(this.name, K, hard ? hard.softcap : 0, rowWise));
+    return sum;
   }
 
   /** Softmax per chunk, in place in the arena, then copied to `out` (which may be the logits). */

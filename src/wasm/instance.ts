@@ -24,13 +24,13 @@ export interface KernelExports {
     logits: number, grad: number, labels: number, outers: number, K: number, width: number,
     smoothing: number, scale: number, ignoreIndex: number,
     weight: number, weightSum: number, zLoss: number, softcap: number, scratch: number, tiles: number,
-    losses: number, lse: number, rowWise: boolean,
-  ): void;
+    losses: number, lse: number, sumIn: number, rowWise: boolean,
+  ): number;
   softStrided(
     logits: number, targets: number, grad: number, outers: number, K: number, width: number,
     smoothing: number, scale: number, weight: number, temperature: number,
-    losses: number, lse: number, scratch: number, tiles: number, rowWise: boolean,
-  ): void;
+    losses: number, lse: number, scratch: number, tiles: number, sumIn: number, rowWise: boolean,
+  ): number;
   statsRows(
     logits: number, labels: number, rows: number, K: number,
     invT: number, smoothing: number, ignoreIndex: number,

@@ -1,0 +1,134 @@
+#!/usr/bin/env node
+/**
+ * The class axis not last (`shape`, `classAxis`): segmentation logits N×C×H×W, loss + gradient
+ * (ε = 0.1, mean, the gradient into a reused array) and loss only, three ways on the same values:
+ *
+ *   nchw       crossEntropy(logits, labels, { shape: [N, C, H, W], classAxis: 1 }): strided kernel
+ *   nhwc       the same values already as rows (N·H·W × C), { numClasses: C }: the row kernels
+ *   transpose  NCHW transposed into rows in JS, the rows call (gradient in place), and the
+ *              gradient transposed back into NCHW: what a user without classAxis has to do
+ *
+ *   npm run build && node bench/layout.mjs            # 4×21×128×128, writes bench/layout.json
+ *   node bench/layout.mjs --shapes 4x21x128x128,8x150x64x64 --time 3000 --backend wasm-simd
+ *
+ * Timed ROUND-ROBIN (one sample of each task in turn; see bench/threads.mjs) so that the load's
+ * drift on this shared VM is charged to all three alike; the load average is recorded.
+ * Bars (issue 12): nchw within 1.3× of nhwc, and ≥ 3× faster than transpose.
+ */
+import os from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { spawnSync } from 'node:child_process';
+import { RELAXED_FLAG, relaxedSimdEnabled } from '../scripts/relaxed-simd.mjs';
+
+const { values: args } = parseArgs({
+  options: {
+    shapes: { type: 'string', default: '4x21x128x128' },
+    time: { type: 'string', default: '3000' },
+    'min-samples': { type: 'string', default: '21' },
+    backend: { type: 'string' },
+    out: { type: 'string' },
+  },
+});
+
+// Node 20 runs relaxed SIMD only with the flag (not allowed in NODE_OPTIONS): re-execute once.
+if (!relaxedSimdEnabled() && !process.env.SMOOTHXENT_BENCH_REEXEC && !args.backend) {
+  const child = spawnSync(process.execPath, [RELAXED_FLAG, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+    stdio: 'inherit', env: { ...process.env, SMOOTHXENT_BENCH_REEXEC: '1' },
+  });
+  process.exit(child.status ?? 1);
+}
+
+const { createXent } = await import(new URL('../dist/index.js', import.meta.url));
+const xent = await createXent(args.backend ? { backend: args.backend } : {});
+const timeMs = Number(args.time);
+const minSamples = Number(args['min-samples']);
+const SMOOTHING = 0.1;
+
+/** [N][C][inner] → (N·inner)×C rows, reading contiguously. */
+function toRows(z, N, C, inner, rows) {
+  for (let n = 0; n < N; n++) {
+    for (let c = 0; c < C; c++) {
+      const from = (n * C + c) * inner;
+      const to = n * inner * C + c;
+      for (let i = 0; i < inner; i++) rows[to + i * C] = z[from + i];
+    }
+  }
+  return rows;
+}
+
+/** The inverse, writing contiguously. */
+function fromRows(rows, N, C, inner, z) {
+  for (let n = 0; n < N; n++) {
+    for (let c = 0; c < C; c++) {
+      const to = (n * C + c) * inner;
+      const from = n * inner * C + c;
+      for (let i = 0; i < inner; i++) z[to + i] = rows[from + i * C];
+    }
+  }
+  return z;
+}
+
+function roundRobin(tasks) {
+  const samples = tasks.map(() => []);
+  for (const task of tasks) task.call(); // warm up
+  const started = performance.now();
+  while (samples[0].length < minSamples || performance.now() - started < timeMs * tasks.length) {
+    tasks.forEach((task, i) => {
+      const begin = performance.now();
+      task.call();
+      samples[i].push(performance.now() - begin);
+    });
+  }
+  return samples.map((s) => s.sort((a, b) => a - b)[s.length >> 1]);
+}
+
+const results = [];
+const load = os.loadavg();
+for (const spec of args.shapes.split(',')) {
+  const [N, C, H, W] = spec.split('x').map(Number);
+  const inner = H * W;
+  let seed = 1;
+  const random = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  const logits = Float32Array.from({ length: N * C * inner }, () => (random() - 0.5) * 8);
+  const labels = Int32Array.from({ length: N * inner }, () => Math.floor(random() * C));
+  const rows = toRows(logits, N, C, inner, new Float32Array(logits.length));
+  const grad = new Float32Array(logits.length);
+  const scratch = new Float32Array(logits.length);
+  const shaped = { shape: [N, C, H, W], classAxis: 1, smoothing: SMOOTHING };
+  const plain = { numClasses: C, smoothing: SMOOTHING };
+  // The three agree (the strided call equals the rows call bit for bit; test/layout.test.ts).
+  const a = xent.crossEntropy(logits, labels, { ...shaped, grad }).loss;
+  const b = xent.crossEntropy(rows, labels, plain).loss;
+  if (!Object.is(a, b)) throw new Error(`nchw ${a} ≠ nhwc ${b}`);
+  for (const mode of ['loss+grad', 'loss']) {
+    const withGrad = mode === 'loss+grad';
+    const tasks = [
+      { name: 'nchw', call: () => xent.crossEntropy(logits, labels, withGrad ? { ...shaped, grad } : shaped) },
+      { name: 'nhwc', call: () => xent.crossEntropy(rows, labels, withGrad ? { ...plain, grad } : plain) },
+      {
+        name: 'transpose',
+        call: () => {
+          toRows(logits, N, C, inner, scratch);
+          const result = xent.crossEntropy(scratch, labels, withGrad ? { ...plain, grad: 'inplace' } : plain);
+          if (withGrad) fromRows(scratch, N, C, inner, grad);
+          return result;
+        },
+      },
+    ];
+    const [nchw, nhwc, transpose] = roundRobin(tasks);
+    results.push({ shape: spec, mode, ms: { nchw, nhwc, transpose }, nchwOverNhwc: nchw / nhwc, transposeOverNchw: transpose / nchw });
+  }
+}
+
+const loadAfter = os.loadavg();
+console.log(`backend ${xent.backend}, Node ${process.version}, ${os.cpus()[0]?.model?.trim()} × ${os.cpus().length}, load average ${load[0].toFixed(2)} → ${loadAfter[0].toFixed(2)}`);
+console.log('| N×C×H×W | mode | NCHW classAxis 1 (ms) | NHWC rows (ms) | JS transpose + call (ms) | NCHW ÷ NHWC | transpose ÷ NCHW |');
+console.log('|---|---|---:|---:|---:|---:|---:|');
+for (const r of results) {
+  console.log(`| ${r.shape.replaceAll('x', '×')} | ${r.mode} | ${r.ms.nchw.toFixed(2)} | ${r.ms.nhwc.toFixed(2)} | ${r.ms.transpose.toFixed(2)} | ${r.nchwOverNhwc.toFixed(2)} | ${r.transposeOverNchw.toFixed(2)} |`);
+}
+const out = args.out ?? fileURLToPath(new URL('./layout.json', import.meta.url));
+writeFileSync(out, JSON.stringify({ backend: xent.backend, node: process.version, loadBefore: load, loadAfter, statistic: 'median of round-robin samples, ms per call', results }, null, 2) + '\n');
+xent.dispose();
