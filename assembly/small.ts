@@ -179,6 +179,65 @@ export function exactIfConfident(sums: usize, maxes: usize, groups: i32, block: 
 }
 
 /**
+ * Pass 2 of one group (expColumns) with the flags as compile-time constants: each combination
+ * its own loop. Returns the lanes' S − 1, as expColumns does.
+ */
+// @ts-ignore: decorator
+@inline export function expGroup(
+  cols: usize, K: i32, mv: v128, weight: usize, out: usize, gapOut: usize, keepExps: bool, smoothed: bool,
+  E0: v128, E1: v128, E2: v128, E3: v128, E4: v128, E5: v128, E6: v128, E7: v128, E8: v128, E9: v128,
+): v128 {
+  if (keepExps) {
+    if (!smoothed) return expColumns(cols, K, mv, 0, out, gapOut, true, false, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+    else if (weight) return expColumns(cols, K, mv, weight, out, gapOut, true, true, true, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+    return expColumns(cols, K, mv, 0, out, gapOut, true, true, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+  } else {
+    if (!smoothed) return expColumns(cols, K, mv, 0, out, gapOut, false, false, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+    else if (weight) return expColumns(cols, K, mv, weight, out, gapOut, false, true, true, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+    return expColumns(cols, K, mv, 0, out, gapOut, false, true, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+  }
+}
+
+/** The class weights at byte offsets c0…c3, one per lane. */
+// @ts-ignore: decorator
+@inline export function gatherWeights(weight: usize, c0: usize, c1: usize, c2: usize, c3: usize): v128 {
+  let wy = f32x4.splat(load<f32>(weight + c0));
+  wy = f32x4.replace_lane(wy, 1, load<f32>(weight + c1));
+  wy = f32x4.replace_lane(wy, 2, load<f32>(weight + c2));
+  return f32x4.replace_lane(wy, 3, load<f32>(weight + c3));
+}
+
+/**
+ * Stage 2 of one group, four rows at once in f32 (every loss term is ≥ 0, so f32 keeps the row
+ * loss to a few ulp): returns the rows' losses (0 for ignored rows), stores the first `count`
+ * lse lanes at lseAt (unless 0) and, when alphaAt ≠ 0, the gradient's alpha and label term.
+ */
+// @ts-ignore: decorator
+@inline export function groupLoss(
+  mv: v128, sv: v128, sMinusOne: v128, zy: v128, wy: v128, ignored: v128,
+  keepV: v128, spreadV: v128, weightSumV: v128, zLossV: v128, scaleV: v128, smoothed: bool, zLossOn: bool,
+  lseAt: usize, count: i32, alphaAt: usize, fixAt: usize,
+): v128 {
+  const logS = log1p4(sMinusOne);
+  const lse = f32x4.add(mv, logS);
+  if (lseAt) storeLanes(lseAt, lse, count);
+  // (1−ε)·w_y·(log S + m − z_y) + (ε/K)·(W·log S − Σ_k w_k·(z_k − m)) + zLoss·lse²
+  let loss = f32x4.mul(f32x4.mul(keepV, wy), f32x4.add(logS, f32x4.sub(mv, zy)));
+  if (smoothed) loss = madd(spreadV, f32x4.sub(f32x4.mul(weightSumV, logS), sv), loss);
+  if (zLossOn) loss = madd(f32x4.mul(zLossV, lse), lse, loss);
+  loss = v128.andnot(loss, ignored);
+  if (alphaAt) {
+    // alpha = A/S·scale with A = (1−ε)·w_y + (ε/K)·W + 2·zLoss·lse; fix = (1−ε)·w_y·scale.
+    let A = madd(keepV, wy, f32x4.mul(spreadV, weightSumV));
+    if (zLossOn) A = madd(f32x4.mul(zLossV, f32x4.splat(2)), lse, A);
+    const S = f32x4.add(sMinusOne, f32x4.splat(1));
+    v128.store(alphaAt, v128.andnot(f32x4.mul(f32x4.div(A, S), scaleV), ignored));
+    v128.store(fixAt, v128.andnot(f32x4.mul(f32x4.mul(keepV, wy), scaleV), ignored));
+  }
+  return loss;
+}
+
+/**
  * Rows are taken in blocks of blockGroups(K) groups of four, in three stages per block: (1)
  * transpose, max and exps per group; (2) the per-row loss for every group of the block;
  * (3) the gradient per group. Stage 2 is a chain of dependent steps (a log, a division)
@@ -261,18 +320,7 @@ export function xentSmall(
       // Pass 2: exps in place (when the gradient is wanted), sums of the exps and, when
       // ε > 0, of the (weighted) gaps z_k − m, which are ≤ 0 and so sum without cancellation.
       // The flags are loop-invariant: each combination is its own loop (constants after inlining).
-      const out = sums + (<usize>g << 4);
-      const gapOut = gapSums + (<usize>g << 4);
-      let sMinusOne: v128;
-      if (grad) {
-        if (!smoothed) sMinusOne = expColumns(cols, K, mv, 0, out, gapOut, true, false, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-        else if (weight) sMinusOne = expColumns(cols, K, mv, weight, out, gapOut, true, true, true, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-        else sMinusOne = expColumns(cols, K, mv, 0, out, gapOut, true, true, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-      } else {
-        if (!smoothed) sMinusOne = expColumns(cols, K, mv, 0, out, gapOut, false, false, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-        else if (weight) sMinusOne = expColumns(cols, K, mv, weight, out, gapOut, false, true, true, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-        else sMinusOne = expColumns(cols, K, mv, 0, out, gapOut, false, true, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-      }
+      const sMinusOne = expGroup(cols, K, mv, weight, sums + (<usize>g << 4), gapSums + (<usize>g << 4), grad != 0, smoothed, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
       confident = v128.or(confident, f32x4.lt(sMinusOne, f32x4.splat(CONFIDENT_SUM)));
     }
     // Confident rows: S − 1 from the exact pass over their logits (a block without one skips
@@ -310,30 +358,13 @@ export function xentSmall(
       zy = f32x4.replace_lane(zy, 1, load<f32>(logits + <usize>min(r + 1, last) * rowBytes + c1));
       zy = f32x4.replace_lane(zy, 2, load<f32>(logits + <usize>min(r + 2, last) * rowBytes + c2));
       zy = f32x4.replace_lane(zy, 3, load<f32>(logits + <usize>last * rowBytes + c3));
-      let wy = f32x4.splat(1);
-      if (weight) {
-        wy = f32x4.splat(load<f32>(weight + c0));
-        wy = f32x4.replace_lane(wy, 1, load<f32>(weight + c1));
-        wy = f32x4.replace_lane(wy, 2, load<f32>(weight + c2));
-        wy = f32x4.replace_lane(wy, 3, load<f32>(weight + c3));
-      }
-      const logS = log1p4(sMinusOne);
-      const lse = f32x4.add(mv, logS);
-      if (lseOut) storeLanes(lseOut + (<usize>r << 2), lse, count);
-      // (1−ε)·w_y·(log S + m − z_y) + (ε/K)·(W·log S − Σ_k w_k·(z_k − m)) + zLoss·lse²
-      let loss = f32x4.mul(f32x4.mul(keepV, wy), f32x4.add(logS, f32x4.sub(mv, zy)));
-      if (smoothed) loss = madd(spreadV, f32x4.sub(f32x4.mul(weightSumV, logS), sv), loss);
-      if (zLoss != 0) loss = madd(f32x4.mul(zLossV, lse), lse, loss);
-      loss = v128.andnot(loss, ignored);
+      const wy = weight ? gatherWeights(weight, c0, c1, c2, c3) : f32x4.splat(1);
+      const loss = groupLoss(
+        mv, sv, sMinusOne, zy, wy, ignored, keepV, spreadV, weightSumV, zLossV, scaleV, smoothed, zLoss != 0,
+        lseOut ? lseOut + (<usize>r << 2) : 0, count, grad ? alphaAt + (<usize>g << 4) : 0, fixAt + (<usize>g << 4),
+      );
       if (losses) storeLanes(losses + (<usize>r << 2), loss, count);
       sum = addRowLosses(sum, loss, count);
-      if (!grad) continue;
-      // alpha = A/S·scale with A = (1−ε)·w_y + (ε/K)·W + 2·zLoss·lse; fix = (1−ε)·w_y·scale.
-      let A = madd(keepV, wy, f32x4.mul(spreadV, weightSumV));
-      if (zLoss != 0) A = madd(f32x4.mul(zLossV, f32x4.splat(2)), lse, A);
-      const S = f32x4.add(sMinusOne, f32x4.splat(1));
-      v128.store(alphaAt + (<usize>g << 4), v128.andnot(f32x4.mul(f32x4.div(A, S), scaleV), ignored));
-      v128.store(fixAt + (<usize>g << 4), v128.andnot(f32x4.mul(f32x4.mul(keepV, wy), scaleV), ignored));
     }
     if (!grad) continue;
     // Stage 3: per group, g = e·alpha − beta·w_k lane-wise, back to the rows through 4×4

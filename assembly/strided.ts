@@ -28,10 +28,10 @@
 import { xentRows } from './xent';
 import { softRows } from './soft';
 import {
-  SMALL_K, addRowLosses, blockGroups, expColumns, gatherColumn, lane, storeLanes, storeRowsTail,
+  SMALL_K, addRowLosses, blockGroups, expGroup, gatherColumn, gatherWeights, groupLoss, lane, storeLanes, storeRowsTail,
 } from './small';
 import { rowExpSumMinusOneExact, CONFIDENT_SUM } from './rows';
-import { expConstant, log1p4, madd } from './exp';
+import { expConstant, madd } from './exp';
 
 /** Rows of a tile for the tile path (must match tileRows in src/layout.ts). */
 // @ts-ignore: decorator
@@ -110,28 +110,25 @@ function lossSum(losses: usize, rows: i32, inGroups: bool, sumIn: f64): f64 {
 
 /** Positions p…p+count−1 of a [outers][K][width] block as `count` contiguous rows at tile. */
 function gatherTile(src: usize, tile: usize, p: i32, count: i32, K: i32, width: i32): void {
-  const stride = <usize>width << 2;
-  const rowBytes = <usize>K << 2;
-  for (let j = 0; j < count; j++) {
-    let from = src + offsetOf(p + j, K, width);
-    const row = tile + <usize>j * rowBytes;
-    for (let k = 0; k < K; k++) {
-      store<f32>(row + (<usize>k << 2), load<f32>(from));
-      from += stride;
-    }
-  }
+  moveTile(src, tile, p, count, K, width, true);
 }
 
 /** The inverse of gatherTile. */
 function scatterTile(tile: usize, dst: usize, p: i32, count: i32, K: i32, width: i32): void {
+  moveTile(dst, tile, p, count, K, width, false);
+}
+
+// @ts-ignore: decorator
+@inline function moveTile(block: usize, tile: usize, p: i32, count: i32, K: i32, width: i32, toTile: bool): void {
   const stride = <usize>width << 2;
   const rowBytes = <usize>K << 2;
   for (let j = 0; j < count; j++) {
-    let to = dst + offsetOf(p + j, K, width);
+    let at = block + offsetOf(p + j, K, width);
     const row = tile + <usize>j * rowBytes;
     for (let k = 0; k < K; k++) {
-      store<f32>(to, load<f32>(row + (<usize>k << 2)));
-      to += stride;
+      if (toTile) store<f32>(row + (<usize>k << 2), load<f32>(at));
+      else store<f32>(at, load<f32>(row + (<usize>k << 2)));
+      at += stride;
     }
   }
 }
@@ -254,17 +251,7 @@ function stridedSmall(
     for (let g = 0; g < groups; g++) {
       const cols = scratch + <usize>g * groupBytes;
       const mv = v128.load(maxes + (<usize>g << 4));
-      const out = sums + (<usize>g << 4);
-      const gapOut = gapSums + (<usize>g << 4);
-      if (grad) {
-        if (!smoothed) expColumns(cols, K, mv, 0, out, gapOut, true, false, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-        else if (weight) expColumns(cols, K, mv, weight, out, gapOut, true, true, true, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-        else expColumns(cols, K, mv, 0, out, gapOut, true, true, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-      } else {
-        if (!smoothed) expColumns(cols, K, mv, 0, out, gapOut, false, false, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-        else if (weight) expColumns(cols, K, mv, weight, out, gapOut, false, true, true, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-        else expColumns(cols, K, mv, 0, out, gapOut, false, true, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-      }
+      expGroup(cols, K, mv, weight, sums + (<usize>g << 4), gapSums + (<usize>g << 4), grad != 0, smoothed, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
     }
     // Confident rows: S − 1 from the exact pass over the row, gathered into one contiguous
     // row first (rowExpSumMinusOneExact's lanes run along the row, as in small.ts).
@@ -311,27 +298,12 @@ function stridedSmall(
       zy = f32x4.replace_lane(zy, 1, load<f32>(logits + <usize>i32x4.extract_lane(ov, 1) + <usize>k1 * stride));
       zy = f32x4.replace_lane(zy, 2, load<f32>(logits + <usize>i32x4.extract_lane(ov, 2) + <usize>k2 * stride));
       zy = f32x4.replace_lane(zy, 3, load<f32>(logits + <usize>i32x4.extract_lane(ov, 3) + <usize>k3 * stride));
-      let wy = f32x4.splat(1);
-      if (weight) {
-        wy = f32x4.splat(load<f32>(weight + (<usize>k0 << 2)));
-        wy = f32x4.replace_lane(wy, 1, load<f32>(weight + (<usize>k1 << 2)));
-        wy = f32x4.replace_lane(wy, 2, load<f32>(weight + (<usize>k2 << 2)));
-        wy = f32x4.replace_lane(wy, 3, load<f32>(weight + (<usize>k3 << 2)));
-      }
-      const logS = log1p4(sMinusOne);
-      const lse = f32x4.add(mv, logS);
-      if (lseOut) storeLanes(lseOut + (<usize>r << 2), lse, count);
-      let loss = f32x4.mul(f32x4.mul(keepV, wy), f32x4.add(logS, f32x4.sub(mv, zy)));
-      if (smoothed) loss = madd(spreadV, f32x4.sub(f32x4.mul(weightSumV, logS), sv), loss);
-      if (zLoss != 0) loss = madd(f32x4.mul(zLossV, lse), lse, loss);
-      loss = v128.andnot(loss, ignored);
+      const wy = weight ? gatherWeights(weight, <usize>k0 << 2, <usize>k1 << 2, <usize>k2 << 2, <usize>k3 << 2) : f32x4.splat(1);
+      const loss = groupLoss(
+        mv, sv, sMinusOne, zy, wy, ignored, keepV, spreadV, weightSumV, zLossV, scaleV, smoothed, zLoss != 0,
+        lseOut ? lseOut + (<usize>r << 2) : 0, count, grad ? alphaAt + (<usize>g << 4) : 0, fixAt + (<usize>g << 4),
+      );
       storeLanes(losses + (<usize>r << 2), loss, count);
-      if (!grad) continue;
-      let A = madd(keepV, wy, f32x4.mul(spreadV, weightSumV));
-      if (zLoss != 0) A = madd(f32x4.mul(zLossV, f32x4.splat(2)), lse, A);
-      const S = f32x4.add(sMinusOne, f32x4.splat(1));
-      v128.store(alphaAt + (<usize>g << 4), v128.andnot(f32x4.mul(f32x4.div(A, S), scaleV), ignored));
-      v128.store(fixAt + (<usize>g << 4), v128.andnot(f32x4.mul(f32x4.mul(keepV, wy), scaleV), ignored));
     }
     if (!grad) continue;
     // Stage 3: g = e·alpha − beta·w_k per column, stored with stride (no transpose back),
