@@ -86,6 +86,15 @@ const softRows: Float32Array = xent.softCrossEntropy(logits, targets, { numClass
 // @ts-expect-error ignoreIndex is not an option of softCrossEntropy
 xent.softCrossEntropy(logits, targets, { numClasses, ignoreIndex: 3 });
 
+// --- the class axis anywhere: shape (and classAxis) instead of numClasses
+const shapedGrad: Float32Array = xent.crossEntropy(logits, labels, { shape: [2, 10, 3], classAxis: 1, grad: true }).grad;
+const shapedLosses: Float32Array = xent.softCrossEntropy(logits, targets, { shape: [2, 10, 3], classAxis: -2, reduction: 'none' }).losses;
+const shapedBoth: number = xent.crossEntropy(logits, labels, { shape: [6, 10], numClasses }).loss;
+// @ts-expect-error neither numClasses nor shape
+xent.crossEntropy(logits, labels, { smoothing: 0.1 });
+// @ts-expect-error a batch has no shape
+batch.crossEntropy({ shape: [2, 10] });
+
 // --- batches
 const batchGrad: Float32Array = batch.crossEntropy({ grad: true }).grad;
 const batchInplace: Float32Array = batch.crossEntropy({ grad: 'inplace', reduction: 'none' }).grad;
@@ -97,4 +106,4 @@ batch.crossEntropy({ grad: new Float32Array(40) });
 // @ts-expect-error numClasses is fixed by the batch
 batch.crossEntropy({ numClasses: 10 });
 
-export { widened, kept, grad, loss, into, inplace, maybe, maybeToo, losses, lse, total, wide, softGrad, softLse, softLoss, softRows, batchGrad, batchInplace, batchLoss };
+export { shapedGrad, shapedLosses, shapedBoth, widened, kept, grad, loss, into, inplace, maybe, maybeToo, losses, lse, total, wide, softGrad, softLse, softLoss, softRows, batchGrad, batchInplace, batchLoss };
