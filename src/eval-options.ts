@@ -5,9 +5,9 @@
  * right-typed value outside its range, each naming the argument and showing the value.
  */
 import type { IndexArray, LabelCounter } from './backend.js';
-import { callOf, checkKnownKeys, checkLogits, checkNumClasses, checkOptionsObject, checkRows, describe, labelsOf, number, booleanOf, overlapsLogits } from './options.js';
+import { LAYOUT_KEYS, callOf, checkKnownKeys, checkLogits, checkNumClasses, checkOptionsObject, checkRows, describe, labelsOf, number, booleanOf, overlapsLogits } from './options.js';
 import type { ResolvedEvaluatorOptions } from './types.js';
-import { fromRowLayout, LAYOUT_KEYS, toRowLayout } from './layout.js';
+import { fromRowLayout, toRowLayout } from './layout.js';
 
 /** The smallest temperature (and temperature bound): its inverse must be a finite float32. */
 const MIN_TEMPERATURE = 1e-30;

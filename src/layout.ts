@@ -60,9 +60,6 @@ export function classLayoutOf(options: Record<string, unknown>, length: number, 
   return { numClasses: C, inner, rows: length / C };
 }
 
-/** The option names of a call that takes a class layout. */
-export const LAYOUT_KEYS = ['shape', 'classAxis'] as const;
-
 /** Rows of a tile on the kernels' tile path (must match tileRows in assembly/strided.ts). */
 const tileRows = (K: number) => (K <= 64 ? 64 : 4);
 

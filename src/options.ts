@@ -6,7 +6,7 @@
  */
 import type { HardRequest, IndexArray, LabelCounter, SoftRequest, TargetChecker } from './backend.js';
 import { countLabels } from './js/labels.js';
-import { classLayoutOf, LAYOUT_KEYS } from './layout.js';
+import { classLayoutOf } from './layout.js';
 import type { CommonOptions, GradOption, Reduction, SoftCrossEntropyOptions } from './types.js';
 
 /** A short, readable rendering of a bad value for an error message (shared with seed.ts). */
@@ -164,6 +164,12 @@ function outputsOf(options: CommonOptions, rows: number, logits: Float32Array, w
     lse: booleanOf(options.lse, `${where}: lse`) ? new Float32Array(rows) : null,
   };
 }
+
+/**
+ * The option names of a call that takes a class layout (src/layout.ts). Defined here, not there:
+ * layout.ts imports this module, and a constant read while the modules load must not cross that cycle.
+ */
+export const LAYOUT_KEYS = ['shape', 'classAxis'] as const;
 
 const HARD_KEYS = ['numClasses', 'smoothing', 'reduction', 'grad', 'gradScale', 'weight', 'lse', 'ignoreIndex', 'zLoss', 'softcap', ...LAYOUT_KEYS] as const;
 const SOFT_KEYS = ['numClasses', 'smoothing', 'reduction', 'grad', 'gradScale', 'weight', 'lse', 'temperature', ...LAYOUT_KEYS] as const;

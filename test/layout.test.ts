@@ -17,6 +17,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createXent, type Xent } from '../src/index.js';
 import type { Threading } from '../src/threads/index.js';
+import { testOverrides } from '../src/threads/platform.js';
 import { createAllBackends } from './backends.js';
 import { assertIdentical, assertMatchesReference, assertUnchanged, makeRandom, gaussian, perturbationForSoftcap, perturbationForTemperature, snapshot } from './generators.js';
 import { referenceCrossEntropy, referenceSoftCrossEntropy } from './reference.js';
@@ -233,6 +234,31 @@ describe('pools and async forms: the same bits', () => {
         for (const twin of twins) {
           assertIdentical(twin.softCrossEntropy(logits, targets, { ...options, lse: false, reduction: 'sum' }) as never, soft as never, `${what} soft threads 2`);
         }
+      }
+    }
+  }, TIMEOUT);
+});
+
+describe('the copy worker (no shared memory): whole outers per message', () => {
+  it('every backend: crossEntropyAsync and softCrossEntropyAsync equal the sync call', async () => {
+    testOverrides.sharedMemory = false;
+    let copies: Xent[];
+    try {
+      copies = await createAllBackends({ threads: 2 });
+    } finally {
+      testOverrides.sharedMemory = null;
+    }
+    made.push(...copies);
+    for (const xent of copies) {
+      expect(xent.sharedMemory).toBe(false);
+      const single = xents.find((x) => x.backend === xent.backend) as Xent;
+      for (const { K, inner, outer } of [{ K: 21, inner: 16384, outer: 2 }, { K: 5, inner: 3, outer: 50 }, { K: 1000, inner: 4, outer: 2 }]) {
+        const { labels, logits } = makeCase(K * inner + 1, { outer, K, inner, ignoredRate: 0.1 });
+        const options = { shape: [outer, K, inner], classAxis: 1, smoothing: 0.1, grad: true, lse: true };
+        const what = `${xent.backend} copies K=${K} inner=${inner}`;
+        assertIdentical((await xent.crossEntropyAsync(logits, labels, options)) as never, single.crossEntropy(logits, labels, options) as never, what);
+        const targets = new Float32Array(logits.length).fill(1 / K);
+        assertIdentical((await xent.softCrossEntropyAsync(logits, targets, options)) as never, single.softCrossEntropy(logits, targets, options) as never, `${what} soft`);
       }
     }
   }, TIMEOUT);
