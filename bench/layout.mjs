@@ -11,8 +11,9 @@
  *   npm run build && node bench/layout.mjs            # 4×21×128×128, writes bench/layout.json
  *   node bench/layout.mjs --shapes 4x21x128x128,8x150x64x64 --time 3000 --backend wasm-simd
  *
- * Timed ROUND-ROBIN (one sample of each task in turn; see bench/threads.mjs) so that the load's
- * drift on this shared VM is charged to all three alike; the load average is recorded.
+ * Timed ROUND-ROBIN (bench/round-robin.mjs: one sample of each task in turn, a GC before each
+ * round) so that the load's drift on this shared VM is charged to all three alike; the load
+ * average is recorded.
  * Bars (issue 12): nchw within 1.3× of nhwc, and ≥ 3× faster than transpose.
  */
 import os from 'node:os';
@@ -21,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
 import { RELAXED_FLAG, relaxedSimdEnabled } from '../scripts/relaxed-simd.mjs';
+import { roundRobin } from './round-robin.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -70,20 +72,6 @@ function fromRows(rows, N, C, inner, z) {
   return z;
 }
 
-function roundRobin(tasks) {
-  const samples = tasks.map(() => []);
-  for (const task of tasks) task.call(); // warm up
-  const started = performance.now();
-  while (samples[0].length < minSamples || performance.now() - started < timeMs * tasks.length) {
-    tasks.forEach((task, i) => {
-      const begin = performance.now();
-      task.call();
-      samples[i].push(performance.now() - begin);
-    });
-  }
-  return samples.map((s) => s.sort((a, b) => a - b)[s.length >> 1]);
-}
-
 const results = [];
 const load = os.loadavg();
 for (const spec of args.shapes.split(',')) {
@@ -117,7 +105,7 @@ for (const spec of args.shapes.split(',')) {
         },
       },
     ];
-    const [nchw, nhwc, transpose] = roundRobin(tasks);
+    const [nchw, nhwc, transpose] = (await roundRobin(tasks, { timeMs, minSamples })).map((timed) => timed.medianMs);
     results.push({ shape: spec, mode, ms: { nchw, nhwc, transpose }, nchwOverNhwc: nchw / nhwc, transposeOverNchw: transpose / nchw });
   }
 }
