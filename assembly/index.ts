@@ -9,6 +9,7 @@ export { aceOfKeys } from './calibration';
 export { temperatureRows, temperatureSum } from './temperature';
 export { softmaxRows } from './softmax';
 export { xentStrided, softStrided } from './strided';
+export { decodeHalf, encodeHalf, xentRowsHalf, softRowsHalf } from './half';
 
 /** First free byte after the static data: the host's arena starts here (16-aligned). */
 export function heapBase(): usize {

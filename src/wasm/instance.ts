@@ -46,6 +46,11 @@ export interface KernelExports {
   temperatureSum(labels: number, rows: number, ignoreIndex: number, rowsIn: number, sums: number): void;
   aceOfKeys(keys: number, n: number, bins: number, scratch: number): number;
   softmaxRows(logits: number, out: number, rows: number, K: number, invT: number, log: boolean): void;
+  /** assembly/half.ts: the 16-bit forms (format 1 float16, 2 bfloat16; encodeGrad: write the gradient as 16 bits). */
+  xentRowsHalf(format: number, encodeGrad: number, ...xentRows: Parameters<KernelExports['xentRows']>): number;
+  softRowsHalf(format: number, encodeGrad: number, ...softRows: Parameters<KernelExports['softRows']>): number;
+  decodeHalf(src: number, dst: number, n: number, format: number): void;
+  encodeHalf(src: number, dst: number, n: number, format: number): void;
   labelScan(labels: number, n: number, K: number, ignoreIndex: number): number;
   labelWeightSum(labels: number, n: number, weight: number, ignoreIndex: number, sumIn: number): number;
   firstBadTarget(targets: number, n: number): number;
