@@ -19,6 +19,24 @@ export type LabelCounter = (labels: IndexArray, numClasses: number, ignoreIndex:
 /** The first index of a target that is not a probability ≥ 0 (NaN included), or −1. */
 export type TargetChecker = (targets: Float32Array) => number;
 
+/** The format of 16-bit logits (src/dtype.ts). */
+export type HalfFormat = 'float16' | 'bfloat16';
+
+/** Kernel codes of the formats (must match assembly/half.ts). */
+export const HALF_FORMATS: Record<HalfFormat, number> = { float16: 1, bfloat16: 2 };
+
+/**
+ * 16-bit logits: their bits, their format, and where to write a 16-bit gradient (the logits'
+ * format, rounded to nearest even from the f32 gradient; may be `bits` itself: 'inplace'), or
+ * null. A request with `half` has an empty `logits`; its `grad` is then a Float32Array
+ * gradient or null (never both gradients).
+ */
+export interface HalfLogits {
+  bits: Uint16Array;
+  format: HalfFormat;
+  grad: Uint16Array | null;
+}
+
 export interface HardRequest {
   logits: Float32Array;
   labels: IndexArray;
@@ -51,6 +69,8 @@ export interface HardRequest {
    * laid out [rows / inner][numClasses][inner]; labels, losses and lse in row order. Default 1.
    */
   inner?: number;
+  /** 16-bit logits, or absent / null (float32 `logits`). */
+  half?: HalfLogits | null;
 }
 
 export interface SoftRequest {
@@ -69,6 +89,7 @@ export interface SoftRequest {
   rowWise?: boolean;
   /** As in HardRequest; targets are laid out as the logits. */
   inner?: number;
+  half?: HalfLogits | null;
 }
 
 /** Softmax of z/T per row (or its log) into `out`, which may be `logits` itself. */

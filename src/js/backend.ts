@@ -8,12 +8,14 @@ import { softmax } from './softmax.js';
 import { rowStats, accumulateStats } from './stats.js';
 import { temperatureSums } from './temperature.js';
 import { ace } from './calibration.js';
+import { halfRows } from './half.js';
 
 export class JsBackend implements Backend {
   readonly name = 'js' as const;
 
-  hard = (request: HardRequest) => ((request.inner ?? 1) > 1 ? hardStrided(request) : hardRows(request));
-  soft = (request: SoftRequest) => ((request.inner ?? 1) > 1 ? softStrided(request) : softRows(request));
+  // 16-bit logits come in rows only (the facade rejects them with the class axis not last).
+  hard: Backend['hard'] = (request) => (request.half ? halfRows(hardRows, request) : (request.inner ?? 1) > 1 ? hardStrided(request) : hardRows(request));
+  soft: Backend['soft'] = (request) => (request.half ? halfRows(softRows, request) : (request.inner ?? 1) > 1 ? softStrided(request) : softRows(request));
   countLabels = countLabels;
   firstBadTarget = firstBadTarget;
   softmax = softmax;
