@@ -18,7 +18,7 @@ import { prepareRowStats, prepareSoftmax } from './eval-options.js';
 import { rowsCall } from './layout.js';
 import { pooledBackend } from './threads/pooled.js';
 import { compile, type WasmBackendName } from './wasm/load.js';
-import { BACKENDS, type AsyncOptions, type Batch, type BatchOptions, type BackendName, type CreateOptions, type Evaluator, type EvaluationResult, type Reduction, type TemperatureFit, type Xent } from './types.js';
+import { BACKENDS, type Logits, type AsyncOptions, type Batch, type BatchOptions, type BackendName, type CreateOptions, type Evaluator, type EvaluationResult, type Reduction, type TemperatureFit, type Xent } from './types.js';
 
 export * from './types.js';
 export { labelSmooth, crossEntropyFromProbs, explain, optimalLogitGap, softmax, klDivergence } from './seed.js';
@@ -34,7 +34,7 @@ const MIN_ARENA_BYTES = 64 * 1024;
  * counted, or their total weight) rides along with 'mean' and 'sum'.
  */
 function resultOf(sum: number, outputs: Outputs, denominator: number, count: number) {
-  const extra: { grad?: Float32Array; lse?: Float32Array } = {};
+  const extra: { grad?: ArrayBufferView; lse?: Float32Array } = {};
   if (outputs.grad) extra.grad = outputs.grad;
   if (outputs.lse) extra.lse = outputs.lse;
   if (outputs.reduction === 'none') return { losses: outputs.losses as Float32Array, ...extra };
@@ -47,21 +47,30 @@ function resultOf(sum: number, outputs: Outputs, denominator: number, count: num
  * 'mean' with nothing counted: loss 0 and a zero gradient, whatever the logits hold (the
  * kernel's gradient would be 0·p, which is NaN for non-finite rows). lse is still computed.
  */
-function countsNothing(request: HardRequest, reduction: Reduction, denominator: number): request is HardRequest & { grad: Float32Array } {
-  return reduction === 'mean' && !(denominator > 0) && request.grad !== null;
+function countsNothing(request: HardRequest, reduction: Reduction, denominator: number): boolean {
+  return reduction === 'mean' && !(denominator > 0) && (request.grad !== null || Boolean(request.half?.grad));
+}
+
+/** The request without its gradient (f32 or 16-bit). */
+const withoutGrad = (request: HardRequest): HardRequest => ({ ...request, grad: null, half: request.half ? { ...request.half, grad: null } : null });
+
+/** Zeros the gradient (16-bit zeros are +0 bits too). */
+function zeroGrad(request: HardRequest): void {
+  request.grad?.fill(0);
+  request.half?.grad?.fill(0);
 }
 
 function runHard(hard: (request: HardRequest) => number, request: HardRequest, reduction: Reduction, denominator: number): number {
   if (!countsNothing(request, reduction, denominator)) return hard(request);
-  const sum = request.lse ? hard({ ...request, grad: null }) : 0;
-  request.grad.fill(0);
+  const sum = request.lse ? hard(withoutGrad(request)) : 0;
+  zeroGrad(request);
   return sum;
 }
 
 async function runHardAsync(hard: (request: HardRequest) => Promise<number>, request: HardRequest, reduction: Reduction, denominator: number): Promise<number> {
   if (!countsNothing(request, reduction, denominator)) return hard(request);
-  const sum = request.lse ? await hard({ ...request, grad: null }) : 0;
-  request.grad.fill(0);
+  const sum = request.lse ? await hard(withoutGrad(request)) : 0;
+  zeroGrad(request);
   return sum;
 }
 
@@ -109,7 +118,7 @@ class XentImpl implements Xent {
   /** The target checker of the backend a call of this size runs on. */
   private readonly checker = (rows: number, numClasses: number) => this.pick(rows, numClasses).firstBadTarget;
 
-  crossEntropy(logits: Float32Array, labels: unknown, options: unknown) {
+  crossEntropy(logits: Logits, labels: unknown, options: unknown) {
     this.checkAlive('crossEntropy');
     const { request, outputs, denominator, counted } = prepareHard(logits, labels, options, this.counter);
     const backend = this.pick(request.rows, request.numClasses);
@@ -119,7 +128,7 @@ class XentImpl implements Xent {
     return resultOf(sum, outputs, denominator, counted) as never;
   }
 
-  softCrossEntropy(logits: Float32Array, targets: Float32Array, options: unknown) {
+  softCrossEntropy(logits: Logits, targets: Float32Array, options: unknown) {
     this.checkAlive('softCrossEntropy');
     const { request, outputs, denominator } = prepareSoft(logits, targets, options, this.checker);
     const backend = this.pick(request.rows, request.numClasses);
@@ -128,7 +137,7 @@ class XentImpl implements Xent {
     return resultOf(sum, outputs, denominator, request.rows) as never;
   }
 
-  async crossEntropyAsync(logits: Float32Array, labels: unknown, options: unknown) {
+  async crossEntropyAsync(logits: Logits, labels: unknown, options: unknown) {
     const where = 'crossEntropyAsync';
     this.checkAlive(where);
     const { request, outputs, denominator, counted, signal } = prepareHard(logits, labels, options, this.counter, where);
@@ -142,7 +151,7 @@ class XentImpl implements Xent {
     return resultOf(sum, outputs, denominator, counted) as never;
   }
 
-  async softCrossEntropyAsync(logits: Float32Array, targets: Float32Array, options: unknown) {
+  async softCrossEntropyAsync(logits: Logits, targets: Float32Array, options: unknown) {
     const where = 'softCrossEntropyAsync';
     this.checkAlive(where);
     const { request, outputs, denominator, signal } = prepareSoft(logits, targets, options, null, where);

@@ -8,6 +8,7 @@ import type { HardRequest, IndexArray, LabelCounter, SoftRequest, TargetChecker 
 import { countLabels } from './js/labels.js';
 import { classLayoutOf } from './layout.js';
 import type { CommonOptions, GradOption, Reduction, SoftCrossEntropyOptions } from './types.js';
+import { halfGradOf, halfGradOverlaps, logitsInputOf } from './dtype.js';
 
 /** A short, readable rendering of a bad value for an error message (shared with seed.ts). */
 export function describe(value: unknown): string {
@@ -84,6 +85,31 @@ export function callOf(logits: unknown, options: unknown, keys: readonly string[
   return { logits, options, numClasses, rows: checkRows(logits, numClasses, where), inner: 1 };
 }
 
+/**
+ * callOf for calls that take 16-bit logits too (src/dtype.ts): `logits` is then empty and
+ * `half` holds the bits; the grad option is checked here, against the logits as given.
+ */
+function halfCallOf(input: unknown, given: unknown, keys: readonly string[], where: string) {
+  if (input instanceof Float32Array) {
+    const call = callOf(input, given, keys, where);
+    logitsInputOf(input, call.options.dtype, where);
+    const grad = gradOf(call.options.grad as GradOption | undefined, input, where);
+    return { ...call, half: null, grad, shown: grad as ArrayBufferView | null };
+  }
+  checkOptionsObject(given, where);
+  checkKnownKeys(given, keys, where);
+  const { logits, half } = logitsInputOf(input, given.dtype, where);
+  const bits = (half as NonNullable<typeof half>).bits;
+  const classLayout = classLayoutOf(given, bits.length, where);
+  if (classLayout && classLayout.inner > 1) {
+    throw new RangeError(`${where}: 16-bit logits (dtype ${describe(half?.format)}) and a class axis that is not the last (shape ${describe(given.shape)}, classAxis ${describe(given.classAxis)}) cannot be combined yet: decode the logits to a Float32Array, or pass them with the class axis last`);
+  }
+  const numClasses = classLayout ? classLayout.numClasses : checkNumClasses(given.numClasses, where);
+  const rows = classLayout ? classLayout.rows : checkRows(bits as unknown as Float32Array, numClasses, where);
+  const { grad, shown } = halfGradOf(given.grad, half as NonNullable<typeof half>, input, where);
+  return { logits, options: given, numClasses, rows, half, grad, shown, inner: 1 };
+}
+
 export function reductionOf(value: unknown, where: string): Reduction {
   if (value === undefined) return 'mean';
   if (value === 'mean' || value === 'sum' || value === 'none') return value;
@@ -150,16 +176,17 @@ function gradOf(value: GradOption | undefined, logits: Float32Array, where: stri
 
 export interface Outputs {
   reduction: Reduction;
-  grad: Float32Array | null;
+  /** The gradient as the result shows it (with 16-bit logits maybe a 16-bit array, or the logits: 'inplace'). */
+  grad: ArrayBufferView | null;
   losses: Float32Array | null;
   lse: Float32Array | null;
 }
 
-function outputsOf(options: CommonOptions, rows: number, logits: Float32Array, where: string): Outputs {
+function outputsOf(options: CommonOptions, rows: number, logits: Float32Array, where: string, grad: ArrayBufferView | null = gradOf(options.grad, logits, where)): Outputs {
   const reduction = reductionOf(options.reduction, where);
   return {
     reduction,
-    grad: gradOf(options.grad, logits, where),
+    grad,
     losses: reduction === 'none' ? new Float32Array(rows) : null,
     lse: booleanOf(options.lse, `${where}: lse`) ? new Float32Array(rows) : null,
   };
@@ -171,8 +198,8 @@ function outputsOf(options: CommonOptions, rows: number, logits: Float32Array, w
  */
 export const LAYOUT_KEYS = ['shape', 'classAxis'] as const;
 
-const HARD_KEYS = ['numClasses', 'smoothing', 'reduction', 'grad', 'gradScale', 'weight', 'lse', 'ignoreIndex', 'zLoss', 'softcap', ...LAYOUT_KEYS] as const;
-const SOFT_KEYS = ['numClasses', 'smoothing', 'reduction', 'grad', 'gradScale', 'weight', 'lse', 'temperature', ...LAYOUT_KEYS] as const;
+const HARD_KEYS = ['numClasses', 'smoothing', 'reduction', 'grad', 'gradScale', 'weight', 'lse', 'ignoreIndex', 'zLoss', 'softcap', ...LAYOUT_KEYS, 'dtype'] as const;
+const SOFT_KEYS = ['numClasses', 'smoothing', 'reduction', 'grad', 'gradScale', 'weight', 'lse', 'temperature', ...LAYOUT_KEYS, 'dtype'] as const;
 
 export interface Prepared<R> {
   request: R;
@@ -329,10 +356,11 @@ export function prepareHard(
   input: unknown, labels: unknown, given: unknown, count: (rows: number, numClasses: number) => LabelCounter,
   where: 'crossEntropy' | 'crossEntropyAsync' = 'crossEntropy',
 ): Prepared<HardRequest> {
-  const { logits, options, numClasses, rows, inner } = callOf(input, given, where === 'crossEntropy' ? HARD_KEYS : HARD_ASYNC_KEYS, where);
+  const call = halfCallOf(input, given, where === 'crossEntropy' ? HARD_KEYS : HARD_ASYNC_KEYS, where);
+  const { logits, options, numClasses, rows, half, inner } = call;
   const signal = where === 'crossEntropy' ? null : signalOf(options.signal, where);
   const settings = hardSettings(options, numClasses, where);
-  const outputs = outputsOf(options as unknown as CommonOptions, rows, logits, where);
+  const outputs = outputsOf(options as unknown as CommonOptions, rows, logits, where, call.shown);
   const { labels: indices, counted } = labelsOf(labels, rows, numClasses, settings.ignoreIndex, settings.weight, where, count(rows, numClasses));
   const denominator = outputs.reduction === 'mean' ? counted : 1;
   return {
@@ -342,7 +370,7 @@ export function prepareHard(
       weight: settings.weight, weightSum: settings.weightSum,
       zLoss: settings.zLoss, softcap: settings.softcap,
       scale: scaleOf(outputs.reduction, settings.gradScale, denominator),
-      grad: outputs.grad, losses: outputs.losses, lse: outputs.lse,
+      grad: call.grad, losses: outputs.losses, lse: outputs.lse, half,
       ...(inner > 1 ? { inner } : {}),
     },
     outputs,
@@ -360,19 +388,21 @@ export function prepareSoft(
   input: unknown, targets: unknown, given: unknown, check: ((rows: number, numClasses: number) => TargetChecker) | null,
   where: 'softCrossEntropy' | 'softCrossEntropyAsync' = 'softCrossEntropy',
 ): Prepared<SoftRequest> {
-  const { logits, options, numClasses, rows, inner } = callOf(input, given, where === 'softCrossEntropy' ? SOFT_KEYS : SOFT_ASYNC_KEYS, where);
+  const call = halfCallOf(input, given, where === 'softCrossEntropy' ? SOFT_KEYS : SOFT_ASYNC_KEYS, where);
+  const { logits, options, numClasses, rows, half, inner } = call;
+  const length = half ? half.bits.length : logits.length;
   const signal = where === 'softCrossEntropy' ? null : signalOf(options.signal, where);
   checkLogits(targets, where, 'targets');
-  if (targets.length !== logits.length) {
-    throw new RangeError(`${where}: targets.length must equal logits.length (${logits.length}), got ${targets.length}`);
+  if (targets.length !== length) {
+    throw new RangeError(`${where}: targets.length must equal logits.length (${length}), got ${targets.length}`);
   }
   const smoothing = smoothingOf(options.smoothing, where);
   const gradScale = gradScaleOf(options.gradScale, where);
   const { weight } = weightOf(options.weight, numClasses, where);
   const temperature = options.temperature === undefined ? 1
     : number(where, 'temperature', options.temperature, 'a finite number > 0', (v) => v > 0 && v < Infinity);
-  const outputs = outputsOf(options as unknown as SoftCrossEntropyOptions, rows, logits, where);
-  if (outputs.grad && outputs.grad !== logits && sharesBytes(outputs.grad, targets)) throw new RangeError(`${where}: grad overlaps targets`);
+  const outputs = outputsOf(options as unknown as SoftCrossEntropyOptions, rows, logits, where, call.shown);
+  if (half ? halfGradOverlaps(half, call.grad, targets) : call.grad && call.grad !== logits && sharesBytes(call.grad, targets)) throw new RangeError(`${where}: grad overlaps targets`);
   const bad = check ? check(rows, numClasses)(targets) : -1;
   if (bad >= 0) throw badTargetError(where, bad, targets[bad]);
   const denominator = outputs.reduction === 'mean' ? rows : 1;
@@ -380,7 +410,7 @@ export function prepareSoft(
     request: {
       logits, targets, rows, numClasses, smoothing, weight, temperature,
       scale: scaleOf(outputs.reduction, gradScale, denominator),
-      grad: outputs.grad, losses: outputs.losses, lse: outputs.lse,
+      grad: call.grad, losses: outputs.losses, lse: outputs.lse, half,
       ...(inner > 1 ? { inner } : {}),
     },
     outputs,

@@ -57,8 +57,27 @@ interface LabelsExpected {
 
 export type Reduction = 'mean' | 'sum' | 'none';
 
+/** The format of 16-bit logits given as raw bits in a Uint16Array (a Float16Array is 'float16'). */
+export type HalfDtype = 'float16' | 'bfloat16';
+
+/**
+ * A Float16Array (Node ≥ 24, Chrome ≥ 135), typed by its shape so that these declarations
+ * compile with a TypeScript lib that has no Float16Array.
+ */
+export interface Float16ArrayLike extends ArrayBufferView {
+  readonly length: number;
+  readonly [Symbol.toStringTag]: 'Float16Array';
+  [index: number]: number;
+}
+
+/** Logits: float32, a Float16Array, or 16-bit bits in a Uint16Array with `dtype`. */
+export type Logits = Float32Array | Float16ArrayLike | Uint16Array;
+
+/** A 16-bit gradient buffer, of the logits' 16-bit dtype. */
+export type HalfGrad = Float16ArrayLike | Uint16Array;
+
 /** `false`: no gradient; `true`: a new Float32Array; a Float32Array of N·K: written into; `'inplace'`: written over the logits. */
-export type GradOption = boolean | Float32Array | 'inplace';
+export type GradOption = boolean | Float32Array | HalfGrad | 'inplace';
 
 export interface CommonOptions {
   /** K, the number of classes (required, integer ≥ 1). */
@@ -75,6 +94,8 @@ export interface CommonOptions {
   weight?: Float32Array;
   /** Also return the per-row log-sum-exp (default false). */
   lse?: boolean;
+  /** Required for logits given as a Uint16Array of raw 16-bit bits; 'float16' for a Float16Array. */
+  dtype?: HalfDtype;
 }
 
 /**
@@ -147,9 +168,17 @@ export type ResultFor<R> = R extends 'none' ? RowsResult : ScalarResult;
 /** `loss` for 'mean' and 'sum' (and the default), `losses` for 'none', either when R is not known. */
 type ReductionFields<R> = [R] extends ['none'] ? RowsFields : [R] extends ['mean' | 'sum' | undefined] ? ScalarFields : RowsFields | ScalarFields;
 
-/** `grad` for true, a Float32Array or 'inplace'; no key for false or none; optional otherwise. */
-type GradFields<G> = [G] extends [false | undefined] ? unknown
-  : [G] extends [true | Float32Array | 'inplace'] ? { grad: Float32Array } : { grad?: Float32Array };
+/**
+ * `grad` for true, a Float32Array or 'inplace' (the logits' type Z), a 16-bit buffer (its
+ * type); no key for false or none; optional otherwise.
+ */
+type GradFields<G, Z> = [G] extends [false | undefined] ? unknown
+  : [G] extends [HalfGrad] ? { grad: G }
+  : [G] extends [true | Float32Array | 'inplace'] ? { grad: InplaceGrad<G, Z> }
+  : { grad?: Float32Array | ([Z] extends [Float32Array] ? never : HalfGrad) };
+
+/** The gradient's type for grad G of true, a Float32Array or 'inplace' (over logits of type Z). */
+type InplaceGrad<G, Z> = [G] extends ['inplace'] ? Z : 'inplace' extends G ? Float32Array | Z : Float32Array;
 
 /** `lse` for true; no key for false or none; optional otherwise. */
 type LseFields<L> = [L] extends [false | undefined] ? unknown : [L] extends [true] ? { lse: Float32Array } : { lse?: Float32Array };
@@ -157,8 +186,8 @@ type LseFields<L> = [L] extends [false | undefined] ? unknown : [L] extends [tru
 /** One object type from an intersection, so that editors show its keys (unions stay unions). */
 type Flatten<T> = T extends unknown ? { [K in keyof T]: T[K] } : never;
 
-/** The result of a call whose options have reduction R, grad G and lse L (undefined: not given). */
-export type Result<R, G, L> = Flatten<ReductionFields<R> & GradFields<G> & LseFields<L>>;
+/** The result of a call whose options have reduction R, grad G and lse L (undefined: not given), on logits of type Z. */
+export type Result<R, G, L, Z = Float32Array> = Flatten<ReductionFields<R> & GradFields<G, Z> & LseFields<L>>;
 
 /**
  * The options that set a result's keys, as type parameters of a call: each takes the literal
@@ -171,7 +200,7 @@ interface ResultOptions<R extends Reduction | undefined, G, L extends boolean | 
 }
 
 /** Options of a zero-copy batch call: as for `crossEntropy`, less numClasses (fixed by the batch). */
-export type BatchOptions = Omit<CrossEntropyOptions, 'numClasses' | 'grad'> & {
+export type BatchOptions = Omit<CrossEntropyOptions, 'numClasses' | 'grad' | 'dtype'> & {
   /** false (default), true (the batch's own gradient view) or 'inplace' (over `batch.logits`). */
   grad?: boolean | 'inplace';
 };
@@ -395,24 +424,28 @@ export interface Xent {
     R extends Reduction | undefined = undefined,
     G extends GradOption | undefined = undefined,
     L extends boolean | undefined = undefined,
-  >(logits: Float32Array, labels: LabelsParameter<Y>, options: (CrossEntropyOptions | WithClassAxis<CrossEntropyOptions>) & ResultOptions<R, G, L>): Result<R, G, L>;
+    Z extends Logits = Float32Array,
+  >(logits: Z, labels: LabelsParameter<Y>, options: (CrossEntropyOptions | WithClassAxis<CrossEntropyOptions>) & ResultOptions<R, G, L>): Result<R, G, L, Z>;
   softCrossEntropy<
     R extends Reduction | undefined = undefined,
     G extends GradOption | undefined = undefined,
     L extends boolean | undefined = undefined,
-  >(logits: Float32Array, targets: Float32Array, options: (SoftCrossEntropyOptions | WithClassAxis<SoftCrossEntropyOptions>) & ResultOptions<R, G, L>): Result<R, G, L>;
+    Z extends Logits = Float32Array,
+  >(logits: Z, targets: Float32Array, options: (SoftCrossEntropyOptions | WithClassAxis<SoftCrossEntropyOptions>) & ResultOptions<R, G, L>): Result<R, G, L, Z>;
   /** crossEntropy on a worker: the same result, without blocking the calling thread. */
   crossEntropyAsync<
     Y,
     R extends Reduction | undefined = undefined,
     G extends GradOption | undefined = undefined,
     L extends boolean | undefined = undefined,
-  >(logits: Float32Array, labels: LabelsParameter<Y>, options: (CrossEntropyOptions | WithClassAxis<CrossEntropyOptions>) & AsyncOptions & ResultOptions<R, G, L>): Promise<Result<R, G, L>>;
+    Z extends Logits = Float32Array,
+  >(logits: Z, labels: LabelsParameter<Y>, options: (CrossEntropyOptions | WithClassAxis<CrossEntropyOptions>) & AsyncOptions & ResultOptions<R, G, L>): Promise<Result<R, G, L, Z>>;
   softCrossEntropyAsync<
     R extends Reduction | undefined = undefined,
     G extends GradOption | undefined = undefined,
     L extends boolean | undefined = undefined,
-  >(logits: Float32Array, targets: Float32Array, options: (SoftCrossEntropyOptions | WithClassAxis<SoftCrossEntropyOptions>) & AsyncOptions & ResultOptions<R, G, L>): Promise<Result<R, G, L>>;
+    Z extends Logits = Float32Array,
+  >(logits: Z, targets: Float32Array, options: (SoftCrossEntropyOptions | WithClassAxis<SoftCrossEntropyOptions>) & AsyncOptions & ResultOptions<R, G, L>): Promise<Result<R, G, L, Z>>;
   /** Allocate a zero-copy batch of `rows` × `numClasses`. */
   createBatch(rows: number, numClasses: number): Batch;
   /** Per-row softmax(z/T) (or its log), Float32Array(N·K). */

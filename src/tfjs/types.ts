@@ -17,7 +17,7 @@ export type TfjsNamespace = Pick<typeof tfjs, 'Tensor' | 'customGrad' | 'tensor'
 export type TfjsCreateOptions = CreateOptions;
 
 /** Options the adapter sets itself: the class count is the logits' last axis, the gradient goes to tfjs. */
-type Managed = 'numClasses' | 'grad' | 'gradScale' | 'lse';
+type Managed = 'numClasses' | 'grad' | 'gradScale' | 'lse' | 'dtype';
 
 export interface FromLogitsOption {
   /**

@@ -120,21 +120,26 @@ export class CopyPool {
       numClasses: K,
       inner: request.inner,
       piece: (r0, r1) => {
-        const logits = request.logits.slice(r0 * K, r1 * K);
+        // 16-bit logits travel as their bits, and the worker's backend decodes them.
+        const half = request.half ? { ...request.half, bits: request.half.bits.slice(r0 * K, r1 * K) } : null;
+        if (half && half.grad) half.grad = half.bits;
+        const logits = half ? request.logits : request.logits.slice(r0 * K, r1 * K);
         const arrays = own(r0, r1);
+        const chunkGrad = !grad ? null : half ? new Float32Array((r1 - r0) * K) : logits;
         return {
           request: {
-            ...request, ...arrays, logits, rows: r1 - r0, rowWise,
+            ...request, ...arrays, logits, rows: r1 - r0, rowWise, half,
             weight: request.weight?.slice() ?? null,
-            grad: grad ? logits : null,
+            grad: chunkGrad,
             losses: new Float32Array(r1 - r0),
             lse: lse ? new Float32Array(r1 - r0) : null,
           },
-          transfer: [logits.buffer, ...Object.values(arrays).map((a) => a.buffer as ArrayBuffer)],
+          transfer: [half ? half.bits.buffer as ArrayBuffer : logits.buffer as ArrayBuffer, ...Object.values(arrays).map((a) => a.buffer as ArrayBuffer)],
         };
       },
       take: (r0, _r1, out) => {
         if (grad && out.grad) grad.set(out.grad as Float32Array, r0 * K);
+        if (request.half?.grad && out.halfGrad) request.half.grad.set(out.halfGrad as Uint16Array, r0 * K);
         losses.set(out.losses as Float32Array, r0);
         if (lse && out.lse) lse.set(out.lse as Float32Array, r0);
       },

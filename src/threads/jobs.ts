@@ -9,7 +9,7 @@
  * losses, lse; src/wasm/bridge.ts layout).
  */
 import type { HardRequest, SoftRequest } from '../backend.js';
-import { align16, CHUNK_BYTES, copy, copyOutputs, layout, ROWS_PER_VECTOR, sumsInGroups, type Layout, type Parts } from '../wasm/bridge.js';
+import { align16, CHUNK_BYTES, copy, copyHalfIn, copyHalfOut, copyOutputs, halfArgs, layout, ROWS_PER_VECTOR, sumsInGroups, type Layout, type Parts } from '../wasm/bridge.js';
 import type { Job, Member, SharedPool } from './pool.js';
 import { SLOTS, type KernelName } from './protocol.js';
 import { rowLossSum } from './sum.js';
@@ -53,23 +53,24 @@ export function chunkRows(pool: SharedPool, rows: number, K: number, fixed: numb
 /** crossEntropy on the caller's arrays. */
 export function hardJob(pool: SharedPool, request: HardRequest, rowWise: boolean): SummedJob {
   const { rows, numClasses: K, weight, grad, lse } = request;
+  const half = request.half ?? null;
   const parts: Parts = { weight: false, targets: false, labels: true, losses: true, lse: lse !== null };
   const losses = request.losses ?? pool.lossesFor(rows);
   const job = copyJob(pool, rows, K, parts, weight, 4 * K + 4 * (2 + Number(lse !== null)), {
     copyIn: (at, r0, r1) => {
-      copy(pool.f32, at.logits >> 2, request.logits, r0 * K, r1 * K);
+      copyLogitsIn(pool, request, at, r0, r1);
       copy(pool.i32, at.labels >> 2, request.labels, r0, r1);
     },
-    kernel: (at, weightAt, rowsInChunk) => ({
-      kernel: 'xentRows',
-      args: [
-        at.logits, grad ? at.logits : 0, at.labels, rowsInChunk, K,
+    kernel: (at, weightAt, rowsInChunk) => {
+      const args = [
+        at.logits, grad || half?.grad ? at.logits : 0, at.labels, rowsInChunk, K,
         request.smoothing, request.scale, request.ignoreIndex,
         weightAt, request.weightSum, request.zLoss, request.softcap, at.scratch,
         at.losses, at.lse, 0, Number(rowWise),
-      ],
-    }),
-    copyOut: (at, r0, r1) => copyOutputs(pool.f32, at, K, r0, r1, grad, losses, lse),
+      ];
+      return half ? { kernel: 'xentRowsHalf', args: [...halfArgs(half), ...args] } : { kernel: 'xentRows', args };
+    },
+    copyOut: (at, r0, r1) => copyLogitsOut(pool, request, at, r0, r1, losses),
   });
   return { job, sum: () => rowLossSum(losses, rows, sumsInGroups(pool.backend, K, request.softcap, rowWise)) };
 }
@@ -77,24 +78,39 @@ export function hardJob(pool: SharedPool, request: HardRequest, rowWise: boolean
 /** softCrossEntropy on the caller's arrays. */
 export function softJob(pool: SharedPool, request: SoftRequest, rowWise: boolean): SummedJob {
   const { rows, numClasses: K, weight, grad, lse } = request;
+  const half = request.half ?? null;
   const parts: Parts = { weight: false, targets: true, labels: false, losses: true, lse: lse !== null };
   const losses = request.losses ?? pool.lossesFor(rows);
   const job = copyJob(pool, rows, K, parts, weight, 8 * K + 4 * (1 + Number(lse !== null)), {
     copyIn: (at, r0, r1) => {
-      copy(pool.f32, at.logits >> 2, request.logits, r0 * K, r1 * K);
+      copyLogitsIn(pool, request, at, r0, r1);
       copy(pool.f32, at.targets >> 2, request.targets, r0 * K, r1 * K);
     },
-    kernel: (at, weightAt, rowsInChunk) => ({
-      kernel: 'softRows',
-      args: [
-        at.logits, at.targets, grad ? at.logits : 0, rowsInChunk, K,
+    kernel: (at, weightAt, rowsInChunk) => {
+      const args = [
+        at.logits, at.targets, grad || half?.grad ? at.logits : 0, rowsInChunk, K,
         request.smoothing, request.scale, weightAt, request.temperature,
         at.losses, at.lse, 0, at.scratch, Number(rowWise),
-      ],
-    }),
-    copyOut: (at, r0, r1) => copyOutputs(pool.f32, at, K, r0, r1, grad, losses, lse),
+      ];
+      return half ? { kernel: 'softRowsHalf', args: [...halfArgs(half), ...args] } : { kernel: 'softRows', args };
+    },
+    copyOut: (at, r0, r1) => copyLogitsOut(pool, request, at, r0, r1, losses),
   });
   return { job, sum: () => rowLossSum(losses, rows, sumsInGroups(pool.backend, K, 0, rowWise)) };
+}
+
+/** A chunk's logits into its slot: float32, or 16-bit bits that its worker decodes (assembly/half.ts). */
+function copyLogitsIn(pool: SharedPool, request: HardRequest | SoftRequest, at: Layout, r0: number, r1: number): void {
+  const K = request.numClasses;
+  if (request.half) copyHalfIn(pool.u16, at, K, r0, r1, request.half);
+  else copy(pool.f32, at.logits >> 2, request.logits, r0 * K, r1 * K);
+}
+
+/** A chunk's gradient (float32 or 16-bit), row losses and lse out. */
+function copyLogitsOut(pool: SharedPool, request: HardRequest | SoftRequest, at: Layout, r0: number, r1: number, losses: Float32Array): void {
+  const K = request.numClasses;
+  copyOutputs(pool.f32, at, K, r0, r1, request.grad, losses, request.lse);
+  if (request.half) copyHalfOut(pool.u16, at, K, r0, r1, request.half);
 }
 
 /**

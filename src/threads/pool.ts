@@ -95,6 +95,7 @@ export class SharedPool {
   f32: Float32Array;
   i32: Int32Array;
   f64: Float64Array;
+  u16: Uint16Array;
   private readonly done: Int32Array;
   private readonly members: Member[];
   private readonly queue = new CallQueue();
@@ -126,6 +127,7 @@ export class SharedPool {
     this.f32 = new Float32Array(this.memory.buffer);
     this.i32 = new Int32Array(this.memory.buffer);
     this.f64 = new Float64Array(this.memory.buffer);
+    this.u16 = new Uint16Array(this.memory.buffer);
   }
 
   private newMember(index: number): Member {
@@ -144,6 +146,7 @@ export class SharedPool {
     this.f32 = new Float32Array(buffer);
     this.i32 = new Int32Array(buffer);
     this.f64 = new Float64Array(buffer);
+    this.u16 = new Uint16Array(buffer);
   }
 
   /**

@@ -41,7 +41,7 @@ export const STATUS = 23;
 export const CONTROL_BYTES = 64 + SLOTS * COMMAND_FIELDS * 8;
 
 /** Kernel exports a command can run, by index (see src/wasm/instance.ts KernelExports). */
-export const KERNELS = ['xentRows', 'softRows', 'softmaxRows', 'statsRows', 'temperatureRows', 'xentStrided', 'softStrided'] as const;
+export const KERNELS = ['xentRows', 'softRows', 'softmaxRows', 'statsRows', 'temperatureRows', 'xentStrided', 'softStrided', 'xentRowsHalf', 'softRowsHalf'] as const;
 export type KernelName = (typeof KERNELS)[number];
 
 /** The pool's DONE word: Int32 at the pool's own block. */

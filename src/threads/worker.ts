@@ -97,7 +97,7 @@ function runJob(
     case 'soft':
       if (job.type === 'hard') backend.hard(request);
       else backend.soft(request);
-      return { grad: request.grad, losses: request.losses, lse: request.lse };
+      return { grad: request.grad, losses: request.losses, lse: request.lse, halfGrad: request.half?.grad ?? null };
     case 'softmax':
       backend.softmax(request);
       return { out: request.out };

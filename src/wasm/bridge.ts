@@ -10,7 +10,10 @@
  * arena grows the memory). After `memory.grow` every JS view of the old buffer is
  * detached, so views are rebuilt right after each growth and never handed out.
  */
-import type { Accumulation, Backend, BatchStorage, HardRequest, LabelCounter, RowStatsOutputs, SoftmaxRequest, SoftRequest, StatsRequest, TargetChecker, TemperatureRequest } from '../backend.js';
+import {
+  HALF_FORMATS, type Accumulation, type Backend, type BatchStorage, type HalfLogits, type HardRequest, type LabelCounter, type RowStatsOutputs,
+  type SoftmaxRequest, type SoftRequest, type StatsRequest, type TargetChecker, type TemperatureRequest,
+} from '../backend.js';
 import { countLabels, firstBadTarget } from '../js/labels.js';
 import { instantiate, PAGE, MAX_PAGES, type KernelExports, type WasmBackendName } from './instance.js';
 import { copyPositions, chunkShape, stridedChunk, tileBytes } from '../layout.js';
@@ -81,7 +84,7 @@ export const ROWS_PER_VECTOR = 4;
 const SMALL_COPY = 64;
 
 /** dst[at..] ← src[from..to), without allocating for short runs (also the outputs out of memory). */
-export function copy(dst: Float32Array | Int32Array | Uint32Array, at: number, src: Float32Array | Int32Array | Uint8Array | Uint16Array | Uint32Array, from: number, to: number): void {
+export function copy(dst: Float32Array | Int32Array | Uint32Array | Uint16Array, at: number, src: Float32Array | Int32Array | Uint8Array | Uint16Array | Uint32Array, from: number, to: number): void {
   if (to - from <= SMALL_COPY) {
     for (let i = from; i < to; i++) dst[at + i - from] = src[i];
   } else if (from === 0 && to === src.length) {
@@ -100,6 +103,22 @@ export function copyOutputs(
   if (losses) copy(losses, r0, f32, at.losses >> 2, (at.losses >> 2) + (r1 - r0));
   if (lse) copy(lse, r0, f32, at.lse >> 2, (at.lse >> 2) + (r1 - r0));
 }
+
+/**
+ * 16-bit logits (src/dtype.ts): rows r0…r1 of their bits into the upper half of a chunk's f32
+ * logits region, where xentRowsHalf / softRowsHalf decode them (assembly/half.ts).
+ */
+export function copyHalfIn(u16: Uint16Array, at: Layout, K: number, r0: number, r1: number, half: HalfLogits): void {
+  copy(u16, (at.logits >> 1) + (r1 - r0) * K, half.bits, r0 * K, r1 * K);
+}
+
+/** The 16-bit gradient the kernel encoded over the start of the logits region, rows r0…r1, out. */
+export function copyHalfOut(u16: Uint16Array, at: Layout, K: number, r0: number, r1: number, half: HalfLogits): void {
+  if (half.grad) copy(half.grad, r0 * K, u16, at.logits >> 1, (at.logits >> 1) + (r1 - r0) * K);
+}
+
+/** The kernel arguments that xentRowsHalf / softRowsHalf put before xentRows' / softRows' own. */
+export const halfArgs = (half: HalfLogits): [number, number] => [HALF_FORMATS[half.format], Number(half.grad !== null)];
 
 /**
  * Byte offsets of consecutive 16-aligned regions of the given sizes from `base` (a size of 0
@@ -126,6 +145,7 @@ export class WasmBackend implements Backend {
   private f32: Float32Array;
   private i32: Int32Array;
   private f64: Float64Array;
+  private u16: Uint16Array;
   private readonly base: number;
 
   private constructor(
@@ -140,6 +160,7 @@ export class WasmBackend implements Backend {
     this.f32 = new Float32Array(memory.buffer);
     this.i32 = new Int32Array(memory.buffer);
     this.f64 = new Float64Array(memory.buffer);
+    this.u16 = new Uint16Array(memory.buffer);
   }
 
   /**
@@ -160,6 +181,7 @@ export class WasmBackend implements Backend {
     this.f32 = new Float32Array(this.memory.buffer);
     this.i32 = new Int32Array(this.memory.buffer);
     this.f64 = new Float64Array(this.memory.buffer);
+    this.u16 = new Uint16Array(this.memory.buffer);
   }
 
   /**
@@ -217,6 +239,7 @@ export class WasmBackend implements Backend {
 
   hard(request: HardRequest): number {
     const { logits, labels, rows, numClasses: K, grad, losses, lse, weight } = request;
+    const half = request.half ?? null;
     if (rows === 0) return 0;
     if ((request.inner ?? 1) > 1) return this.strided(request, null);
     const parts = { weight: weight !== null, targets: false, labels: true, losses: losses !== null, lse: lse !== null };
@@ -225,26 +248,31 @@ export class WasmBackend implements Backend {
     const chunk = this.rowsPerChunk(rows, fixed, perRow);
     const at = layout(this.base, chunk, K, parts);
     this.ensureBytes(at.end);
-    const { f32, i32, kernels } = this;
+    const { f32, i32, u16, kernels } = this;
     if (weight) copy(f32, at.weight >> 2, weight, 0, K);
+    const wantGrad = grad !== null || half?.grad;
     let sum = 0;
     for (let r0 = 0; r0 < rows; r0 += chunk) {
       const r1 = Math.min(rows, r0 + chunk);
-      copy(f32, at.logits >> 2, logits, r0 * K, r1 * K);
+      if (half) copyHalfIn(u16, at, K, r0, r1, half);
+      else copy(f32, at.logits >> 2, logits, r0 * K, r1 * K);
       copy(i32, at.labels >> 2, labels, r0, r1);
-      sum = kernels.xentRows(
-        at.logits, grad ? at.logits : 0, at.labels, r1 - r0, K,
+      const args = [
+        at.logits, wantGrad ? at.logits : 0, at.labels, r1 - r0, K,
         request.smoothing, request.scale, request.ignoreIndex,
         at.weight, request.weightSum, request.zLoss, request.softcap, at.scratch,
         at.losses, at.lse, sum, request.rowWise ?? rows < ROWS_PER_VECTOR,
-      );
+      ] as const;
+      sum = half ? kernels.xentRowsHalf(...halfArgs(half), ...args) : kernels.xentRows(...args);
       copyOutputs(f32, at, K, r0, r1, grad, losses, lse);
+      if (half) copyHalfOut(u16, at, K, r0, r1, half);
     }
     return sum;
   }
 
   soft(request: SoftRequest): number {
     const { logits, targets, rows, numClasses: K, grad, losses, lse, weight } = request;
+    const half = request.half ?? null;
     if (rows === 0) return 0;
     if ((request.inner ?? 1) > 1) return this.strided(null, request);
     const parts = { weight: weight !== null, targets: true, labels: false, losses: losses !== null, lse: lse !== null };
@@ -253,19 +281,23 @@ export class WasmBackend implements Backend {
     const chunk = this.rowsPerChunk(rows, fixed, perRow);
     const at = layout(this.base, chunk, K, parts);
     this.ensureBytes(at.end);
-    const { f32, kernels } = this;
+    const { f32, u16, kernels } = this;
     if (weight) copy(f32, at.weight >> 2, weight, 0, K);
+    const wantGrad = grad !== null || half?.grad;
     let sum = 0;
     for (let r0 = 0; r0 < rows; r0 += chunk) {
       const r1 = Math.min(rows, r0 + chunk);
-      copy(f32, at.logits >> 2, logits, r0 * K, r1 * K);
+      if (half) copyHalfIn(u16, at, K, r0, r1, half);
+      else copy(f32, at.logits >> 2, logits, r0 * K, r1 * K);
       copy(f32, at.targets >> 2, targets, r0 * K, r1 * K);
-      sum = kernels.softRows(
-        at.logits, at.targets, grad ? at.logits : 0, r1 - r0, K,
+      const args = [
+        at.logits, at.targets, wantGrad ? at.logits : 0, r1 - r0, K,
         request.smoothing, request.scale, at.weight, request.temperature,
         at.losses, at.lse, sum, at.scratch, request.rowWise ?? rows < ROWS_PER_VECTOR,
-      );
+      ] as const;
+      sum = half ? kernels.softRowsHalf(...halfArgs(half), ...args) : kernels.softRows(...args);
       copyOutputs(f32, at, K, r0, r1, grad, losses, lse);
+      if (half) copyHalfOut(u16, at, K, r0, r1, half);
     }
     return sum;
   }
