@@ -63,63 +63,99 @@ import { softRows } from './soft';
   return (x + 0x7fff + ((x >> 16) & 1)) >> 16;
 }
 
-/** Four float16 values (one per i32 lane, zero-extended) to f32 bits. */
+// The vector constants, in a memory table that the SIMD loops load into locals before they
+// start (see exp.ts: V8 rebuilds a v128.const inside a loop on every iteration; loaded once,
+// they stay in registers). Lane values, four lanes each, by index:
+const LANES = memory.data<u32>([
+  0x7fff, 0x7fff, 0x7fff, 0x7fff, // 0 bfloat16 rounding bias
+  0x7f800000, 0x7f800000, 0x7f800000, 0x7f800000, // 1 f32 ∞ (exponent field)
+  0x77800000, 0x77800000, 0x77800000, 0x77800000, // 2 2^112 as f32 bits
+  0x7bff0000, 0x7bff0000, 0x7bff0000, 0x7bff0000, // 3 the largest finite float16 magnitude, in the high half
+  0x8000, 0x8000, 0x8000, 0x8000, // 4 float16 sign
+  0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, // 5 f32 magnitude mask
+  0x7e00, 0x7e00, 0x7e00, 0x7e00, // 6 float16 quiet NaN
+  0x3ff, 0x3ff, 0x3ff, 0x3ff, // 7 float16 mantissa mask
+  0x7c00, 0x7c00, 0x7c00, 0x7c00, // 8 float16 ∞
+  0x3f000000, 0x3f000000, 0x3f000000, 0x3f000000, // 9 0.5 as f32 bits
+  1, 1, 1, 1, // 10
+  0xc8000fff, 0xc8000fff, 0xc8000fff, 0xc8000fff, // 11 exponent −112 and the rounding bias 0xfff
+  0x38800000, 0x38800000, 0x38800000, 0x38800000, // 12 2^−14, the smallest normal float16
+  0x477fffff, 0x477fffff, 0x477fffff, 0x477fffff, // 13 below 65536 (2^16)
+  0x40, 0x40, 0x40, 0x40, // 14 bfloat16 quiet bit
+  0x7fff0000, 0x7fff0000, 0x7fff0000, 0x7fff0000, // 15 float16 magnitude mask, in the high half
+], 16);
+
 // @ts-ignore: decorator
-@inline function decodeF16x4(h: v128): v128 {
-  const magnitude = v128.and(h, i32x4.splat(0x7fff));
-  const shifted = i32x4.shl(magnitude, 13);
-  const finite = f32x4.mul(shifted, f32x4.splat(TWO_112));
-  const special = v128.or(shifted, i32x4.splat(0x7f800000));
-  const bits = v128.bitselect(special, finite, i32x4.gt_s(magnitude, i32x4.splat(0x7bff)));
-  return v128.or(bits, i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16));
+@inline function lanes(i: i32): v128 {
+  return v128.load(LANES + (<usize>i << 4));
+}
+
+/**
+ * Four float16 values, each in the high half of an i32 lane (low half zero), to f32 bits:
+ * m = the magnitude bits, (m >> 3)·2^112 the value (exact; see the header), ∞'s exponent
+ * ORed in where m is past the largest finite value (a NaN's payload is never touched by
+ * arithmetic, so a signaling NaN stays signaling), then the sign (x ^ m). Nine operations
+ * per four values, constants: lanes 15, 2, 3, 1.
+ */
+// @ts-ignore: decorator
+@inline function decodeF16x4(x: v128, magnitudeMask: v128, scale: v128, largest: v128, infinity: v128): v128 {
+  const m = v128.and(x, magnitudeMask);
+  const value = f32x4.mul(i32x4.shr_u(m, 3), scale);
+  const special = v128.and(i32x4.gt_s(m, largest), infinity);
+  return v128.or(v128.or(value, special), v128.xor(x, m));
 }
 
 /** Four f32 (bits) to float16 values, one per i32 lane. */
 // @ts-ignore: decorator
-@inline function encodeF16x4(x: v128): v128 {
-  const sign = v128.and(i32x4.shr_u(x, 16), i32x4.splat(0x8000));
-  const a = v128.and(x, i32x4.splat(0x7fffffff));
-  const nan = v128.or(i32x4.splat(0x7e00), v128.and(i32x4.shr_u(a, 13), i32x4.splat(0x3ff)));
-  const big = v128.bitselect(nan, i32x4.splat(0x7c00), i32x4.gt_s(a, i32x4.splat(0x7f800000)));
-  const small = i32x4.sub(f32x4.add(a, f32x4.splat(0.5)), i32x4.splat(0x3f000000));
-  const odd = v128.and(i32x4.shr_u(a, 13), i32x4.splat(1));
-  const normal = i32x4.shr_u(i32x4.add(i32x4.add(a, i32x4.splat(0xc8000fff)), odd), 13);
-  let h = v128.bitselect(small, normal, i32x4.lt_s(a, i32x4.splat(0x38800000)));
-  h = v128.bitselect(big, h, i32x4.gt_s(a, i32x4.splat(0x477fffff)));
+@inline function encodeF16x4(
+  x: v128, signMask: v128, magnitudeMask: v128, quietNaN: v128, mantissaMask: v128, infinity16: v128,
+  infinity32: v128, half: v128, one: v128, bias: v128, smallest: v128, largest: v128,
+): v128 {
+  const sign = v128.and(i32x4.shr_u(x, 16), signMask);
+  const a = v128.and(x, magnitudeMask);
+  const nan = v128.or(quietNaN, v128.and(i32x4.shr_u(a, 13), mantissaMask));
+  const big = v128.bitselect(nan, infinity16, i32x4.gt_s(a, infinity32));
+  const small = i32x4.sub(f32x4.add(a, half), half);
+  const normal = i32x4.shr_u(i32x4.add(i32x4.add(a, bias), v128.and(i32x4.shr_u(a, 13), one)), 13);
+  let h = v128.bitselect(small, normal, i32x4.lt_s(a, smallest));
+  h = v128.bitselect(big, h, i32x4.gt_s(a, largest));
   return v128.or(h, sign);
 }
 
 /** Four f32 (bits) to bfloat16 values, one per i32 lane. */
 // @ts-ignore: decorator
-@inline function encodeBF16x4(x: v128): v128 {
-  const odd = v128.and(i32x4.shr_u(x, 16), i32x4.splat(1));
-  const rounded = i32x4.shr_u(i32x4.add(i32x4.add(x, i32x4.splat(0x7fff)), odd), 16);
-  const quiet = v128.or(i32x4.shr_u(x, 16), i32x4.splat(0x40));
-  const nan = i32x4.gt_s(v128.and(x, i32x4.splat(0x7fffffff)), i32x4.splat(0x7f800000));
-  return v128.bitselect(quiet, rounded, nan);
+@inline function encodeBF16x4(x: v128, one: v128, bias: v128, quiet: v128, magnitudeMask: v128, infinity32: v128): v128 {
+  const odd = v128.and(i32x4.shr_u(x, 16), one);
+  const rounded = i32x4.shr_u(i32x4.add(i32x4.add(x, bias), odd), 16);
+  const quieted = v128.or(i32x4.shr_u(x, 16), quiet);
+  const nan = i32x4.gt_s(v128.and(x, magnitudeMask), infinity32);
+  return v128.bitselect(quieted, rounded, nan);
 }
 
 /** n 16-bit values at src (format 1 float16, 2 bfloat16) to f32 at dst (see the header for in place). */
 export function decodeHalf(src: usize, dst: usize, n: i32, format: i32): void {
   let i = 0;
   if (ASC_FEATURE_SIMD) {
+    const zero = i32x4.splat(0);
     if (format == FLOAT16) {
+      const magnitude = lanes(15);
+      const scale = lanes(2);
+      const largest = lanes(3);
+      const infinity = lanes(1);
       for (; i + 8 <= n; i += 8) {
         const h = v128.load(src + (<usize>i << 1));
-        const lo = decodeF16x4(i32x4.extend_low_i16x8_u(h));
-        const hi = decodeF16x4(i32x4.extend_high_i16x8_u(h));
-        v128.store(dst + (<usize>i << 2), lo);
-        v128.store(dst + (<usize>i << 2), hi, 16);
+        // Each value into the high half of a lane (unpack low / high with zeros: one
+        // instruction each in V8).
+        v128.store(dst + (<usize>i << 2), decodeF16x4(i16x8.shuffle(zero, h, 0, 8, 1, 9, 2, 10, 3, 11), magnitude, scale, largest, infinity));
+        v128.store(dst + (<usize>i << 2), decodeF16x4(i16x8.shuffle(zero, h, 4, 12, 5, 13, 6, 14, 7, 15), magnitude, scale, largest, infinity), 16);
       }
     } else {
-      const zero = i32x4.splat(0);
       for (; i + 8 <= n; i += 8) {
         const h = v128.load(src + (<usize>i << 1));
-        // The 16 bits become the high half of each f32: interleave zeros below them.
-        const lo = i8x16.shuffle(zero, h, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
-        const hi = i8x16.shuffle(zero, h, 0, 1, 24, 25, 2, 3, 26, 27, 4, 5, 28, 29, 6, 7, 30, 31);
-        v128.store(dst + (<usize>i << 2), lo);
-        v128.store(dst + (<usize>i << 2), hi, 16);
+        // The 16 bits become the high half of each f32: interleave zeros below them (the
+        // unpack-low/high patterns, which V8 emits as one instruction each).
+        v128.store(dst + (<usize>i << 2), i16x8.shuffle(zero, h, 0, 8, 1, 9, 2, 10, 3, 11));
+        v128.store(dst + (<usize>i << 2), i16x8.shuffle(zero, h, 4, 12, 5, 13, 6, 14, 7, 15), 16);
       }
     }
   }
@@ -134,16 +170,29 @@ export function decodeHalf(src: usize, dst: usize, n: i32, format: i32): void {
 export function encodeHalf(src: usize, dst: usize, n: i32, format: i32): void {
   let i = 0;
   if (ASC_FEATURE_SIMD) {
+    const one = lanes(10);
+    const magnitude = lanes(5);
+    const infinity32 = lanes(1);
     if (format == FLOAT16) {
+      const sign = lanes(4);
+      const quietNaN = lanes(6);
+      const mantissa = lanes(7);
+      const infinity16 = lanes(8);
+      const half = lanes(9);
+      const bias = lanes(11);
+      const smallest = lanes(12);
+      const largest = lanes(13);
       for (; i + 8 <= n; i += 8) {
-        const lo = encodeF16x4(v128.load(src + (<usize>i << 2)));
-        const hi = encodeF16x4(v128.load(src + (<usize>i << 2), 16));
+        const lo = encodeF16x4(v128.load(src + (<usize>i << 2)), sign, magnitude, quietNaN, mantissa, infinity16, infinity32, half, one, bias, smallest, largest);
+        const hi = encodeF16x4(v128.load(src + (<usize>i << 2), 16), sign, magnitude, quietNaN, mantissa, infinity16, infinity32, half, one, bias, smallest, largest);
         v128.store(dst + (<usize>i << 1), i16x8.narrow_i32x4_u(lo, hi));
       }
     } else {
+      const bias = lanes(0);
+      const quiet = lanes(14);
       for (; i + 8 <= n; i += 8) {
-        const lo = encodeBF16x4(v128.load(src + (<usize>i << 2)));
-        const hi = encodeBF16x4(v128.load(src + (<usize>i << 2), 16));
+        const lo = encodeBF16x4(v128.load(src + (<usize>i << 2)), one, bias, quiet, magnitude, infinity32);
+        const hi = encodeBF16x4(v128.load(src + (<usize>i << 2), 16), one, bias, quiet, magnitude, infinity32);
         v128.store(dst + (<usize>i << 1), i16x8.narrow_i32x4_u(lo, hi));
       }
     }
