@@ -126,6 +126,41 @@ function batchMethod(backend, shortName) {
   };
 }
 
+/**
+ * 16-bit logits through the public API: the bench's logits rounded to float16 or bfloat16
+ * (outside the timed call) and passed as a Uint16Array with `dtype`, so each call copies half
+ * the bytes in and decodes them in wasm; the gradient a new Float32Array (as `grad: true` on
+ * float32), or with grad16 one reused Uint16Array of the logits' dtype (loss + gradient only).
+ * The loss is that of the rounded logits: float16 rounds a logit by up to 2⁻¹¹ relative,
+ * bfloat16 by 2⁻⁸, hence the looser loss tolerance of the correctness check (equality with the
+ * float32 call on the decoded values, bit for bit, is tested in test/dtype.test.ts).
+ */
+function halfMethod(backend, dtype, grad16 = false) {
+  return {
+    id: `smoothxent-${backend}-${dtype}${grad16 ? '-grad16' : ''}`,
+    label: `smoothxent ${backend}, ${dtype} logits${grad16 ? `, ${dtype} grad into a reused array` : ''}`,
+    lossTolerance: dtype === 'float16' ? 2e-3 : 2e-2,
+    ...(grad16 ? { modes: ['loss+grad'] } : {}),
+    available: () => availability(backend),
+    async prepare({ logits, labels, numClasses, smoothing, grad }) {
+      const { xent } = await getXent(backend);
+      const { encodeHalf, decodeHalf } = await import(new URL('js/half.js', distUrl));
+      const bits = new Uint16Array(logits.length);
+      encodeHalf(logits, 0, logits.length, dtype, bits, 0);
+      const options = { numClasses, smoothing, reduction: 'mean', dtype, grad: grad16 ? new Uint16Array(logits.length) : grad };
+      const call = () => xent.crossEntropy(bits, labels, options);
+      const evaluate = () => {
+        const result = call();
+        if (!grad16) return result;
+        const decoded = new Float32Array(logits.length);
+        decodeHalf(result.grad, 0, logits.length, dtype, decoded, 0);
+        return { loss: result.loss, grad: decoded };
+      };
+      return { call, evaluate, dispose() {} };
+    },
+  };
+}
+
 function floorMethod(kind, backend, id, label) {
   return {
     id,
@@ -160,6 +195,10 @@ export const smoothxentMethods = [
   reusedGradMethod('wasm-relaxed-simd'),
   batchMethod('wasm-simd', 'simd'),
   batchMethod('wasm-relaxed-simd', 'relaxed'),
+  halfMethod('wasm-relaxed-simd', 'float16'),
+  halfMethod('wasm-relaxed-simd', 'bfloat16'),
+  halfMethod('wasm-relaxed-simd', 'float16', true),
+  halfMethod('wasm-relaxed-simd', 'bfloat16', true),
 ];
 
 export const floorMethods = [
