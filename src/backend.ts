@@ -196,6 +196,8 @@ export interface Backend {
   temperatureSums(request: TemperatureRequest): Float64Array;
   /** ACE over `bins` equal-mass bins of an evaluation's keys (see Accumulation; not modified). */
   ace(keys: Uint32Array, bins: number): number;
+  /** 16-bit logits decoded into `out` (the evaluation calls, src/dtype.ts), the kernels' bits. */
+  decodeHalf(half: HalfLogits, out: Float32Array): void;
 }
 
 export type { Batch };

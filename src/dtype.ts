@@ -107,3 +107,23 @@ export function halfGradOverlaps(half: HalfLogits, grad: Float32Array | null, ot
   const out = grad ?? (half.grad && half.grad !== half.bits ? half.grad : null);
   return out !== null && sharesBytes(out, other);
 }
+
+/**
+ * The evaluation calls' logits: 16-bit ones decoded to a new Float32Array (by `decode`, the
+ * backend's decoder: the kernels' bits), and the options without `dtype`, for the float32
+ * path to check as usual. Float32 logits pass as they are (dtype with them is an error).
+ */
+export function float32LogitsOf(
+  logits: unknown, options: unknown, where: string, decode: (half: HalfLogits, out: Float32Array) => void,
+): { logits: unknown; options: unknown } {
+  const record = typeof options === 'object' && options !== null && !Array.isArray(options) ? (options as Record<string, unknown>) : null;
+  const sixteen = logits instanceof Uint16Array || isFloat16Array(logits);
+  if (!sixteen && !(record && 'dtype' in record)) return { logits, options };
+  const { half } = logitsInputOf(logits, record?.dtype, where);
+  const { dtype: _, ...rest } = record ?? {};
+  if (!half) return { logits, options: record ? rest : options };
+  if (rest.out === 'inplace') throw new RangeError(`${where}: out: 'inplace' needs float32 logits (these are ${half.format}): pass out a Float32Array, or none`);
+  const out = new Float32Array(half.bits.length);
+  decode(half, out);
+  return { logits: out, options: record ? rest : options };
+}

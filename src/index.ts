@@ -17,6 +17,7 @@ import { EvaluatorImpl, fitTemperatureAsyncWith, fitTemperatureWith, rowStatsOut
 import { prepareRowStats, prepareSoftmax } from './eval-options.js';
 import { rowsCall } from './layout.js';
 import { pooledBackend } from './threads/pooled.js';
+import { float32LogitsOf } from './dtype.js';
 import { compile, type WasmBackendName } from './wasm/load.js';
 import { BACKENDS, type Logits, type AsyncOptions, type Batch, type BatchOptions, type BackendName, type CreateOptions, type Evaluator, type EvaluationResult, type Reduction, type TemperatureFit, type Xent } from './types.js';
 
@@ -201,14 +202,21 @@ class XentImpl implements Xent {
   }
   private readonly evalPick = (rows: number, K: number) => (this.tiny && isTiny(rows, K) ? this.tiny : this.evalBackend);
 
-  softmax(logits: Float32Array, options: unknown): Float32Array {
+  /** The evaluation calls take 16-bit logits decoded to float32 first (src/dtype.ts). */
+  private float32(logits: unknown, options: unknown, where: string) {
+    return float32LogitsOf(logits, options, where, (half, out) => this.impl.decodeHalf(half, out)) as { logits: Float32Array; options: unknown };
+  }
+
+  softmax(input: Logits, given: unknown): Float32Array {
     this.checkAlive('softmax');
+    const { logits, options } = this.float32(input, given, 'softmax');
     return softmaxWith(this.evalPick, logits, options);
   }
 
-  rowStats(logits: Float32Array, labels: unknown, given: unknown) {
+  rowStats(input: Logits, labels: unknown, given: unknown) {
     this.checkAlive('rowStats');
-    const call = rowsCall(logits, given, 'rowStats');
+    const decoded = this.float32(input, given, 'rowStats');
+    const call = rowsCall(decoded.logits, decoded.options, 'rowStats');
     return rowStatsWith(this.evalPick, call.logits, labels, call.options) as never;
   }
 
@@ -219,17 +227,19 @@ class XentImpl implements Xent {
     return new EvaluatorImpl(this.evalBackend, options, 'createEvaluator', this.accumulateAsync);
   }
 
-  evaluate(logits: Float32Array, labels: unknown, given: unknown): EvaluationResult {
+  evaluate(input: Logits, labels: unknown, given: unknown): EvaluationResult {
     this.checkAlive('evaluate');
-    const call = rowsCall(logits, given, 'evaluate');
+    const decoded = this.float32(input, given, 'evaluate');
+    const call = rowsCall(decoded.logits, decoded.options, 'evaluate');
     const evaluator = new EvaluatorImpl(this.evalBackend, call.options, 'evaluate');
     evaluator.addBatch(call.logits, labels, 'evaluate');
     return evaluator.result();
   }
 
-  fitTemperature(logits: Float32Array, labels: unknown, given: unknown): TemperatureFit {
+  fitTemperature(input: Logits, labels: unknown, given: unknown): TemperatureFit {
     this.checkAlive('fitTemperature');
-    const call = rowsCall(logits, given, 'fitTemperature');
+    const decoded = this.float32(input, given, 'fitTemperature');
+    const call = rowsCall(decoded.logits, decoded.options, 'fitTemperature');
     return fitTemperatureWith(this.evalBackend, call.logits, labels, call.options);
   }
 
@@ -243,10 +253,11 @@ class XentImpl implements Xent {
     return pool ? pool.accumulateStatsAsync(request, into, signal, where) : Promise.resolve(this.impl.accumulateStats(request, into));
   };
 
-  async softmaxAsync(logits: Float32Array, given: unknown): Promise<Float32Array> {
+  async softmaxAsync(input: Logits, given: unknown): Promise<Float32Array> {
     const where = 'softmaxAsync';
     this.checkAlive(where);
-    const { options, signal } = withoutSignal(given, where);
+    const { options: withDtype, signal } = withoutSignal(given, where);
+    const { logits, options } = this.float32(input, withDtype, where);
     const { request, deliver } = prepareSoftmax(logits, options, where);
     throwIfAborted(signal);
     const pool = this.evalPool(request.rows, request.numClasses);
@@ -255,11 +266,12 @@ class XentImpl implements Xent {
     return deliver();
   }
 
-  async rowStatsAsync(logits: Float32Array, labels: unknown, given: unknown) {
+  async rowStatsAsync(input: Logits, labels: unknown, given: unknown) {
     const where = 'rowStatsAsync';
     this.checkAlive(where);
-    const { options, signal } = withoutSignal(given, where);
-    const call = rowsCall(logits, options, where);
+    const { options: withDtype, signal } = withoutSignal(given, where);
+    const decoded = this.float32(input, withDtype, where);
+    const call = rowsCall(decoded.logits, decoded.options, where);
     const request = prepareRowStats(call.logits, labels, call.options, (rows, K) => this.evalPick(rows, K).countLabels, where);
     throwIfAborted(signal);
     const out = rowStatsOutputs(request.rows, request.labels !== null);
@@ -269,21 +281,23 @@ class XentImpl implements Xent {
     return rowStatsResult(out) as never;
   }
 
-  async evaluateAsync(logits: Float32Array, labels: unknown, given: unknown): Promise<EvaluationResult> {
+  async evaluateAsync(input: Logits, labels: unknown, given: unknown): Promise<EvaluationResult> {
     const where = 'evaluateAsync';
     this.checkAlive(where);
-    const { options, signal } = withoutSignal(given, where);
-    const call = rowsCall(logits, options, where);
+    const { options: withDtype, signal } = withoutSignal(given, where);
+    const decoded = this.float32(input, withDtype, where);
+    const call = rowsCall(decoded.logits, decoded.options, where);
     const evaluator = new EvaluatorImpl(this.evalBackend, call.options, where, this.accumulateAsync);
     await evaluator.addBatchAsync(call.logits, labels, where, signal ? { signal } : undefined);
     return evaluator.result();
   }
 
-  async fitTemperatureAsync(logits: Float32Array, labels: unknown, given: unknown): Promise<TemperatureFit> {
+  async fitTemperatureAsync(input: Logits, labels: unknown, given: unknown): Promise<TemperatureFit> {
     const where = 'fitTemperatureAsync';
     this.checkAlive(where);
-    const { options, signal } = withoutSignal(given, where);
-    const call = rowsCall(logits, options, where);
+    const { options: withDtype, signal } = withoutSignal(given, where);
+    const decoded = this.float32(input, withDtype, where);
+    const call = rowsCall(decoded.logits, decoded.options, where);
     const pool = this.threading.asyncPool();
     return fitTemperatureAsyncWith(this.evalBackend, pool, call.logits, labels, call.options, signal);
   }

@@ -70,6 +70,12 @@ export interface Float16ArrayLike extends ArrayBufferView {
   [index: number]: number;
 }
 
+/** The option of the calls that take 16-bit logits (the evaluation calls: softmax, rowStats, evaluate, fitTemperature). */
+export interface DtypeOption {
+  /** Required for logits given as a Uint16Array of raw 16-bit bits; 'float16' for a Float16Array. */
+  dtype?: HalfDtype;
+}
+
 /** Logits: float32, a Float16Array, or 16-bit bits in a Uint16Array with `dtype`. */
 export type Logits = Float32Array | Float16ArrayLike | Uint16Array;
 
@@ -449,22 +455,22 @@ export interface Xent {
   /** Allocate a zero-copy batch of `rows` × `numClasses`. */
   createBatch(rows: number, numClasses: number): Batch;
   /** Per-row softmax(z/T) (or its log), Float32Array(N·K). */
-  softmax(logits: Float32Array, options: SoftmaxOptions | WithClassAxis<SoftmaxOptions>): Float32Array;
+  softmax(logits: Logits, options: (SoftmaxOptions | WithClassAxis<SoftmaxOptions>) & DtypeOption): Float32Array;
   /** Per-row lse, confidence, prediction, entropy; with labels also targetLogProb and rank. */
-  rowStats(logits: Float32Array, labels: Labels, options: RowStatsOptions | WithClassAxis<RowStatsOptions>): LabeledRowStats;
-  rowStats(logits: Float32Array, labels: null, options: RowStatsOptions | WithClassAxis<RowStatsOptions>): RowStats;
+  rowStats(logits: Logits, labels: Labels, options: (RowStatsOptions | WithClassAxis<RowStatsOptions>) & DtypeOption): LabeledRowStats;
+  rowStats(logits: Logits, labels: null, options: (RowStatsOptions | WithClassAxis<RowStatsOptions>) & DtypeOption): RowStats;
   /** A streaming evaluation (accuracy, calibration, NLL, …). */
   createEvaluator(options: EvaluatorOptions): Evaluator;
   /** One-shot `createEvaluator(options)`, `add(logits, labels)`, `result()`. */
-  evaluate(logits: Float32Array, labels: Labels, options: EvaluatorOptions | WithClassAxis<EvaluatorOptions>): EvaluationResult;
+  evaluate(logits: Logits, labels: Labels, options: (EvaluatorOptions | WithClassAxis<EvaluatorOptions>) & DtypeOption): EvaluationResult;
   /** The temperature that minimises the NLL (safeguarded Newton in 1/T). */
-  fitTemperature(logits: Float32Array, labels: Labels, options: FitTemperatureOptions | WithClassAxis<FitTemperatureOptions>): TemperatureFit;
+  fitTemperature(logits: Logits, labels: Labels, options: (FitTemperatureOptions | WithClassAxis<FitTemperatureOptions>) & DtypeOption): TemperatureFit;
   /** The evaluation calls on workers: the same results bit for bit, without blocking. */
-  softmaxAsync(logits: Float32Array, options: (SoftmaxOptions | WithClassAxis<SoftmaxOptions>) & AsyncOptions): Promise<Float32Array>;
-  rowStatsAsync(logits: Float32Array, labels: Labels, options: (RowStatsOptions | WithClassAxis<RowStatsOptions>) & AsyncOptions): Promise<LabeledRowStats>;
-  rowStatsAsync(logits: Float32Array, labels: null, options: (RowStatsOptions | WithClassAxis<RowStatsOptions>) & AsyncOptions): Promise<RowStats>;
-  evaluateAsync(logits: Float32Array, labels: Labels, options: (EvaluatorOptions | WithClassAxis<EvaluatorOptions>) & AsyncOptions): Promise<EvaluationResult>;
-  fitTemperatureAsync(logits: Float32Array, labels: Labels, options: (FitTemperatureOptions | WithClassAxis<FitTemperatureOptions>) & AsyncOptions): Promise<TemperatureFit>;
+  softmaxAsync(logits: Logits, options: (SoftmaxOptions | WithClassAxis<SoftmaxOptions>) & DtypeOption & AsyncOptions): Promise<Float32Array>;
+  rowStatsAsync(logits: Logits, labels: Labels, options: (RowStatsOptions | WithClassAxis<RowStatsOptions>) & DtypeOption & AsyncOptions): Promise<LabeledRowStats>;
+  rowStatsAsync(logits: Logits, labels: null, options: (RowStatsOptions | WithClassAxis<RowStatsOptions>) & DtypeOption & AsyncOptions): Promise<RowStats>;
+  evaluateAsync(logits: Logits, labels: Labels, options: (EvaluatorOptions | WithClassAxis<EvaluatorOptions>) & DtypeOption & AsyncOptions): Promise<EvaluationResult>;
+  fitTemperatureAsync(logits: Logits, labels: Labels, options: (FitTemperatureOptions | WithClassAxis<FitTemperatureOptions>) & DtypeOption & AsyncOptions): Promise<TemperatureFit>;
   /** Ends the workers; every call after it throws. */
   dispose(): void;
 }

@@ -385,6 +385,44 @@ describe.each(xents.map((x) => [x.backend, x] as const))('16-bit logits (%s)', (
 });
 
 // ---------------------------------------------------------------------------------------
+// The evaluation calls: 16-bit logits decoded to float32 first, the same results
+
+describe.each(xents.map((x) => [x.backend, x] as const))('evaluation calls on 16-bit logits (%s)', (_, xent) => {
+  it.each(FORMATS)('softmax, rowStats, evaluate, fitTemperature and their async forms on %s equal the calls on the decoded values', async (format) => {
+    for (const [rows, K] of [[50, 7], [33, 1000]] as const) {
+      const bits = halfLogits(rows * K, rows * K, format, 3, format === 'float16' ? F16_SPECIALS.slice(0, 8) : BF16_SPECIALS.slice(0, 7));
+      const labels = labelsFor(K, rows, K);
+      const z = decoded(bits, format);
+      const before = snapshot(bits);
+      const inputs: Uint16Array[] = [bits];
+      const f16 = format === 'float16' ? asFloat16(bits) : null;
+      if (f16) inputs.push(f16);
+      for (const input of inputs) {
+        const dtype = input === bits ? { dtype: format } : {};
+        expect(xent.softmax(input, { numClasses: K, temperature: 2, ...dtype })).toStrictEqual(xent.softmax(z, { numClasses: K, temperature: 2 }));
+        expect(await xent.softmaxAsync(input, { numClasses: K, log: true, ...dtype })).toStrictEqual(xent.softmax(z, { numClasses: K, log: true }));
+        expect(xent.rowStats(input, labels, { numClasses: K, ...dtype })).toStrictEqual(xent.rowStats(z, labels, { numClasses: K }));
+        expect(await xent.rowStatsAsync(input, null, { numClasses: K, ...dtype })).toStrictEqual(xent.rowStats(z, null, { numClasses: K }));
+        const evaluation = { numClasses: K, smoothing: 0.1, bins: 10 };
+        expect(xent.evaluate(input, labels, { ...evaluation, ...dtype })).toStrictEqual(xent.evaluate(z, labels, evaluation));
+        expect(await xent.evaluateAsync(input, labels, { ...evaluation, ...dtype })).toStrictEqual(xent.evaluate(z, labels, evaluation));
+        const finite = z.map((v) => (Number.isFinite(v) ? v : 0));
+        const finiteBits = jsCodec.encode(finite, format);
+        const finiteInput = input === bits ? finiteBits : (asFloat16(finiteBits) as Uint16Array);
+        expect(xent.fitTemperature(finiteInput, labels, { numClasses: K, ...dtype })).toStrictEqual(xent.fitTemperature(finite, labels, { numClasses: K }));
+        expect(await xent.fitTemperatureAsync(finiteInput, labels, { numClasses: K, ...dtype })).toStrictEqual(xent.fitTemperature(finite, labels, { numClasses: K }));
+      }
+      assertUnchanged('logits', bits, before);
+      expect(() => xent.softmax(bits, { numClasses: K, dtype: format, out: 'inplace' })).toThrow(new RangeError(`softmax: out: 'inplace' needs float32 logits (these are ${format}): pass out a Float32Array, or none`));
+      expect(() => xent.rowStats(bits, labels, { numClasses: K })).toThrow(/rowStats: logits is a Uint16Array\(\d+\): give the format/);
+      expect(() => xent.evaluate(z, labels, { numClasses: K, dtype: format })).toThrow(TypeError);
+      await expect(xent.fitTemperatureAsync(bits, labels, { numClasses: K, dtype: 'half' as never })).rejects.toThrow(RangeError);
+      assertUnchanged('logits', bits, before);
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------
 // The pool (threads 2, 3: each worker decodes its own chunks) and the copy worker
 
 const threadingOf = (xent: Xent) => (xent as unknown as { threading: Threading }).threading;

@@ -8,7 +8,7 @@ import { softmax } from './softmax.js';
 import { rowStats, accumulateStats } from './stats.js';
 import { temperatureSums } from './temperature.js';
 import { ace } from './calibration.js';
-import { halfRows } from './half.js';
+import { decodeHalf, halfRows } from './half.js';
 
 export class JsBackend implements Backend {
   readonly name = 'js' as const;
@@ -23,6 +23,7 @@ export class JsBackend implements Backend {
   accumulateStats = accumulateStats;
   temperatureSums = temperatureSums;
   ace = ace;
+  decodeHalf: Backend['decodeHalf'] = (half, out) => decodeHalf(half.bits, 0, half.bits.length, half.format, out, 0);
 
   createBatch(rows: number, K: number): BatchStorage {
     const logits = new Float32Array(rows * K);

@@ -16,6 +16,7 @@ export function pooledBackend(impl: Backend, threading: Threading): Backend {
     firstBadTarget: impl.firstBadTarget,
     createBatch: (rows, K) => impl.createBatch(rows, K),
     ace: (keys, bins) => impl.ace(keys, bins),
+    decodeHalf: (half, out) => impl.decodeHalf(half, out),
     softmax(request: SoftmaxRequest) {
       const p = pool(request.rows, request.numClasses);
       if (p) p.softmax(request, 'softmax');

@@ -465,6 +465,20 @@ export class WasmBackend implements Backend {
     return result;
   }
 
+  /** 16-bit logits decoded into `out`, in passes that fit the arena (the bits in each pass's upper half, as in a chunk). */
+  decodeHalf(half: HalfLogits, out: Float32Array): void {
+    const n = half.bits.length;
+    const pass = Math.max(8, Math.min(n, Math.floor(Math.min(CHUNK_BYTES, this.arenaBytes) / 4)));
+    this.ensureBytes(this.base + 4 * pass);
+    const { f32, u16, kernels, base } = this;
+    for (let i0 = 0; i0 < n; i0 += pass) {
+      const i1 = Math.min(n, i0 + pass);
+      copy(u16, (base >> 1) + (i1 - i0), half.bits, i0, i1);
+      kernels.decodeHalf(base + 2 * (i1 - i0), base, i1 - i0, HALF_FORMATS[half.format]);
+      copy(out, i0, f32, base >> 2, (base >> 2) + (i1 - i0));
+    }
+  }
+
   /** ACE: the keys copied into the arena, sorted and binned there (assembly/calibration.ts). */
   ace(keys: Uint32Array, bins: number): number {
     const n = keys.length;
