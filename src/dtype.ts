@@ -35,8 +35,8 @@ function dtypeOf(value: unknown, where: string): HalfFormat | undefined {
 
 /**
  * The logits with their dtype: a Float32Array (no dtype), a Float16Array (dtype absent or
- * 'float16'), or a Uint16Array of bits (dtype required). Anything else is the float32
- * message of checkLogits, with the 16-bit forms named.
+ * 'float16'), or a Uint16Array of bits (dtype required). Anything else gets the float32
+ * message of checkLogits (README: the 16-bit forms).
  */
 export function logitsInputOf(logits: unknown, dtype: unknown, where: string): LogitsInput {
   const format = dtypeOf(dtype, where);
@@ -58,8 +58,8 @@ export function logitsInputOf(logits: unknown, dtype: unknown, where: string): L
     }
     return { logits: NO_LOGITS, half: { bits: logits, format, grad: null } };
   }
-  const forms = Float16ArrayHere ? 'a Float32Array, a Float16Array or a Uint16Array with dtype' : 'a Float32Array or a Uint16Array with dtype (this runtime has no Float16Array)';
-  throw new TypeError(`${where}: logits must be ${forms}, got ${describe(logits)}`);
+  // The float32 message, as everywhere (the same in every runtime, with or without Float16Array).
+  throw new TypeError(`${where}: logits must be a Float32Array, got ${describe(logits)}`);
 }
 
 /** Whether two views share bytes of one buffer. */

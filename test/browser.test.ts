@@ -148,6 +148,15 @@ describe('the library in Chromium', () => {
     }
   }, SLOW);
 
+  it('takes float16 (a Float16Array, Chrome ≥ 135) and bfloat16 logits with the float32 call\'s bits, on every backend', async () => {
+    const outcomes = await call('halfOnEveryBackend');
+    expect(outcomes.map((o) => o.backend)).toEqual(expect.arrayContaining(['wasm-simd', 'wasm', 'js']));
+    for (const o of outcomes) {
+      expect(o.hasFloat16Array, o.backend).toBe(true);
+      expect(o.mismatches, o.backend).toEqual([]);
+    }
+  }, SLOW);
+
   it('logged no page errors', () => {
     expect(errors).toEqual([]);
   });

@@ -11,6 +11,7 @@ const api = {
   largeBatchAgainstJs: (rows?: number, numClasses?: number) => cases.largeBatchAgainstJs(lib, rows, numClasses),
   errorCases: () => cases.errorCases(lib),
   evaluationOnEveryBackend: () => cases.evaluationOnEveryBackend(lib),
+  halfOnEveryBackend: () => cases.halfOnEveryBackend(lib),
 };
 export type BrowserTestApi = typeof api;
 

@@ -251,3 +251,52 @@ export async function errorCases(lib: Library): Promise<ErrorOutcome[]> {
   outcomes.push({ case: 'createXent unknown backend', ...unknownBackend });
   return outcomes;
 }
+
+/** One backend's float16 / bfloat16 calls against the float32 call on the decoded logits. */
+export interface HalfOutcome {
+  backend: BackendName;
+  /** Whether this runtime has Float16Array (Chrome ≥ 135). */
+  hasFloat16Array: boolean;
+  /** Cases whose loss, losses or gradient bits differed from the float32 call's ('' when none). */
+  mismatches: string[];
+}
+
+/**
+ * 16-bit logits on every backend: a Float16Array (where the page has one, decoded by the
+ * browser itself), its bits as a Uint16Array with dtype 'float16', and bfloat16 bits (the high
+ * halves of float32 values), each against the float32 call on the decoded values, bit for bit;
+ * a 16-bit gradient against the float32 gradient rounded by the browser's Float16Array.
+ */
+export async function halfOnEveryBackend(lib: Library): Promise<HalfOutcome[]> {
+  const Float16 = (globalThis as { Float16Array?: new (values: ArrayLike<number> | ArrayBufferLike) => ArrayLike<number> & ArrayBufferView }).Float16Array;
+  const { logits, labels } = randomBatch(64, 1000, 3);
+  const options = { numClasses: 1000, smoothing: 0.1, reduction: 'none', lse: true } as const;
+  const sameBits = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+    if (a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return false;
+    return true;
+  };
+  return (await everyBackend(lib)).map((xent) => {
+    const mismatches: string[] = [];
+    const check = (name: string, got: { losses: Float32Array; lse: Float32Array; grad: Float32Array }, want: typeof got) => {
+      for (const key of ['losses', 'lse', 'grad'] as const) if (!sameBits(got[key], want[key])) mismatches.push(`${name}: ${key}`);
+    };
+    // bfloat16: the high half of each float32.
+    const words = new Uint32Array(logits.buffer.slice(0));
+    const bf16 = Uint16Array.from(words, (w) => w >>> 16);
+    const bf16Values = new Float32Array(Uint32Array.from(bf16, (h) => h << 16).buffer);
+    check('bfloat16', xent.crossEntropy(bf16, labels, { ...options, dtype: 'bfloat16', grad: true }), xent.crossEntropy(bf16Values, labels, { ...options, grad: true }));
+    if (Float16) {
+      const f16 = new Float16(logits);
+      const decoded = Float32Array.from(f16);
+      const want = xent.crossEntropy(decoded, labels, { ...options, grad: true });
+      check('Float16Array', xent.crossEntropy(f16 as unknown as Uint16Array, labels, { ...options, grad: true }), want);
+      const bits = new Uint16Array(f16.buffer);
+      check('float16 bits', xent.crossEntropy(bits, labels, { ...options, dtype: 'float16', grad: true }), want);
+      const grad16 = new Float16(new ArrayBuffer(2 * bits.length));
+      xent.crossEntropy(f16 as unknown as Uint16Array, labels, { ...options, grad: grad16 as unknown as Uint16Array });
+      if (!sameBits(grad16, new Float16(want.grad))) mismatches.push('float16 gradient');
+    }
+    return { backend: xent.backend, hasFloat16Array: Float16 !== undefined, mismatches };
+  });
+}
