@@ -89,7 +89,7 @@ describe.each([
     // (well under 10 ms on an idle machine). The bar leaves room for the OS taking the page's core
     // away now and then on a loaded machine (a 66 ms gap at load 7 on 2 cores, in a 307 ms call).
     expect(r.maxGapMs, label).toBeLessThan(Math.max(100, r.syncMs / 2));
-    expect(r.ticks, label).toBeGreaterThanOrEqual(Math.floor(r.asyncMs / 25));
+    expect(r.ticks, label).toBeGreaterThanOrEqual(Math.floor(r.asyncMs / 100)); // one per the longest gap allowed
     expect(r.frames, label).toBeGreaterThanOrEqual(Math.min(3, Math.floor(r.asyncMs / 100)));
   }, SLOW);
 

@@ -288,8 +288,9 @@ describe('async calls', () => {
     const elapsed = performance.now() - started;
     clearInterval(timer);
     expect(result.loss).toBe(expected.loss);
-    // A call that blocked the thread would let the timer fire at most once.
-    expect(ticks, `${ticks} ticks in ${elapsed.toFixed(0)} ms`).toBeGreaterThanOrEqual(Math.min(10, Math.floor(elapsed / 4)));
+    // A call that blocked the thread would let the timer fire at most once. Not more than that is
+    // asked: on a loaded machine a 1 ms interval fires far less often (5 ticks in 65 ms in CI).
+    expect(ticks, `${ticks} ticks in ${elapsed.toFixed(0)} ms`).toBeGreaterThanOrEqual(3);
   }, TIMEOUT);
 
   it('cancel with an AbortSignal: before the call, mid-call and while queued; inputs unchanged, the instance still usable', async () => {
