@@ -409,15 +409,19 @@ describe('faults', () => {
   }, TIMEOUT);
 });
 
+/** Every backend with threads: 2 as on a page without shared memory: one worker that gets copies. */
+async function copyBackends(): Promise<Xent[]> {
+  testOverrides.sharedMemory = false;
+  try {
+    return await keep(createAllBackends({ threads: 2 }));
+  } finally {
+    testOverrides.sharedMemory = null;
+  }
+}
+
 describe('the copy path (no shared memory: a page that is not cross-origin isolated, and the js backend)', () => {
   it('one worker that gets copies: threads 1, sharedMemory false, the same bits, cancellable, fault-tolerant', async () => {
-    testOverrides.sharedMemory = false;
-    let copies: Xent[];
-    try {
-      copies = await keep(createAllBackends({ threads: 2 }));
-    } finally {
-      testOverrides.sharedMemory = null;
-    }
+    const copies = await copyBackends();
     for (const xent of copies) {
       expect(xent.threads).toBe(1);
       expect(xent.sharedMemory).toBe(false);
@@ -584,13 +588,7 @@ describe.each(single.map((xent) => ({ backend: xent.backend, xent })))('evaluati
 
 describe('evaluation calls: the copy path, cancellation and errors', () => {
   it('one worker with copies gives the same evaluations; an aborted evaluateAsync changes nothing', async () => {
-    testOverrides.sharedMemory = false;
-    let copies: Xent[];
-    try {
-      copies = await keep(createAllBackends({ threads: 2 }));
-    } finally {
-      testOverrides.sharedMemory = null;
-    }
+    const copies = await copyBackends();
     const random = makeRandom(800);
     const rows = 4000;
     const K = 40;
