@@ -20,6 +20,15 @@
 // at most 64 rows), the row kernel runs on it, and the gradient is scattered back: the
 // same code, hence the same bits.
 //
+// 16-bit logits (the last argument, `dtype`: 0 float32, else the format, 1 float16 or 2
+// bfloat16, plus ENCODE_GRAD when the gradient is to be written as 16-bit; one argument, as
+// a pool command carries at most 20, src/threads/protocol.ts): the host copies the chunk's bits,
+// in the same [outers][K][width] arrangement, into the upper half of its f32 logits region;
+// they are decoded over that region first (half.ts decodeHalf, in cache, half the bytes copied
+// in), and with encodeGrad the f32 gradient is encoded in place at the end. Between the two
+// the kernels run on f32 exactly as for float32 logits, so a 16-bit call has the bits of the
+// float32 call on the decoded values (and so of the transposed call).
+//
 // These kernels write every row's loss (`losses` is required: scratch when the caller does not
 // want them) and return sumIn + their sum, added as the row kernels add theirs (lossSum), so
 // that a call whose chunks start on multiples of four rows has the transposed call's sum; the
@@ -32,6 +41,11 @@ import {
 } from './small';
 import { rowExpSumMinusOneExact, CONFIDENT_SUM } from './rows';
 import { expConstant, madd } from './exp';
+import { decodeHalf, encodeHalf } from './half';
+
+/** The `dtype` argument's flag: encode the gradient to the logits' 16-bit format (must match src/layout.ts). */
+// @ts-ignore: decorator
+@inline const ENCODE_GRAD: i32 = 4;
 
 /** Rows of a tile for the tile path (must match tileRows in src/layout.ts). */
 // @ts-ignore: decorator
@@ -47,6 +61,20 @@ import { expConstant, madd } from './exp';
 }
 
 export function xentStrided(
+  logits: usize, grad: usize, labels: usize, outers: i32, K: i32, width: i32,
+  smoothing: f64, scale: f64, ignoreIndex: i32,
+  weight: usize, weightSum: f64, zLoss: f64, softcap: f32, scratch: usize, tiles: usize,
+  losses: usize, lseOut: usize, sumIn: f64, rowWise: bool, dtype: i32,
+): f64 {
+  const n = outers * K * width;
+  const format = dtype & ~ENCODE_GRAD;
+  if (format) decodeHalf(logits + (<usize>n << 1), logits, n, format);
+  const sum = xentStridedF32(logits, grad, labels, outers, K, width, smoothing, scale, ignoreIndex, weight, weightSum, zLoss, softcap, scratch, tiles, losses, lseOut, sumIn, rowWise);
+  if (format && (dtype & ENCODE_GRAD) && grad) encodeHalf(grad, grad, n, format);
+  return sum;
+}
+
+function xentStridedF32(
   logits: usize, grad: usize, labels: usize, outers: i32, K: i32, width: i32,
   smoothing: f64, scale: f64, ignoreIndex: i32,
   weight: usize, weightSum: f64, zLoss: f64, softcap: f32, scratch: usize, tiles: usize,
@@ -74,8 +102,11 @@ export function xentStrided(
 export function softStrided(
   logits: usize, targets: usize, grad: usize, outers: i32, K: i32, width: i32,
   smoothing: f64, scale: f64, weight: usize, temperature: f64,
-  losses: usize, lseOut: usize, scratch: usize, tiles: usize, sumIn: f64, rowWise: bool,
+  losses: usize, lseOut: usize, scratch: usize, tiles: usize, sumIn: f64, rowWise: bool, dtype: i32,
 ): f64 {
+  const n = outers * K * width;
+  const format = dtype & ~ENCODE_GRAD;
+  if (format) decodeHalf(logits + (<usize>n << 1), logits, n, format);
   const rows = outers * width;
   const T = tileRows(K);
   const tile = tiles;
@@ -90,6 +121,7 @@ export function softStrided(
     );
     if (grad) scatterTile(tile, grad, p, count, K, width);
   }
+  if (format && (dtype & ENCODE_GRAD) && grad) encodeHalf(grad, grad, n, format);
   return lossSum(losses, rows, ASC_FEATURE_SIMD && K <= SMALL_K && !rowWise, sumIn);
 }
 

@@ -11,6 +11,7 @@
  * [outers][C][width]: whole outers as they are (one copy), else the chunk's positions of each
  * class side by side, [C][r1 − r0] (a copy per class and outer piece, never a transpose).
  */
+import { HALF_FORMATS, type HalfLogits } from './backend.js';
 import { copy } from './wasm/bridge.js';
 import { describe, number } from './options.js';
 
@@ -84,9 +85,10 @@ export function chunkShape(r0: number, r1: number, inner: number): { outers: num
 
 /**
  * Positions [r0, r1) of `data` ([outer][K][inner]) to the arena at element `at` (toArena), or
- * back from it, in the arrangement chunkShape gives.
+ * back from it, in the arrangement chunkShape gives. 16-bit logits and gradients move as their
+ * bits (a Uint16Array data and view of the arena), in the same arrangement.
  */
-export function copyPositions(arena: Float32Array, at: number, data: Float32Array, K: number, inner: number, r0: number, r1: number, toArena: boolean): void {
+export function copyPositions<T extends Float32Array | Uint16Array>(arena: T, at: number, data: T, K: number, inner: number, r0: number, r1: number, toArena: boolean): void {
   if (r0 % inner === 0 && r1 % inner === 0) {
     if (toArena) copy(arena, at, data, r0 * K, r1 * K);
     else copy(data, r0 * K, arena, at, at + (r1 - r0) * K);
@@ -104,6 +106,32 @@ export function copyPositions(arena: Float32Array, at: number, data: Float32Arra
     }
   }
 }
+
+/** The logits, gradient and dtype of a strided call (HardRequest / SoftRequest). */
+interface StridedData { logits: Float32Array; grad: Float32Array | null; half?: HalfLogits | null }
+
+/**
+ * A chunk's logits, positions [r0, r1), into the arena's logits region at byte `logitsAt`:
+ * float32 as they are; 16-bit bits in the same arrangement into the region's upper half,
+ * where the kernel decodes them (xentStrided / softStrided with a format, assembly/strided.ts).
+ */
+export function copyLogitPositionsIn(f32: Float32Array, u16: Uint16Array, logitsAt: number, data: StridedData, K: number, inner: number, r0: number, r1: number): void {
+  if (data.half) copyPositions(u16, (logitsAt >> 1) + (r1 - r0) * K, data.half.bits, K, inner, r0, r1, true);
+  else copyPositions(f32, logitsAt >> 2, data.logits, K, inner, r0, r1, true);
+}
+
+/** The chunk's gradient out: the f32 one (grad), or the 16-bit one the kernel encoded over the region's start. */
+export function copyGradPositionsOut(f32: Float32Array, u16: Uint16Array, logitsAt: number, data: StridedData, K: number, inner: number, r0: number, r1: number): void {
+  if (data.grad) copyPositions(f32, logitsAt >> 2, data.grad, K, inner, r0, r1, false);
+  else if (data.half?.grad) copyPositions(u16, logitsAt >> 1, data.half.grad, K, inner, r0, r1, false);
+}
+
+/** The strided kernels' last argument: 0 for float32 logits, else the format, + 4 to encode the gradient (must match ENCODE_GRAD in assembly/strided.ts). */
+export const stridedDtype = (data: StridedData): number =>
+  data.half ? HALF_FORMATS[data.half.format] + (data.half.grad !== null ? 4 : 0) : 0;
+
+/** Whether a strided call writes a gradient (f32, or 16-bit). */
+export const wantsGrad = (data: StridedData): boolean => data.grad !== null || Boolean(data.half?.grad);
 
 /** [outer][K][inner] → (outer·inner)×K rows: a copy (the evaluation calls' route, see rowsCall). */
 export function toRowLayout(data: Float32Array, K: number, inner: number): Float32Array {

@@ -101,13 +101,10 @@ function halfCallOf(input: unknown, given: unknown, keys: readonly string[], whe
   const { logits, half } = logitsInputOf(input, given.dtype, where);
   const bits = (half as NonNullable<typeof half>).bits;
   const classLayout = classLayoutOf(given, bits.length, where);
-  if (classLayout && classLayout.inner > 1) {
-    throw new RangeError(`${where}: 16-bit logits (dtype ${describe(half?.format)}) and a class axis that is not the last (shape ${describe(given.shape)}, classAxis ${describe(given.classAxis)}) cannot be combined yet: decode the logits to a Float32Array, or pass them with the class axis last`);
-  }
   const numClasses = classLayout ? classLayout.numClasses : checkNumClasses(given.numClasses, where);
   const rows = classLayout ? classLayout.rows : checkRows(bits as unknown as Float32Array, numClasses, where);
   const { grad, shown } = halfGradOf(given.grad, half as NonNullable<typeof half>, input, where);
-  return { logits, options: given, numClasses, rows, half, grad, shown, inner: 1 };
+  return { logits, options: given, numClasses, rows, half, grad, shown, inner: classLayout ? classLayout.inner : 1 };
 }
 
 export function reductionOf(value: unknown, where: string): Reduction {

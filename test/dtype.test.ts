@@ -511,26 +511,4 @@ it('createXent still works without a Float16Array in the runtime (the type is on
   expect(xent.crossEntropy(Uint16Array.of(0x3c00, 0), [0], { numClasses: 2, dtype: 'float16' }).loss).toBeCloseTo(Math.log(1 + Math.exp(-1)), 6);
 });
 
-// ---------------------------------------------------------------------------------------
-// With the class axis (src/layout.ts): not last is an error naming both options for the
-// losses; last is plain rows; the evaluation calls decode, then transpose.
-
-describe.each(xents.map((x) => [x.backend, x] as const))('16-bit logits and the class axis (%s)', (_, xent) => {
-  it.each(FORMATS)('%s: shape with the class axis last works, not last is a RangeError (losses) or decoded then transposed (evaluation)', (format) => {
-    const bits = halfLogits(7, 2 * 5 * 6, format, 2);
-    const z = decoded(bits, format);
-    const before = snapshot(bits);
-    expect(() => xent.crossEntropy(bits, Int32Array.from({ length: 12 }, (_, i) => i % 5), { shape: [2, 5, 6], classAxis: 1, dtype: format }))
-      .toThrow(new RangeError(`crossEntropy: 16-bit logits (dtype "${format}") and a class axis that is not the last (shape an array of length 3, classAxis 1) cannot be combined yet: decode the logits to a Float32Array, or pass them with the class axis last`));
-    expect(() => xent.softCrossEntropy(bits, new Float32Array(60), { shape: [2, 5, 6], classAxis: -2, dtype: format })).toThrow(RangeError);
-    assertUnchanged('logits', bits, before);
-    const rowLabels = Int32Array.from({ length: 10 }, (_, i) => i % 6);
-    const last = { shape: [2, 5, 6], smoothing: 0.1, grad: true, reduction: 'none' } as const;
-    assertIdentical(xent.crossEntropy(bits, rowLabels, { ...last, dtype: format }) as Result, xent.crossEntropy(z, rowLabels, last) as Result, `${format} shape, class axis last`);
-    const labels = Int32Array.from({ length: 12 }, (_, i) => i % 5);
-    const layout = { shape: [2, 5, 6], classAxis: 1 };
-    expect(xent.evaluate(bits, labels, { ...layout, dtype: format })).toStrictEqual(xent.evaluate(z, labels, layout));
-    expect(xent.rowStats(bits, labels, { ...layout, dtype: format })).toStrictEqual(xent.rowStats(z, labels, layout));
-    expect(xent.softmax(bits, { ...layout, dtype: format })).toStrictEqual(xent.softmax(z, layout));
-  });
-});
+// 16-bit logits with the class axis anywhere: test/layout-half.test.ts.

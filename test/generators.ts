@@ -323,3 +323,27 @@ export function assertIdentical(a: ScalarResult | RowsResult, b: ScalarResult | 
     }
   }
 }
+
+/** [outer][K][inner] → (outer·inner)×K rows (float32 values, or 16-bit bits). */
+export function toRows<T extends Float32Array | Uint16Array>(z: T, outer: number, K: number, inner: number): T {
+  const out = (z instanceof Uint16Array ? new Uint16Array(z.length) : new Float32Array(z.length)) as T;
+  for (let o = 0; o < outer; o++) {
+    for (let k = 0; k < K; k++) {
+      const from = (o * K + k) * inner;
+      for (let i = 0; i < inner; i++) out[(o * inner + i) * K + k] = z[from + i];
+    }
+  }
+  return out;
+}
+
+/** (outer·inner)×K rows → [outer][K][inner] (float32 values, or 16-bit bits). */
+export function fromRows<T extends Float32Array | Uint16Array>(rows: T, outer: number, K: number, inner: number): T {
+  const out = (rows instanceof Uint16Array ? new Uint16Array(rows.length) : new Float32Array(rows.length)) as T;
+  for (let o = 0; o < outer; o++) {
+    for (let k = 0; k < K; k++) {
+      const to = (o * K + k) * inner;
+      for (let i = 0; i < inner; i++) out[to + i] = rows[(o * inner + i) * K + k];
+    }
+  }
+  return out;
+}

@@ -19,7 +19,7 @@ import { createXent, type Xent } from '../src/index.js';
 import type { Threading } from '../src/threads/index.js';
 import { testOverrides } from '../src/threads/platform.js';
 import { createAllBackends } from './backends.js';
-import { assertIdentical, assertMatchesReference, assertUnchanged, makeRandom, gaussian, perturbationForSoftcap, perturbationForTemperature, snapshot } from './generators.js';
+import { assertIdentical, assertMatchesReference, assertUnchanged, fromRows, makeRandom, gaussian, toRows, perturbationForSoftcap, perturbationForTemperature, snapshot } from './generators.js';
 import { referenceCrossEntropy, referenceSoftCrossEntropy } from './reference.js';
 
 const TIMEOUT = 300_000;
@@ -32,30 +32,6 @@ afterAll(() => {
 });
 const xents = await createAllBackends();
 made.push(...xents);
-
-/** [outer][K][inner] → (outer·inner)×K rows. */
-function toRows(z: Float32Array, outer: number, K: number, inner: number): Float32Array {
-  const out = new Float32Array(z.length);
-  for (let o = 0; o < outer; o++) {
-    for (let k = 0; k < K; k++) {
-      const from = (o * K + k) * inner;
-      for (let i = 0; i < inner; i++) out[(o * inner + i) * K + k] = z[from + i];
-    }
-  }
-  return out;
-}
-
-/** (outer·inner)×K rows → [outer][K][inner]. */
-function fromRows(rows: Float32Array, outer: number, K: number, inner: number): Float32Array {
-  const out = new Float32Array(rows.length);
-  for (let o = 0; o < outer; o++) {
-    for (let k = 0; k < K; k++) {
-      const to = (o * K + k) * inner;
-      for (let i = 0; i < inner; i++) out[to + i] = rows[(o * inner + i) * K + k];
-    }
-  }
-  return out;
-}
 
 /** The strided result with its gradient as rows, to compare with the transposed call's. */
 function asRows(result: Out, outer: number, K: number, inner: number): Out {

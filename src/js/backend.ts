@@ -13,9 +13,9 @@ import { decodeHalf, halfRows } from './half.js';
 export class JsBackend implements Backend {
   readonly name = 'js' as const;
 
-  // 16-bit logits come in rows only (the facade rejects them with the class axis not last).
-  hard: Backend['hard'] = (request) => (request.half ? halfRows(hardRows, request) : (request.inner ?? 1) > 1 ? hardStrided(request) : hardRows(request));
-  soft: Backend['soft'] = (request) => (request.half ? halfRows(softRows, request) : (request.inner ?? 1) > 1 ? softStrided(request) : softRows(request));
+  // A class axis not last (16-bit logits too) goes to strided.ts; 16-bit rows to half.ts.
+  hard: Backend['hard'] = (request) => ((request.inner ?? 1) > 1 ? hardStrided(request) : request.half ? halfRows(hardRows, request) : hardRows(request));
+  soft: Backend['soft'] = (request) => ((request.inner ?? 1) > 1 ? softStrided(request) : request.half ? halfRows(softRows, request) : softRows(request));
   countLabels = countLabels;
   firstBadTarget = firstBadTarget;
   softmax = softmax;

@@ -14,7 +14,7 @@ const BLOCK_ELEMENTS = 1 << 14;
  */
 let f16Table: Uint32Array | null = null;
 
-function float16Table(): Uint32Array {
+export function float16Table(): Uint32Array {
   if (f16Table) return f16Table;
   const bits = new Uint32Array(65536);
   const value = new Float32Array(bits.buffer);

@@ -7,10 +7,15 @@
  * KiB, in cache), the row kernel runs on it, and the gradient is scattered back: the same code
  * on the same values, hence the bits of the transposed call. The sum is taken from the written
  * row losses in row order, as the row kernels add them (the f32 losses, one by one).
+ *
+ * 16-bit logits are decoded as the tile is gathered (half.ts's decoding, bit for bit), and a
+ * 16-bit gradient encoded as it is scattered: no f32 copy of the whole tensor, and the bits of
+ * the float32 call on the decoded values.
  */
-import type { HardRequest, SoftRequest } from '../backend.js';
+import type { HalfLogits, HardRequest, SoftRequest } from '../backend.js';
 import { hardRows } from './xent.js';
 import { softRows } from './soft.js';
+import { encodeBfloat16, encodeFloat16, float16Table } from './half.js';
 
 /** Positions per tile. */
 const TILE = 64;
@@ -34,6 +39,50 @@ function moveTile(data: Float32Array, tile: Float32Array, K: number, inner: numb
   }
 }
 
+/** moveTile for 16-bit logits: positions p0…p0+count−1 of the bits decoded into tile's rows. */
+function gatherHalfTile(half: HalfLogits, tile: Float32Array, K: number, inner: number, p0: number, count: number): void {
+  const words = new Uint32Array(tile.buffer, tile.byteOffset, tile.length);
+  const bits = half.bits;
+  const table = half.format === 'float16' ? float16Table() : null;
+  for (let j = 0; j < count; j++) {
+    const p = p0 + j;
+    const o = Math.floor(p / inner);
+    let at = o * K * inner + (p - o * inner);
+    const row = j * K;
+    if (table) {
+      for (let k = 0; k < K; k++, at += inner) words[row + k] = table[bits[at]];
+    } else {
+      for (let k = 0; k < K; k++, at += inner) words[row + k] = bits[at] << 16;
+    }
+  }
+}
+
+/** The tile's f32 gradient rows encoded (nearest even) into the 16-bit gradient at their positions. */
+function scatterHalfTile(half: HalfLogits, tile: Float32Array, K: number, inner: number, p0: number, count: number): void {
+  const words = new Int32Array(tile.buffer, tile.byteOffset, tile.length);
+  const out = half.grad as Uint16Array;
+  const encode = half.format === 'float16' ? encodeFloat16 : encodeBfloat16;
+  for (let j = 0; j < count; j++) {
+    const p = p0 + j;
+    const o = Math.floor(p / inner);
+    let at = o * K * inner + (p - o * inner);
+    const row = j * K;
+    for (let k = 0; k < K; k++, at += inner) out[at] = encode(words[row + k]);
+  }
+}
+
+/** A tile's logits gathered (float32, or 16-bit decoded). */
+function gatherLogits(request: HardRequest | SoftRequest, tile: Float32Array, K: number, inner: number, p0: number, count: number): void {
+  if (request.half) gatherHalfTile(request.half, tile, K, inner, p0, count);
+  else moveTile(request.logits, tile, K, inner, p0, count, true);
+}
+
+/** A tile's gradient scattered back (float32, or 16-bit encoded). */
+function scatterGrad(request: HardRequest | SoftRequest, tile: Float32Array, K: number, inner: number, p0: number, count: number): void {
+  if (request.grad) moveTile(request.grad, tile, K, inner, p0, count, false);
+  else if (request.half?.grad) scatterHalfTile(request.half, tile, K, inner, p0, count);
+}
+
 function tilesFor(K: number, soft: boolean): void {
   if (logitTile.length < TILE * K) logitTile = new Float32Array(TILE * K);
   if (soft && targetTile.length < TILE * K) targetTile = new Float32Array(TILE * K);
@@ -47,7 +96,8 @@ function addLosses(sum: number, count: number, losses: Float32Array | null, p0: 
 }
 
 export function hardStrided(request: HardRequest): number {
-  const { logits, labels, rows, numClasses: K, grad, lse, losses } = request;
+  const { labels, rows, numClasses: K, lse, losses } = request;
+  const wantGrad = request.grad !== null || Boolean(request.half?.grad);
   const inner = request.inner as number;
   tilesFor(K, false);
   const tile = logitTile;
@@ -55,19 +105,20 @@ export function hardStrided(request: HardRequest): number {
   for (let p0 = 0; p0 < rows; p0 += TILE) {
     const count = Math.min(TILE, rows - p0);
     const z = tile.subarray(0, count * K);
-    moveTile(logits, tile, K, inner, p0, count, true);
+    gatherLogits(request, tile, K, inner, p0, count);
     hardRows({
       ...request, inner: 1, logits: z, labels: labels.subarray(p0, p0 + count), rows: count,
-      grad: grad ? z : null, losses: lossTile.subarray(0, count), lse: lse ? lse.subarray(p0, p0 + count) : null,
+      grad: wantGrad ? z : null, half: null, losses: lossTile.subarray(0, count), lse: lse ? lse.subarray(p0, p0 + count) : null,
     });
-    if (grad) moveTile(grad, tile, K, inner, p0, count, false);
+    if (wantGrad) scatterGrad(request, tile, K, inner, p0, count);
     sum = addLosses(sum, count, losses, p0);
   }
   return sum;
 }
 
 export function softStrided(request: SoftRequest): number {
-  const { logits, targets, rows, numClasses: K, grad, lse, losses } = request;
+  const { targets, rows, numClasses: K, lse, losses } = request;
+  const wantGrad = request.grad !== null || Boolean(request.half?.grad);
   const inner = request.inner as number;
   tilesFor(K, true);
   const tile = logitTile;
@@ -76,13 +127,13 @@ export function softStrided(request: SoftRequest): number {
   for (let p0 = 0; p0 < rows; p0 += TILE) {
     const count = Math.min(TILE, rows - p0);
     const z = tile.subarray(0, count * K);
-    moveTile(logits, tile, K, inner, p0, count, true);
+    gatherLogits(request, tile, K, inner, p0, count);
     moveTile(targets, tTile, K, inner, p0, count, true);
     softRows({
       ...request, inner: 1, logits: z, targets: tTile.subarray(0, count * K), rows: count,
-      grad: grad ? z : null, losses: lossTile.subarray(0, count), lse: lse ? lse.subarray(p0, p0 + count) : null,
+      grad: wantGrad ? z : null, half: null, losses: lossTile.subarray(0, count), lse: lse ? lse.subarray(p0, p0 + count) : null,
     });
-    if (grad) moveTile(grad, tile, K, inner, p0, count, false);
+    if (wantGrad) scatterGrad(request, tile, K, inner, p0, count);
     sum = addLosses(sum, count, losses, p0);
   }
   return sum;

@@ -16,7 +16,7 @@ import {
 } from '../backend.js';
 import { countLabels, firstBadTarget } from '../js/labels.js';
 import { instantiate, PAGE, MAX_PAGES, type KernelExports, type WasmBackendName } from './instance.js';
-import { copyPositions, chunkShape, stridedChunk, tileBytes } from '../layout.js';
+import { chunkShape, copyGradPositionsOut, copyPositions, copyLogitPositionsIn, stridedChunk, stridedDtype, tileBytes, wantsGrad } from '../layout.js';
 
 export const align16 = (bytes: number) => Math.ceil(bytes / 16) * 16;
 
@@ -310,7 +310,7 @@ export class WasmBackend implements Backend {
    */
   private strided(hard: HardRequest | null, soft: SoftRequest | null): number {
     const request = (hard ?? soft) as HardRequest | SoftRequest;
-    const { logits, rows, numClasses: K, grad, lse, weight } = request;
+    const { rows, numClasses: K, lse, weight } = request;
     const inner = request.inner as number;
     const rowWise = request.rowWise ?? rows < ROWS_PER_VECTOR;
     const parts = { weight: weight !== null, targets: soft !== null, labels: hard !== null, losses: true, lse: lse !== null };
@@ -321,28 +321,30 @@ export class WasmBackend implements Backend {
     const at = layout(this.base, chunk, K, parts);
     const tilesAt = align16(at.end);
     this.ensureBytes(tilesAt + tiles);
-    const { f32, i32, kernels } = this;
+    const { f32, i32, u16, kernels } = this;
+    const gradAt = wantsGrad(request) ? at.logits : 0;
+    const dtype = stridedDtype(request);
     if (weight) copy(f32, at.weight >> 2, weight, 0, K);
     let sum = 0;
     for (let r0 = 0; r0 < rows; r0 += chunk) {
       const r1 = Math.min(rows, r0 + chunk);
       const { outers, width } = chunkShape(r0, r1, inner);
-      copyPositions(f32, at.logits >> 2, logits, K, inner, r0, r1, true);
+      copyLogitPositionsIn(f32, u16, at.logits, request, K, inner, r0, r1);
       if (hard) {
         copy(i32, at.labels >> 2, hard.labels, r0, r1);
         sum = kernels.xentStrided(
-          at.logits, grad ? at.logits : 0, at.labels, outers, K, width,
+          at.logits, gradAt, at.labels, outers, K, width,
           hard.smoothing, hard.scale, hard.ignoreIndex, at.weight, hard.weightSum, hard.zLoss, hard.softcap,
-          at.scratch, tilesAt, at.losses, at.lse, sum, rowWise,
+          at.scratch, tilesAt, at.losses, at.lse, sum, rowWise, dtype,
         );
       } else if (soft) {
         copyPositions(f32, at.targets >> 2, soft.targets, K, inner, r0, r1, true);
         sum = kernels.softStrided(
-          at.logits, at.targets, grad ? at.logits : 0, outers, K, width,
-          soft.smoothing, soft.scale, at.weight, soft.temperature, at.losses, at.lse, at.scratch, tilesAt, sum, rowWise,
+          at.logits, at.targets, gradAt, outers, K, width,
+          soft.smoothing, soft.scale, at.weight, soft.temperature, at.losses, at.lse, at.scratch, tilesAt, sum, rowWise, dtype,
         );
       }
-      if (grad) copyPositions(f32, at.logits >> 2, grad, K, inner, r0, r1, false);
+      copyGradPositionsOut(f32, u16, at.logits, request, K, inner, r0, r1);
       copyOutputs(f32, at, K, r0, r1, null, request.losses, lse);
     }
     return sum;

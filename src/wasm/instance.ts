@@ -24,12 +24,12 @@ export interface KernelExports {
     logits: number, grad: number, labels: number, outers: number, K: number, width: number,
     smoothing: number, scale: number, ignoreIndex: number,
     weight: number, weightSum: number, zLoss: number, softcap: number, scratch: number, tiles: number,
-    losses: number, lse: number, sumIn: number, rowWise: boolean,
+    losses: number, lse: number, sumIn: number, rowWise: boolean, dtype: number,
   ): number;
   softStrided(
     logits: number, targets: number, grad: number, outers: number, K: number, width: number,
     smoothing: number, scale: number, weight: number, temperature: number,
-    losses: number, lse: number, scratch: number, tiles: number, sumIn: number, rowWise: boolean,
+    losses: number, lse: number, scratch: number, tiles: number, sumIn: number, rowWise: boolean, dtype: number,
   ): number;
   statsRows(
     logits: number, labels: number, rows: number, K: number,
