@@ -18,7 +18,9 @@
 import type { Accumulation, Backend, IndexArray, RowStatsOutputs, StatsRequest, TemperatureRequest } from './backend.js';
 import { SUM_BRIER, SUM_CONFIDENCE, SUM_CORRECT, SUM_COUNT, SUM_ENTROPY, SUM_NLL, SUM_SMOOTHED, SUM_TOPK, sumsLength } from './backend.js';
 import { evaluatorOptionsOf, fitOptionsOf, prepareBatch, prepareRowStats, prepareSoftmax } from './eval-options.js';
-import { asyncOptionsOf, describe } from './options.js';
+import { checkKnownKeys, checkOptionsObject, describe, LAYOUT_KEYS, withoutSignal } from './options.js';
+import { float32LogitsOf } from './dtype.js';
+import { classLayoutOf, toRowLayout } from './layout.js';
 import { throwIfAborted } from './threads/abort.js';
 import type {
   CalibrationBin, EvaluationResult, Evaluator, EvaluatorState, LabeledRowStats, ResolvedEvaluatorOptions,
@@ -198,6 +200,11 @@ function sameOptions(a: ResolvedEvaluatorOptions, b: unknown): string | null {
 // ---------------------------------------------------------------------------------------
 // The evaluator
 
+/** Options of evaluator.add (a batch's layout and dtype, as evaluate takes them) and addAsync. */
+const ADD_KEYS = [...LAYOUT_KEYS, 'dtype'] as const;
+const ASYNC_KEYS = ['signal'] as const;
+const ADD_ASYNC_KEYS = [...ADD_KEYS, ...ASYNC_KEYS] as const;
+
 /** An evaluation's per-row work and sums, off the calling thread (a worker pool, src/threads/). */
 export type AccumulateAsync = (request: StatsRequest, into: Accumulation, signal: AbortSignal | null, where: string) => Promise<number>;
 
@@ -232,8 +239,31 @@ export class EvaluatorImpl implements Evaluator {
     this.keys = grown;
   }
 
-  add(logits: Float32Array, labels: unknown): void {
-    this.addBatch(logits, labels, 'evaluator.add');
+  add(logits: unknown, labels: unknown, options?: unknown): void {
+    const where = 'evaluator.add';
+    this.checkIdle(where);
+    this.addBatch(this.rowsOf(logits, options, where, ADD_KEYS), labels, where);
+  }
+
+  /**
+   * A batch's logits as float32 rows, as `evaluate` makes them: 16-bit logits decoded (by the
+   * backend's decoder), a class axis that is not last transposed into rows (src/layout.ts), so
+   * that the rows, and hence the sums, are evaluate's. The class axis must have numClasses.
+   */
+  private rowsOf(logits: unknown, options: unknown, where: string, keys: readonly string[]): unknown {
+    if (options !== undefined) {
+      checkOptionsObject(options, where);
+      checkKnownKeys(options, keys, where);
+    }
+    const decoded = float32LogitsOf(logits, options, where, (half, out) => this.backend.decodeHalf(half, out));
+    const record = (decoded.options ?? {}) as Record<string, unknown>;
+    if ((record.shape === undefined && record.classAxis === undefined) || !(decoded.logits instanceof Float32Array)) return decoded.logits;
+    const layout = classLayoutOf(record, decoded.logits.length, where) as NonNullable<ReturnType<typeof classLayoutOf>>;
+    const K = this.options.numClasses;
+    if (layout.numClasses !== K) {
+      throw new RangeError(`${where}: the class axis of shape [${(record.shape as number[]).join(', ')}] has ${layout.numClasses} classes, but this evaluator's numClasses is ${K}`);
+    }
+    return layout.inner > 1 ? toRowLayout(decoded.logits, K, layout.inner) : decoded.logits;
   }
 
   /** add, with the caller's name in error messages (evaluate is a one-shot evaluator). */
@@ -244,12 +274,18 @@ export class EvaluatorImpl implements Evaluator {
   }
 
   /** add on a worker: the same sums bit for bit; calls on one evaluator run in order. */
-  addAsync(logits: Float32Array, labels: unknown, options?: unknown): Promise<void> {
-    return this.addBatchAsync(logits, labels, 'evaluator.addAsync', options);
+  addAsync(logits: unknown, labels: unknown, options?: unknown): Promise<void> {
+    return this.addBatchAsync(logits, labels, 'evaluator.addAsync', options, ADD_ASYNC_KEYS);
   }
 
-  async addBatchAsync(logits: unknown, labels: unknown, where: string, options?: unknown): Promise<void> {
-    const signal = asyncOptionsOf(options, where);
+  /** @param keys the options taken besides `signal` (the layout's, for addAsync; none for the calls that pass rows) */
+  async addBatchAsync(logits: unknown, labels: unknown, where: string, options?: unknown, keys: readonly string[] = ASYNC_KEYS): Promise<void> {
+    if (options !== undefined) {
+      checkOptionsObject(options, where);
+      checkKnownKeys(options, keys, where);
+    }
+    const split = withoutSignal(options, where);
+    const signal = split.signal;
     const previous = this.tail;
     let done!: () => void;
     this.tail = new Promise<void>((resolve) => (done = resolve));
@@ -257,7 +293,8 @@ export class EvaluatorImpl implements Evaluator {
     try {
       await previous;
       throwIfAborted(signal);
-      const { request, into } = this.begin(logits, labels, where);
+      const rows = keys === ASYNC_KEYS ? logits : this.rowsOf(logits, split.options, where, keys);
+      const { request, into } = this.begin(rows, labels, where);
       const counted = this.accumulateAsync ? await this.accumulateAsync(request, into, signal, where) : this.backend.accumulateStats(request, into);
       this.commit(into, counted);
     } finally {

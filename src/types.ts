@@ -377,16 +377,26 @@ export interface EvaluatorState {
   rows: string;
 }
 
+/** A batch's layout for `evaluator.add`: its dimensions and class axis (of size the evaluator's numClasses), its 16-bit dtype. */
+export interface EvaluatorAddOptions extends DtypeOption {
+  shape?: readonly number[];
+  classAxis?: number;
+}
+
 /** A streaming evaluation: add batches, read the result at any time. */
 export interface Evaluator {
   readonly options: Readonly<ResolvedEvaluatorOptions>;
-  /** Adds a batch; a bad input throws before anything changes. */
-  add(logits: Float32Array, labels: Labels): void;
+  /**
+   * Adds a batch; a bad input throws before anything changes. The batch's logits may be laid
+   * out as `evaluate` takes them: 16-bit with `dtype`, or any `shape` whose class axis (size
+   * numClasses) is `classAxis`; the sums are those of `evaluate` on the same data, bit for bit.
+   */
+  add(logits: Logits, labels: Labels, options?: EvaluatorAddOptions): void;
   /**
    * add on workers, the same sums bit for bit; addAsync calls run in order, and while one
    * runs, add, reset and merge throw (result and state show the batches already added).
    */
-  addAsync(logits: Float32Array, labels: Labels, options?: AsyncOptions): Promise<void>;
+  addAsync(logits: Logits, labels: Labels, options?: EvaluatorAddOptions & AsyncOptions): Promise<void>;
   result(): EvaluationResult;
   /** Back to no rows. */
   reset(): void;

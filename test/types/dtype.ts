@@ -32,6 +32,9 @@ xent.crossEntropy(bits, labels, { numClasses, dtype: 'float8' });
 const wrong: Float32Array = xent.crossEntropy(bits, labels, { numClasses, dtype: 'float16', grad: into }).grad;
 // @ts-expect-error: logits are float32 or 16-bit
 xent.crossEntropy(new Float64Array(4), labels, { numClasses });
-// @ts-expect-error: evaluator.add takes float32 logits
-xent.createEvaluator({ numClasses }).add(bits, labels);
+// evaluator.add takes the layouts and dtypes evaluate takes.
+xent.createEvaluator({ numClasses }).add(bits, labels, { dtype: 'bfloat16', shape: [2, numClasses, 8], classAxis: 1 });
+void xent.createEvaluator({ numClasses }).addAsync(f16, labels, { shape: [4, numClasses], signal: new AbortController().signal });
+// @ts-expect-error: evaluator.add's options are the batch's layout and dtype, not the evaluator's
+xent.createEvaluator({ numClasses }).add(bits, labels, { dtype: 'float16', smoothing: 0.1 });
 void wrong;
