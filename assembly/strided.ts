@@ -37,7 +37,7 @@
 import { xentRows } from './xent';
 import { softRows } from './soft';
 import {
-  SMALL_K, addRowLosses, blockGroups, expGroup, gatherColumn, gatherWeights, groupLoss, lane, storeLanes, storeRowsTail,
+  SMALL_K, addRowLosses, blockGroups, expGroup, gatherColumn, gatherWeights, groupLoss, lane, storeLanes, storeRows, storeRowsTail,
 } from './small';
 import { rowExpSumMinusOneExact, CONFIDENT_SUM } from './rows';
 import { expConstant, madd } from './exp';
@@ -154,9 +154,63 @@ function scatterTile(tile: usize, dst: usize, p: i32, count: i32, K: i32, width:
 @inline function moveTile(block: usize, tile: usize, p: i32, count: i32, K: i32, width: i32, toTile: bool): void {
   const stride = <usize>width << 2;
   const rowBytes = <usize>K << 2;
-  for (let j = 0; j < count; j++) {
-    let at = block + offsetOf(p + j, K, width);
-    const row = tile + <usize>j * rowBytes;
+  let j = 0;
+  if (ASC_FEATURE_SIMD) {
+    // Four positions of one outer are contiguous: four classes of them are four vector loads,
+    // transposed 4×4 into the four rows (or back): element by element with stride `width`,
+    // the gather cost five times the row kernel at K = 1000 (bench/layout.mjs, 8×1000×512).
+    for (; j + 4 <= count; j += 4) {
+      const q = p + j;
+      const outer = q / width;
+      if (q - outer * width + 3 >= width) {
+        moveRows(block, tile, q, 4, j, K, width, toTile);
+        continue;
+      }
+      let at = block + offsetOf(q, K, width);
+      const r0 = tile + <usize>j * rowBytes;
+      const r1 = r0 + rowBytes;
+      const r2 = r1 + rowBytes;
+      const r3 = r2 + rowBytes;
+      let k = 0;
+      for (; k + 4 <= K; k += 4) {
+        const o = <usize>k << 2;
+        if (toTile) {
+          storeRows(r0, r1, r2, r3, o, v128.load(at), v128.load(at + stride), v128.load(at + 2 * stride), v128.load(at + 3 * stride));
+        } else {
+          storeRows(at, at + stride, at + 2 * stride, at + 3 * stride, 0, v128.load(r0 + o), v128.load(r1 + o), v128.load(r2 + o), v128.load(r3 + o));
+        }
+        at += 4 * stride;
+      }
+      for (; k < K; k++) {
+        const o = <usize>k << 2;
+        if (toTile) {
+          const v = v128.load(at);
+          store<f32>(r0 + o, f32x4.extract_lane(v, 0));
+          store<f32>(r1 + o, f32x4.extract_lane(v, 1));
+          store<f32>(r2 + o, f32x4.extract_lane(v, 2));
+          store<f32>(r3 + o, f32x4.extract_lane(v, 3));
+        } else {
+          let v = f32x4.splat(load<f32>(r0 + o));
+          v = f32x4.replace_lane(v, 1, load<f32>(r1 + o));
+          v = f32x4.replace_lane(v, 2, load<f32>(r2 + o));
+          v = f32x4.replace_lane(v, 3, load<f32>(r3 + o));
+          v128.store(at, v);
+        }
+        at += stride;
+      }
+    }
+  }
+  moveRows(block, tile, p + j, count - j, j, K, width, toTile);
+}
+
+/** moveTile one position at a time: positions q…q+count−1 to tile rows j… (or back). */
+// @ts-ignore: decorator
+@inline function moveRows(block: usize, tile: usize, q: i32, count: i32, j: i32, K: i32, width: i32, toTile: bool): void {
+  const stride = <usize>width << 2;
+  const rowBytes = <usize>K << 2;
+  for (let n = 0; n < count; n++) {
+    let at = block + offsetOf(q + n, K, width);
+    const row = tile + <usize>(j + n) * rowBytes;
     for (let k = 0; k < K; k++) {
       if (toTile) store<f32>(row + (<usize>k << 2), load<f32>(at));
       else store<f32>(at, load<f32>(row + (<usize>k << 2)));

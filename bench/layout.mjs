@@ -10,6 +10,8 @@
  *
  *   npm run build && node bench/layout.mjs            # 4×21×128×128, writes bench/layout.json
  *   node bench/layout.mjs --shapes 4x21x128x128,8x150x64x64 --time 3000 --backend wasm-simd
+ *   node bench/layout.mjs --shapes 8x1000x512 --soft  # N×C×T (any rank ≥ 3, class axis 1); --soft
+ *                                                     # adds softCrossEntropy rows (targets laid out as the logits)
  *
  * Timed ROUND-ROBIN (bench/round-robin.mjs: one sample of each task in turn, a GC before each
  * round) so that the load's drift on this shared VM is charged to all three alike; the load
@@ -30,6 +32,7 @@ const { values: args } = parseArgs({
     time: { type: 'string', default: '3000' },
     'min-samples': { type: 'string', default: '21' },
     backend: { type: 'string' },
+    soft: { type: 'boolean', default: false },
     out: { type: 'string' },
   },
 });
@@ -75,8 +78,9 @@ function fromRows(rows, N, C, inner, z) {
 const results = [];
 const load = os.loadavg();
 for (const spec of args.shapes.split(',')) {
-  const [N, C, H, W] = spec.split('x').map(Number);
-  const inner = H * W;
+  const dims = spec.split('x').map(Number);
+  const [N, C] = dims;
+  const inner = dims.slice(2).reduce((a, b) => a * b, 1);
   let seed = 1;
   const random = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32);
   const logits = Float32Array.from({ length: N * C * inner }, () => (random() - 0.5) * 8);
@@ -84,22 +88,36 @@ for (const spec of args.shapes.split(',')) {
   const rows = toRows(logits, N, C, inner, new Float32Array(logits.length));
   const grad = new Float32Array(logits.length);
   const scratch = new Float32Array(logits.length);
-  const shaped = { shape: [N, C, H, W], classAxis: 1, smoothing: SMOOTHING };
+  const shaped = { shape: dims, classAxis: 1, smoothing: SMOOTHING };
   const plain = { numClasses: C, smoothing: SMOOTHING };
+  // Soft targets: a normalised random distribution per position, laid out as the logits.
+  const targetRows = new Float32Array(args.soft ? logits.length : 0);
+  for (let p = 0; p < targetRows.length / C; p++) {
+    let sum = 0;
+    for (let c = 0; c < C; c++) sum += targetRows[p * C + c] = random();
+    for (let c = 0; c < C; c++) targetRows[p * C + c] /= sum;
+  }
+  const targets = args.soft ? fromRows(targetRows, N, C, inner, new Float32Array(logits.length)) : null;
+  const targetScratch = new Float32Array(targetRows.length);
   // The three agree (the strided call equals the rows call bit for bit; test/layout.test.ts).
   const a = xent.crossEntropy(logits, labels, { ...shaped, grad }).loss;
   const b = xent.crossEntropy(rows, labels, plain).loss;
   if (!Object.is(a, b)) throw new Error(`nchw ${a} ≠ nhwc ${b}`);
-  for (const mode of ['loss+grad', 'loss']) {
-    const withGrad = mode === 'loss+grad';
+  const modes = ['loss+grad', 'loss', ...(args.soft ? ['soft loss+grad', 'soft loss'] : [])];
+  for (const mode of modes) {
+    const withGrad = mode.endsWith('loss+grad');
+    const soft = mode.startsWith('soft');
+    const run = (z, strided, options) => (soft ? xent.softCrossEntropy(z, strided ? targets : targetRows, options) : xent.crossEntropy(z, labels, options));
     const tasks = [
-      { name: 'nchw', call: () => xent.crossEntropy(logits, labels, withGrad ? { ...shaped, grad } : shaped) },
-      { name: 'nhwc', call: () => xent.crossEntropy(rows, labels, withGrad ? { ...plain, grad } : plain) },
+      { name: 'nchw', call: () => run(logits, true, withGrad ? { ...shaped, grad } : shaped) },
+      { name: 'nhwc', call: () => run(rows, false, withGrad ? { ...plain, grad } : plain) },
       {
         name: 'transpose',
         call: () => {
           toRows(logits, N, C, inner, scratch);
-          const result = xent.crossEntropy(scratch, labels, withGrad ? { ...plain, grad: 'inplace' } : plain);
+          if (soft) toRows(targets, N, C, inner, targetScratch);
+          const options = withGrad ? { ...plain, grad: 'inplace' } : plain;
+          const result = soft ? xent.softCrossEntropy(scratch, targetScratch, options) : xent.crossEntropy(scratch, labels, options);
           if (withGrad) fromRows(scratch, N, C, inner, grad);
           return result;
         },
@@ -112,7 +130,7 @@ for (const spec of args.shapes.split(',')) {
 
 const loadAfter = os.loadavg();
 console.log(`backend ${xent.backend}, Node ${process.version}, ${os.cpus()[0]?.model?.trim()} × ${os.cpus().length}, load average ${load[0].toFixed(2)} → ${loadAfter[0].toFixed(2)}`);
-console.log('| N×C×H×W | mode | NCHW classAxis 1 (ms) | NHWC rows (ms) | JS transpose + call (ms) | NCHW ÷ NHWC | transpose ÷ NCHW |');
+console.log('| shape (class axis 1) | mode | NCHW classAxis 1 (ms) | NHWC rows (ms) | JS transpose + call (ms) | NCHW ÷ NHWC | transpose ÷ NCHW |');
 console.log('|---|---|---:|---:|---:|---:|---:|');
 for (const r of results) {
   console.log(`| ${r.shape.replaceAll('x', '×')} | ${r.mode} | ${r.ms.nchw.toFixed(2)} | ${r.ms.nhwc.toFixed(2)} | ${r.ms.transpose.toFixed(2)} | ${r.nchwOverNhwc.toFixed(2)} | ${r.transposeOverNchw.toFixed(2)} |`);

@@ -182,6 +182,27 @@ describe('shapes', () => {
   }
 });
 
+describe('large K: chunks of whole outers or ≥ 512 positions (src/layout.ts stridedChunk)', () => {
+  it('K = 1000: inner 512 (one outer per chunk), 600 (four outers per chunk, a short last one), and a 1 MiB arena (260-position chunks inside outers): the transposed call\'s bits', async () => {
+    const smallArena = await createAllBackends({ arenaBytes: 1 << 20 });
+    made.push(...smallArena);
+    for (const xent of [...xents, ...smallArena]) {
+      for (const { inner, outer } of [{ inner: 512, outer: 2 }, { inner: 600, outer: 5 }]) {
+        const K = 1000;
+        const { labels, rowLogits, logits, rows } = makeCase(inner + outer, { outer, K, inner, ignoredRate: 0.05 });
+        const options = { smoothing: 0.1, grad: true, lse: true, reduction: 'none' as const };
+        const what = `${xent.backend} K=${K} inner=${inner} outer=${outer}`;
+        const strided = xent.crossEntropy(logits, labels, { ...options, shape: [outer, K, inner], classAxis: 1 });
+        assertIdentical(asRows(strided as Out, outer, K, inner) as never, xent.crossEntropy(rowLogits, labels, { ...options, numClasses: K }) as never, what);
+        const random = makeRandom(rows);
+        const rowTargets = Float32Array.from({ length: rows * K }, () => random() / 500);
+        const soft = xent.softCrossEntropy(logits, fromRows(rowTargets, outer, K, inner), { grad: true, reduction: 'sum', shape: [outer, K, inner], classAxis: 1 });
+        assertIdentical(asRows(soft as Out, outer, K, inner) as never, xent.softCrossEntropy(rowLogits, rowTargets, { grad: true, reduction: 'sum', numClasses: K }) as never, `${what} soft`);
+      }
+    }
+  }, TIMEOUT);
+});
+
 const threadingOf = (xent: Xent) => (xent as unknown as { threading: Threading }).threading;
 
 describe('pools and async forms: the same bits', () => {

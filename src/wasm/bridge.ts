@@ -317,7 +317,7 @@ export class WasmBackend implements Backend {
     const tiles = tileBytes(K, soft !== null);
     const fixed = layout(0, 0, K, parts).end + 64 + tiles;
     const perRow = (soft ? 8 : 4) * K + 4 * (2 + Number(parts.lse));
-    const chunk = stridedChunk(this.rowsPerChunk(rows, fixed, perRow), inner);
+    const chunk = Math.min(rows, stridedChunk(this.rowsPerChunk(rows, fixed, perRow), inner, Math.max(1, Math.floor((this.arenaBytes - fixed) / perRow))));
     const at = layout(this.base, chunk, K, parts);
     const tilesAt = align16(at.end);
     this.ensureBytes(tilesAt + tiles);
