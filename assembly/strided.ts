@@ -13,12 +13,26 @@
 // and every step after the load is small.ts's, lane for lane, so each row's loss, lse and
 // gradient have small.ts's bits.
 //
-// Everything else (K > 64, softcap, the scalar build, soft targets): the row kernels
-// vectorise along the class axis, with partial sums per lane (k mod 4), blocks folded into
-// f64 and a masked chunk around each row's max, all of which depend on the row's own
-// layout. So a tile of positions is gathered into contiguous rows in scratch (in cache,
-// at most 64 rows), the row kernel runs on it, and the gradient is scattered back: the
-// same code, hence the same bits.
+// Everything else (K > 64, softcap, the scalar build, soft targets): a tile of positions is
+// gathered into contiguous rows in scratch (in cache: 4 rows for K > 64, 64 for K ≤ 64; on the
+// SIMD builds by 4×4 transposes of four positions × four classes), the row kernel runs on
+// it, and the gradient is scattered back the same way: the same code, hence the same bits.
+// A kernel across four positions that keeps rows.ts's bits is possible but is a second
+// copy of it, lane for lane, which is why it is not here (yet):
+//   - rows.ts's lanes are the classes k mod 4, so four positions need four accumulator
+//     vectors (one per k mod 4) for S − 1 and the gap sum, and their horizontal sum in f64
+//     in lane order 0, 1, 2, 3 at every fold;
+//   - the folds are per position: blocks of 256 classes from 0 up to that row's max chunk
+//     c0, the masked chunk [c0, c0 + 64), then blocks from c0 + 64, with (range 1 + range 2)
+//     + range 3 added in that order, and c0 (the first chunk, in lane order, holding the max)
+//     differs from position to position, so every lane has its own fold schedule and mask;
+//   - the K mod 4 tail is scalar in rows.ts (expMinus, mul + add): on the relaxed build
+//     the vector madd is fused, so those classes would need scalar code per lane;
+//   - softcap adds tanh4 vs tanhScalar on the same split, soft targets softsmall.ts's and
+//     soft.ts's own sums, and the scalar build its own fold (one f32 partial per 64 classes,
+//     the max's index left out, and its late confident test).
+// At K = 1000 the tile path costs 1.65–1.9× the rows call (bench/layout.mjs, 8×1000×512),
+// the price of the gather and scatter passes; K ≤ 64 hard labels take stridedSmall below.
 //
 // 16-bit logits (the last argument, `dtype`: 0 float32, else the format, 1 float16 or 2
 // bfloat16, plus ENCODE_GRAD when the gradient is to be written as 16-bit; one argument, as
