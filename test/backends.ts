@@ -5,6 +5,7 @@
  */
 import { createXent, BACKENDS, type BackendName, type CreateOptions, type Xent } from '../src/index.js';
 import { relaxedSimdEnabled } from '../scripts/relaxed-simd.mjs';
+import { testOverrides } from '../src/threads/platform.js';
 
 export async function createAllBackends(options: Omit<CreateOptions, 'backend'> = {}): Promise<Xent[]> {
   const created: Xent[] = [];
@@ -16,6 +17,16 @@ export async function createAllBackends(options: Omit<CreateOptions, 'backend'> 
     }
   }
   return created;
+}
+
+/** Every backend with threads: 2 as on a page without shared memory: one worker that gets copies. */
+export async function createCopyBackends(): Promise<Xent[]> {
+  testOverrides.sharedMemory = false;
+  try {
+    return await createAllBackends({ threads: 2 });
+  } finally {
+    testOverrides.sharedMemory = null;
+  }
 }
 
 export const backendNames = (xents: Xent[]): BackendName[] => xents.map((x) => x.backend);

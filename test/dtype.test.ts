@@ -17,10 +17,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createXent, type HalfDtype, type RowsResult, type ScalarResult, type Xent } from '../src/index.js';
 import type { Threading } from '../src/threads/index.js';
-import { testOverrides } from '../src/threads/platform.js';
 import { decodeHalf, encodeHalf } from '../src/js/half.js';
 import { compile, instantiateWith } from '../src/wasm/load.js';
-import { createAllBackends, testsRelaxed } from './backends.js';
+import { createAllBackends, createCopyBackends, testsRelaxed } from './backends.js';
 import { assertIdentical, assertMatchesReference, assertUnchanged, gaussian, makeRandom, snapshot } from './generators.js';
 import { referenceCrossEntropy, referenceSoftCrossEntropy } from './reference.js';
 
@@ -430,12 +429,7 @@ const threadingOf = (xent: Xent) => (xent as unknown as { threading: Threading }
 describe('16-bit logits on the pool and the copy worker', () => {
   it('threads 2 and 3, sync and async, and the copy worker give one thread\'s bits', async () => {
     const pooled = [...(await createAllBackends({ threads: 2 })), ...(await createAllBackends({ threads: 3, arenaBytes: 65536 }))];
-    testOverrides.sharedMemory = false;
-    try {
-      pooled.push(...(await createAllBackends({ threads: 2 })));
-    } finally {
-      testOverrides.sharedMemory = null;
-    }
+    pooled.push(...(await createCopyBackends()));
     made.push(...pooled);
     for (const xent of pooled) {
       threadingOf(xent).syncMinElements = 0;

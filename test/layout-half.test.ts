@@ -16,9 +16,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { HalfDtype, RowsResult, ScalarResult, Xent } from '../src/index.js';
 import type { Threading } from '../src/threads/index.js';
-import { testOverrides } from '../src/threads/platform.js';
 import { decodeHalf, encodeHalf } from '../src/js/half.js';
-import { createAllBackends } from './backends.js';
+import { createAllBackends, createCopyBackends } from './backends.js';
 import { assertIdentical, assertMatchesReference, assertUnchanged, fromRows, gaussian, makeRandom, snapshot, toRows } from './generators.js';
 import { referenceCrossEntropy, referenceSoftCrossEntropy } from './reference.js';
 
@@ -228,12 +227,7 @@ const threadingOf = (xent: Xent) => (xent as unknown as { threading: Threading }
 describe('16-bit logits with a class axis on the pool and the copy worker', () => {
   it('threads 2 (chunks starting inside an outer, a 64 KiB arena), sync and async, and the copy worker give one thread\'s bits', async () => {
     const pooled = [...(await createAllBackends({ threads: 2 })), ...(await createAllBackends({ threads: 2, arenaBytes: 65536 }))];
-    testOverrides.sharedMemory = false;
-    try {
-      pooled.push(...(await createAllBackends({ threads: 2 })));
-    } finally {
-      testOverrides.sharedMemory = null;
-    }
+    pooled.push(...(await createCopyBackends()));
     made.push(...pooled);
     for (const xent of pooled) {
       threadingOf(xent).syncMinElements = 0;

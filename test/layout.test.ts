@@ -17,8 +17,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createXent, type Xent } from '../src/index.js';
 import type { Threading } from '../src/threads/index.js';
-import { testOverrides } from '../src/threads/platform.js';
-import { createAllBackends } from './backends.js';
+import { createAllBackends, createCopyBackends } from './backends.js';
 import { assertIdentical, assertMatchesReference, assertUnchanged, fromRows, makeRandom, gaussian, toRows, perturbationForSoftcap, perturbationForTemperature, snapshot } from './generators.js';
 import { referenceCrossEntropy, referenceSoftCrossEntropy } from './reference.js';
 
@@ -238,13 +237,7 @@ describe('pools and async forms: the same bits', () => {
 
 describe('the copy worker (no shared memory): whole outers per message', () => {
   it('every backend: crossEntropyAsync and softCrossEntropyAsync equal the sync call', async () => {
-    testOverrides.sharedMemory = false;
-    let copies: Xent[];
-    try {
-      copies = await createAllBackends({ threads: 2 });
-    } finally {
-      testOverrides.sharedMemory = null;
-    }
+    const copies = await createCopyBackends();
     made.push(...copies);
     for (const xent of copies) {
       expect(xent.sharedMemory).toBe(false);

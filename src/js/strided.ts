@@ -24,12 +24,16 @@ let logitTile = new Float32Array(0);
 let targetTile = new Float32Array(0);
 const lossTile = new Float32Array(TILE);
 
+/** Element of class 0 of position p in [outer][K][inner]. */
+function startOf(p: number, K: number, inner: number): number {
+  const o = Math.floor(p / inner);
+  return o * K * inner + (p - o * inner);
+}
+
 /** Positions p0…p0+count−1 of data ([outer][K][inner]) as rows of tile, or back (toTile false). */
 function moveTile(data: Float32Array, tile: Float32Array, K: number, inner: number, p0: number, count: number, toTile: boolean): void {
   for (let j = 0; j < count; j++) {
-    const p = p0 + j;
-    const o = Math.floor(p / inner);
-    let at = o * K * inner + (p - o * inner);
+    let at = startOf(p0 + j, K, inner);
     const row = j * K;
     if (toTile) {
       for (let k = 0; k < K; k++, at += inner) tile[row + k] = data[at];
@@ -45,9 +49,7 @@ function gatherHalfTile(half: HalfLogits, tile: Float32Array, K: number, inner: 
   const bits = half.bits;
   const table = half.format === 'float16' ? float16Table() : null;
   for (let j = 0; j < count; j++) {
-    const p = p0 + j;
-    const o = Math.floor(p / inner);
-    let at = o * K * inner + (p - o * inner);
+    let at = startOf(p0 + j, K, inner);
     const row = j * K;
     if (table) {
       for (let k = 0; k < K; k++, at += inner) words[row + k] = table[bits[at]];
@@ -63,9 +65,7 @@ function scatterHalfTile(half: HalfLogits, tile: Float32Array, K: number, inner:
   const out = half.grad as Uint16Array;
   const encode = half.format === 'float16' ? encodeFloat16 : encodeBfloat16;
   for (let j = 0; j < count; j++) {
-    const p = p0 + j;
-    const o = Math.floor(p / inner);
-    let at = o * K * inner + (p - o * inner);
+    let at = startOf(p0 + j, K, inner);
     const row = j * K;
     for (let k = 0; k < K; k++, at += inner) out[at] = encode(words[row + k]);
   }
