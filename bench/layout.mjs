@@ -12,6 +12,9 @@
  *   node bench/layout.mjs --shapes 4x21x128x128,8x150x64x64 --time 3000 --backend wasm-simd
  *   node bench/layout.mjs --shapes 8x1000x512 --soft  # N×C×T (any rank ≥ 3, class axis 1); --soft
  *                                                     # adds softCrossEntropy rows (targets laid out as the logits)
+ *   node bench/layout.mjs --dtypes                    # adds 16-bit logits with the class axis at 1: float32,
+ *                                                     # float16 (Uint16Array bits), bfloat16, and float16 with a
+ *                                                     # float16 gradient, side by side (table 2)
  *
  * Timed ROUND-ROBIN (bench/round-robin.mjs: one sample of each task in turn, a GC before each
  * round) so that the load's drift on this shared VM is charged to all three alike; the load
@@ -33,6 +36,7 @@ const { values: args } = parseArgs({
     'min-samples': { type: 'string', default: '21' },
     backend: { type: 'string' },
     soft: { type: 'boolean', default: false },
+    dtypes: { type: 'boolean', default: false },
     out: { type: 'string' },
   },
 });
@@ -76,6 +80,7 @@ function fromRows(rows, N, C, inner, z) {
 }
 
 const results = [];
+const dtypeResults = [];
 const load = os.loadavg();
 for (const spec of args.shapes.split(',')) {
   const dims = spec.split('x').map(Number);
@@ -126,6 +131,25 @@ for (const spec of args.shapes.split(',')) {
     const [nchw, nhwc, transpose] = (await roundRobin(tasks, { timeMs, minSamples })).map((timed) => timed.medianMs);
     results.push({ shape: spec, mode, ms: { nchw, nhwc, transpose }, nchwOverNhwc: nchw / nhwc, transposeOverNchw: transpose / nchw });
   }
+  if (!args.dtypes) continue;
+  // 16-bit logits, the class axis at 1: the bits of the float32 logits' values rounded (the
+  // JS encoder of the package's fallback), the same call with dtype.
+  const { encodeHalf } = await import(new URL('../dist/js/half.js', import.meta.url));
+  const bits = { float16: new Uint16Array(logits.length), bfloat16: new Uint16Array(logits.length) };
+  for (const format of ['float16', 'bfloat16']) encodeHalf(logits, 0, logits.length, format, bits[format], 0);
+  const grad16 = new Uint16Array(logits.length);
+  for (const mode of ['loss+grad', 'loss']) {
+    const withGrad = mode === 'loss+grad';
+    const o = (extra) => ({ ...shaped, ...(withGrad ? { grad } : {}), ...extra });
+    const tasks = [
+      { name: 'float32', call: () => xent.crossEntropy(logits, labels, o({})) },
+      { name: 'float16', call: () => xent.crossEntropy(bits.float16, labels, o({ dtype: 'float16' })) },
+      { name: 'bfloat16', call: () => xent.crossEntropy(bits.bfloat16, labels, o({ dtype: 'bfloat16' })) },
+      ...(withGrad ? [{ name: 'float16, float16 grad', call: () => xent.crossEntropy(bits.float16, labels, { ...shaped, dtype: 'float16', grad: grad16 }) }] : []),
+    ];
+    const ms = (await roundRobin(tasks, { timeMs, minSamples })).map((timed) => timed.medianMs);
+    dtypeResults.push({ shape: spec, mode, ms: Object.fromEntries(tasks.map((t, i) => [t.name, ms[i]])) });
+  }
 }
 
 const loadAfter = os.loadavg();
@@ -135,6 +159,15 @@ console.log('|---|---|---:|---:|---:|---:|---:|');
 for (const r of results) {
   console.log(`| ${r.shape.replaceAll('x', '×')} | ${r.mode} | ${r.ms.nchw.toFixed(2)} | ${r.ms.nhwc.toFixed(2)} | ${r.ms.transpose.toFixed(2)} | ${r.nchwOverNhwc.toFixed(2)} | ${r.transposeOverNchw.toFixed(2)} |`);
 }
+if (dtypeResults.length > 0) {
+  console.log('\n| shape (class axis 1) | mode | float32 (ms) | float16 | bfloat16 | float16, float16 grad |');
+  console.log('|---|---|---:|---:|---:|---:|');
+  for (const r of dtypeResults) {
+    const f = r.ms.float32;
+    const cell = (name) => (r.ms[name] === undefined ? '—' : `${r.ms[name].toFixed(2)} (${(r.ms[name] / f).toFixed(2)}×)`);
+    console.log(`| ${r.shape.replaceAll('x', '×')} | ${r.mode} | ${f.toFixed(2)} | ${cell('float16')} | ${cell('bfloat16')} | ${cell('float16, float16 grad')} |`);
+  }
+}
 const out = args.out ?? fileURLToPath(new URL('./layout.json', import.meta.url));
-writeFileSync(out, JSON.stringify({ backend: xent.backend, node: process.version, loadBefore: load, loadAfter, statistic: 'median of round-robin samples, ms per call', results }, null, 2) + '\n');
+writeFileSync(out, JSON.stringify({ backend: xent.backend, node: process.version, loadBefore: load, loadAfter, statistic: 'median of round-robin samples, ms per call', results, dtypeResults }, null, 2) + '\n');
 xent.dispose();
