@@ -6,6 +6,7 @@
 import { createXent, BACKENDS, type BackendName, type CreateOptions, type Xent } from '../src/index.js';
 import { relaxedSimdEnabled } from '../scripts/relaxed-simd.mjs';
 import { testOverrides } from '../src/threads/platform.js';
+import type { Threading } from '../src/threads/index.js';
 
 export async function createAllBackends(options: Omit<CreateOptions, 'backend'> = {}): Promise<Xent[]> {
   const created: Xent[] = [];
@@ -27,6 +28,21 @@ export async function createCopyBackends(): Promise<Xent[]> {
   } finally {
     testOverrides.sharedMemory = null;
   }
+}
+
+/** An instance's threading (the pools, and the size from which sync calls use them). */
+export const threadingOf = (xent: Xent): Threading => (xent as unknown as { threading: Threading }).threading;
+
+/**
+ * Every backend on the pool, twice: threads 2, and `threads` threads with a 64 KiB arena (many
+ * chunks per call, most starting inside a group or an outer), then the copy-worker backends;
+ * sync calls of any size go through the pool.
+ */
+export async function createPooledBackends(threads: number): Promise<Xent[]> {
+  const pooled = [...(await createAllBackends({ threads: 2 })), ...(await createAllBackends({ threads, arenaBytes: 65536 }))];
+  for (const xent of pooled) threadingOf(xent).syncMinElements = 0;
+  pooled.push(...(await createCopyBackends()));
+  return pooled;
 }
 
 export const backendNames = (xents: Xent[]): BackendName[] => xents.map((x) => x.backend);

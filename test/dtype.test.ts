@@ -16,16 +16,14 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { createXent, type HalfDtype, type RowsResult, type ScalarResult, type Xent } from '../src/index.js';
-import type { Threading } from '../src/threads/index.js';
 import { decodeHalf, encodeHalf } from '../src/js/half.js';
 import { compile, instantiateWith } from '../src/wasm/load.js';
-import { createAllBackends, createCopyBackends, testsRelaxed } from './backends.js';
-import { assertIdentical, assertMatchesReference, assertUnchanged, gaussian, makeRandom, snapshot } from './generators.js';
+import { createAllBackends, createPooledBackends, testsRelaxed } from './backends.js';
+import { assertIdentical, assertMatchesReference, assertUnchanged, gaussian, makeRandom, snapshot, Float16 } from './generators.js';
 import { referenceCrossEntropy, referenceSoftCrossEntropy } from './reference.js';
 
 type Result = ScalarResult | RowsResult;
 const FORMATS: HalfDtype[] = ['float16', 'bfloat16'];
-const Float16 = (globalThis as { Float16Array?: new (buffer: ArrayBufferLike, at?: number, length?: number) => ArrayBufferView & ArrayLike<number> }).Float16Array;
 const f16round = (Math as { f16round?: (x: number) => number }).f16round;
 
 const made: Xent[] = [];
@@ -424,15 +422,11 @@ describe.each(xents.map((x) => [x.backend, x] as const))('evaluation calls on 16
 // ---------------------------------------------------------------------------------------
 // The pool (threads 2, 3: each worker decodes its own chunks) and the copy worker
 
-const threadingOf = (xent: Xent) => (xent as unknown as { threading: Threading }).threading;
-
 describe('16-bit logits on the pool and the copy worker', () => {
   it('threads 2 and 3, sync and async, and the copy worker give one thread\'s bits', async () => {
-    const pooled = [...(await createAllBackends({ threads: 2 })), ...(await createAllBackends({ threads: 3, arenaBytes: 65536 }))];
-    pooled.push(...(await createCopyBackends()));
+    const pooled = await createPooledBackends(3);
     made.push(...pooled);
     for (const xent of pooled) {
-      threadingOf(xent).syncMinElements = 0;
       const single = xents.find((x) => x.backend === xent.backend) as Xent;
       for (const format of FORMATS) {
         for (const [rows, K] of [[403, 21], [37, 1000], [2, 5]] as const) {

@@ -10,12 +10,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { HalfDtype, Xent } from '../src/index.js';
 import { encodeHalf } from '../src/js/half.js';
 import { createAllBackends } from './backends.js';
-import { gaussian, makeRandom, snapshot, assertUnchanged } from './generators.js';
+import { gaussian, makeRandom, snapshot, assertUnchanged, Float16 } from './generators.js';
 
 const TIMEOUT = 300_000;
 type Format = 'float32' | HalfDtype;
 const FORMATS: Format[] = ['float32', 'float16', 'bfloat16'];
-const Float16 = (globalThis as { Float16Array?: new (buffer: ArrayBufferLike, at?: number, length?: number) => ArrayBufferView & ArrayLike<number> }).Float16Array;
 
 const made: Xent[] = [];
 afterAll(() => {

@@ -347,3 +347,6 @@ export function fromRows<T extends Float32Array | Uint16Array>(rows: T, outer: n
   }
   return out;
 }
+
+/** The runtime's Float16Array (Node ≥ 24, Chrome ≥ 135), or undefined. */
+export const Float16 = (globalThis as { Float16Array?: new (buffer: ArrayBufferLike, at?: number, length?: number) => ArrayBufferView & ArrayLike<number> }).Float16Array;

@@ -15,17 +15,15 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import type { HalfDtype, RowsResult, ScalarResult, Xent } from '../src/index.js';
-import type { Threading } from '../src/threads/index.js';
 import { decodeHalf, encodeHalf } from '../src/js/half.js';
-import { createAllBackends, createCopyBackends } from './backends.js';
-import { assertIdentical, assertMatchesReference, assertUnchanged, fromRows, gaussian, makeRandom, snapshot, toRows } from './generators.js';
+import { createAllBackends, createPooledBackends } from './backends.js';
+import { assertIdentical, assertMatchesReference, assertUnchanged, fromRows, gaussian, makeRandom, snapshot, toRows, Float16 } from './generators.js';
 import { referenceCrossEntropy, referenceSoftCrossEntropy } from './reference.js';
 
 const TIMEOUT = 300_000;
 type Result = ScalarResult | RowsResult;
 type Loose = Record<string, unknown>;
 const FORMATS: HalfDtype[] = ['float16', 'bfloat16'];
-const Float16 = (globalThis as { Float16Array?: new (buffer: ArrayBufferLike, at?: number, length?: number) => ArrayBufferView & ArrayLike<number> }).Float16Array;
 
 const made: Xent[] = [];
 afterAll(() => {
@@ -222,15 +220,11 @@ describe.each(xents.map((x) => [x.backend, x] as const))('16-bit logits with a c
   });
 });
 
-const threadingOf = (xent: Xent) => (xent as unknown as { threading: Threading }).threading;
-
 describe('16-bit logits with a class axis on the pool and the copy worker', () => {
   it('threads 2 (chunks starting inside an outer, a 64 KiB arena), sync and async, and the copy worker give one thread\'s bits', async () => {
-    const pooled = [...(await createAllBackends({ threads: 2 })), ...(await createAllBackends({ threads: 2, arenaBytes: 65536 }))];
-    pooled.push(...(await createCopyBackends()));
+    const pooled = await createPooledBackends(2);
     made.push(...pooled);
     for (const xent of pooled) {
-      threadingOf(xent).syncMinElements = 0;
       const single = xents.find((x) => x.backend === xent.backend) as Xent;
       for (const format of FORMATS) {
         for (const c of [{ outer: 3, K: 21, inner: 301 }, { outer: 2, K: 1000, inner: 23 }, { outer: 1, K: 5, inner: 2 }]) {

@@ -16,8 +16,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { createXent, type Xent } from '../src/index.js';
-import type { Threading } from '../src/threads/index.js';
-import { createAllBackends, createCopyBackends } from './backends.js';
+import { createAllBackends, createCopyBackends, threadingOf } from './backends.js';
 import { assertIdentical, assertMatchesReference, assertUnchanged, fromRows, makeRandom, gaussian, toRows, perturbationForSoftcap, perturbationForTemperature, snapshot } from './generators.js';
 import { referenceCrossEntropy, referenceSoftCrossEntropy } from './reference.js';
 
@@ -201,8 +200,6 @@ describe('large K: chunks of whole outers or ≥ 512 positions (src/layout.ts st
     }
   }, TIMEOUT);
 });
-
-const threadingOf = (xent: Xent) => (xent as unknown as { threading: Threading }).threading;
 
 describe('pools and async forms: the same bits', () => {
   it('threads 2 (sync through the workers, chunks starting inside an outer), a 64 KiB arena, async on the pool and the copy worker', async () => {
