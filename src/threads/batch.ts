@@ -8,8 +8,8 @@
  */
 import type { BatchStorage } from '../backend.js';
 import { align16, copy, layout, ROWS_PER_VECTOR, scratchBytes, sumsInGroups, type Layout, type Parts } from '../wasm/bridge.js';
-import { shareRows, type SummedJob } from './jobs.js';
-import type { Job, SharedPool } from './pool.js';
+import { rangeRows, shareRows, type SummedJob } from './jobs.js';
+import type { Job, RangeJob, SharedPool } from './pool.js';
 import { SLOTS } from './protocol.js';
 import { rowLossSum } from './sum.js';
 
@@ -56,7 +56,8 @@ export class SharedBatch implements BatchStorage {
     const { rows, K, at } = this;
     let sum: number;
     if (this.pool.threads > 1 && rows * K >= this.syncThreshold() && this.pool.canRunSync()) {
-      sum = this.pool.sumSync(this.job(request, gradMode, wantLse), 'batch.crossEntropy');
+      this.pool.runRange(this.rangeJob(request, gradMode, wantLse), 'batch.crossEntropy');
+      sum = this.lossSum(request.softcap);
     } else {
       sum = rows === 0 ? 0 : this.pool.local.xentRows(
         at.logits, this.gradPointer(gradMode), at.labels, rows, K,
@@ -90,6 +91,32 @@ export class SharedBatch implements BatchStorage {
 
   private gradPointer(gradMode: GradMode): number {
     return gradMode === 'own' ? this.gradAt : gradMode === 'inplace' ? this.at.logits : 0;
+  }
+
+  /** A sync call: every thread claims chunks of the batch's rows (pool.ts RangeJob); each arena holds only kernel scratch. */
+  private rangeJob(request: BatchRequest, gradMode: GradMode, wantLse: boolean): RangeJob {
+    const { rows, K, at } = this;
+    const gradAt = this.gradPointer(gradMode);
+    const args = [
+      at.logits, gradAt, at.labels, 0, K,
+      request.smoothing, request.scale, request.ignoreIndex,
+      request.weight ? at.weight : 0, request.weightSum, request.zLoss, request.softcap, 0,
+      at.losses, wantLse ? at.lse : 0, 0, Number(rows < ROWS_PER_VECTOR),
+    ];
+    const strides = args.map(() => 0);
+    strides[0] = 4 * K;
+    strides[1] = gradAt ? 4 * K : 0;
+    strides[2] = 4;
+    strides[13] = 4;
+    strides[14] = wantLse ? 4 : 0;
+    return { rows, chunkRows: rangeRows(rows, K), arenaBytes: align16(scratchBytes(K, false)), kernel: 'xentRows', args, strides, rowsArg: 3, scratchArg: 12 };
+  }
+
+  /** The sum of the row losses the kernel wrote, in row order (sum.ts). */
+  private lossSum(softcap: number): number {
+    const { rows, K, at, pool } = this;
+    const losses = new Float32Array(pool.memory.buffer, at.losses, rows);
+    return rowLossSum(losses, rows, sumsInGroups(pool.backend, K, softcap, rows < ROWS_PER_VECTOR));
   }
 
   /** Commands over ranges of the batch's rows; each worker's arena holds only kernel scratch. */

@@ -11,7 +11,7 @@
 import type { HardRequest, SoftRequest } from '../backend.js';
 import { align16, CHUNK_BYTES, copy, copyHalfIn, copyHalfOut, copyOutputs, halfArgs, layout, ROWS_PER_VECTOR, sumsInGroups, type Layout, type Parts } from '../wasm/bridge.js';
 import type { Job, Member, SharedPool } from './pool.js';
-import { SLOTS, type KernelName } from './protocol.js';
+import { RANGE_MAX_CHUNKS, SLOTS, type KernelName } from './protocol.js';
 import { rowLossSum } from './sum.js';
 
 /** Chunks per worker a call aims for at least, so that a slower worker holds it up by little… */
@@ -24,6 +24,19 @@ const MIN_CHUNK_BYTES = 64 * 1024;
  * copies run on another core; fewer chunks mean fewer wake-ups of this thread and the workers.
  */
 export const POOL_CHUNK_BYTES = 4 * CHUNK_BYTES;
+
+/**
+ * Bytes of logits per chunk of a range call (pool.ts RangeJob: threads claim chunks from one
+ * counter, so a chunk costs an atomic add, not a hand-over): small, so that the threads end
+ * within a chunk of each other, yet tens of µs of work, so the claims cost nothing measurable.
+ */
+export const RANGE_CHUNK_BYTES = 32 * 1024;
+
+/** Rows per chunk of a range call: a multiple of four, at least four, at most RANGE_MAX_CHUNKS chunks. */
+export function rangeRows(rows: number, K: number): number {
+  const share = Math.max(Math.ceil(RANGE_CHUNK_BYTES / (4 * K)), Math.ceil(rows / RANGE_MAX_CHUNKS));
+  return Math.max(ROWS_PER_VECTOR, Math.ceil(share / ROWS_PER_VECTOR) * ROWS_PER_VECTOR);
+}
 
 /** A job and what it leaves (the sum of the row losses, …), read once the job is done. */
 export interface SummedJob<T = number> {
@@ -135,6 +148,8 @@ export function copyJob(
   return {
     rows,
     chunkRows: rowsPerChunk,
+    anyOrder: true,
+    minRows: Math.min(rowsPerChunk, rangeRows(rows, K)),
     arenaBytes: weightBytes + SLOTS * slotBytes,
     begin: (m) => {
       if (weight) copy(pool.f32, m.arenaAt >> 2, weight, 0, K);

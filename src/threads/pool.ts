@@ -27,9 +27,11 @@ import { accumulateJob, rowStatsJob, softmaxJob, temperatureJob } from './eval-j
 import { abortReason, CallQueue } from './abort.js';
 import { SharedBatch } from './batch.js';
 import { Heap } from './heap.js';
+import { trace } from './trace.js';
 import { canBlockHere, startWorker, type WorkerHandle } from './platform.js';
 import {
-  ARGC, ARGS, COMMAND_FIELDS, CONTROL_BYTES, CONTROL_WORDS, DONE, EXIT, FAULT, HANG, HEAD, KERNEL, KERNELS, SLOTS, STATUS, TAIL, WAKE_BY_MESSAGE,
+  ARGC, ARGS, CHUNKS_DONE, CLAIM, COMMAND_FIELDS, CONTROL_BYTES, CONTROL_WORDS, DONE, EXIT, FAULT, HANG, HEAD, KERNEL, KERNELS, POOL_BLOCK_BYTES, RANGE,
+  RANGE_CHUNK, RANGE_FAILED, RANGE_GENERATION, RANGE_MAX_CHUNKS, RANGE_ROWS_ARG, RANGE_TOTAL, POSTED, SLOT_STATE, SLOTS, STATUS, STOLEN, STRIDES, TAIL, TRACE_AT, TRACE_CAPACITY, TRACE_COUNT, WAKE_BY_MESSAGE,
   type KernelName,
 } from './protocol.js';
 import { hardJob, POOL_CHUNK_BYTES, softJob, type SummedJob } from './jobs.js';
@@ -52,8 +54,10 @@ export class Member {
   posted = 0;
   completed = 0;
   finished = 0;
-  /** The current call's chunks on this worker, oldest first. */
-  readonly pending: { slot: number; r0: number; r1: number }[] = [];
+  /** The current call's chunks on this worker, oldest first (`stolen`: computed by the calling thread). */
+  readonly pending: { slot: number; r0: number; r1: number; stolen?: boolean }[] = [];
+  /** Its commands not yet counted in TAIL are chunks the calling thread took back (it skips them). */
+  skipsLeft = false;
   lastProgress = 0;
   arenaAt = 0;
   arenaBytes = 0;
@@ -76,6 +80,13 @@ export interface Job {
   chunkRows: number;
   /** Bytes each worker's arena must have for this job. */
   arenaBytes: number;
+  /**
+   * Chunks may finish in any order (no reduction in row order waits on them): sync calls then
+   * take this thread's chunks from the end and size chunks by what is left (SharedPool.nextRows),
+   * never under `minRows`.
+   */
+  anyOrder?: boolean;
+  minRows?: number;
   /** Before the first chunk on a worker (e.g. the class weights into its arena). */
   begin(member: Member): void;
   /** Copies rows [r0, r1) into command slot `slot` of the worker and returns the kernel call. */
@@ -87,6 +98,43 @@ export interface Job {
   finish(member: Member, slot: number, r0: number, r1: number): boolean;
 }
 
+/**
+ * A call whose rows are all in shared memory already (a zero-copy batch): one kernel over
+ * rows [0, rows), run by every thread of the call claiming chunks of `chunkRows` (a multiple
+ * of four) from one counter (protocol.ts RANGE). A chunk's arguments are `args` (those of
+ * rows from 0) plus `strides` × its first row, its row count in args[rowsArg], and the
+ * thread's own scratch (its arena, `arenaBytes`) in args[scratchArg].
+ */
+export interface RangeJob {
+  rows: number;
+  chunkRows: number;
+  arenaBytes: number;
+  kernel: KernelName;
+  args: number[];
+  strides: number[];
+  rowsArg: number;
+  scratchArg: number;
+}
+
+/** The state of one call on the pool: rows [next, end) are still to hand out. */
+interface Call {
+  job: Job;
+  members: Member[];
+  next: number;
+  end: number;
+  self: Member | null;
+}
+
+/** Guided chunk sizes: a chunk is at most the rows left ÷ (GUIDED × threads). */
+const GUIDED = 2;
+
+/**
+ * How long the calling thread polls for the workers' last chunks before it sleeps in
+ * Atomics.wait (a wake-up through the kernel costs tens of µs on a VM; the last chunk of the
+ * other thread usually ends sooner).
+ */
+const SPIN_MS = 0.5;
+
 export class SharedPool {
   readonly memory: WebAssembly.Memory;
   /** An instance on this thread over the same memory (zero-copy batches' own calls). */
@@ -97,6 +145,10 @@ export class SharedPool {
   f64: Float64Array;
   u16: Uint16Array;
   private readonly done: Int32Array;
+  /** The pool's block (DONE, CLAIM, CHUNKS_DONE). */
+  private readonly block: Int32Array;
+  /** Generation of the last range call (protocol.ts RANGE). */
+  private generation = 0;
   private readonly members: Member[];
   private readonly queue = new CallQueue();
   /** A sync call is running (the queue covers the async ones). */
@@ -120,8 +172,9 @@ export class SharedPool {
     this.memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
     this.local = instantiate(module, this.memory);
     this.heap = new Heap(this.memory, this.local.heapBase());
-    const doneAt = this.heap.alloc(64, 'the pool');
+    const doneAt = this.heap.alloc(POOL_BLOCK_BYTES, 'the pool');
     this.done = new Int32Array(this.memory.buffer, doneAt, 1);
+    this.block = new Int32Array(this.memory.buffer, doneAt, POOL_BLOCK_BYTES >> 2);
     this.members = [];
     for (let i = 0; i < threads; i++) this.members.push(this.newMember(i));
     this.f32 = new Float32Array(this.memory.buffer);
@@ -234,22 +287,140 @@ export class SharedPool {
   runSync(job: Job, where: string): void {
     this.syncActive = true;
     try {
-      const members = this.usable().slice(0, Math.max(1, this.threads - 1));
+      // A worker that has only to skip chunks taken back from it is left out (not waited for).
+      const members = this.usable().slice(0, Math.max(1, this.threads - 1)).filter((m) => !this.onlySkipsLeft(m));
       this.drainSync(members);
       const call = this.prepare(job, [...members.filter((m) => m.death === null)], this.self());
       for (;;) {
         const seen = Atomics.load(this.done, DONE);
-        if (this.pump(call, where)) return;
-        if (call.next < job.rows && call.self && call.self.pending.length < SLOTS) {
+        if (this.pump(call, where)) {
+          for (const m of members) m.skipsLeft = Atomics.load(m.control, TAIL) < m.posted;
+          return;
+        }
+        if (call.next < call.end && call.self && call.self.pending.length < SLOTS) {
           this.runHere(call);
           continue;
         }
-        Atomics.wait(this.done, DONE, seen, SLICE_MS);
+        if (call.next >= call.end && job.anyOrder && this.steal(call)) continue;
+        // Nothing to do here but wait for a worker: poll briefly (its chunk is often about to
+        // end, and a wake-up from Atomics.wait costs tens of µs), then sleep.
+        const spinUntil = performance.now() + SPIN_MS;
+        while (Atomics.load(this.done, DONE) === seen && performance.now() < spinUntil);
+        if (Atomics.load(this.done, DONE) === seen) Atomics.wait(this.done, DONE, seen, SLICE_MS);
         this.checkStalls(members, where);
       }
     } finally {
       this.syncActive = false;
     }
+  }
+
+  /**
+   * Runs a range job blocking this thread, which claims chunks too, with threads − 1 workers
+   * (those that are idle: a worker still busy with an earlier call's command is left out).
+   * Chunks are claimed, not handed out: no thread waits for another before the last chunks.
+   */
+  runRange(job: RangeJob, where: string): void {
+    this.syncActive = true;
+    const self = this.self();
+    try {
+      const members = this.usable().slice(0, Math.max(1, this.threads - 1)).filter((m) => {
+        const tail = Atomics.load(m.control, TAIL);
+        if (tail < m.posted) return false;
+        this.dropPending(m);
+        return true;
+      });
+      const chunks = Math.ceil(job.rows / job.chunkRows);
+      if (chunks > RANGE_MAX_CHUNKS) throw new Error(`${where}: ${chunks} chunks is too many for one call`);
+      this.prepareArenas(job.arenaBytes, [...members, self]);
+      this.generation = (this.generation + 1) & 0x7fff;
+      const generation = this.generation;
+      Atomics.store(this.block, CHUNKS_DONE, 0);
+      Atomics.store(this.block, CLAIM, generation << 16);
+      for (const m of members) this.writeRange(m, job, generation);
+      const args = job.args.slice();
+      args[job.scratchArg] = self.arenaAt;
+      const kernel = this.local[job.kernel] as unknown as (...a: number[]) => number;
+      this.claimChunks(kernel, job, args, generation, chunks);
+      this.awaitChunks(members, chunks, where);
+      for (const m of members) if (Atomics.load(m.control, TAIL) >= m.posted) this.dropPending(m);
+    } finally {
+      this.syncActive = false;
+    }
+  }
+
+  private writeRange(m: Member, job: RangeJob, generation: number): void {
+    const at = (m.posted % SLOTS) * COMMAND_FIELDS;
+    const c = m.commands;
+    c[at + RANGE_GENERATION] = generation;
+    c[at + RANGE_CHUNK] = job.chunkRows;
+    c[at + RANGE_TOTAL] = job.rows;
+    c[at + RANGE_ROWS_ARG] = job.rowsArg;
+    for (let i = 0; i < job.args.length; i++) c[at + STRIDES + i] = job.strides[i];
+    const args = job.args.slice();
+    args[job.scratchArg] = m.arenaAt;
+    m.lastProgress = performance.now();
+    this.writeCommand(m, at / COMMAND_FIELDS, KERNELS.indexOf(job.kernel), args, true);
+  }
+
+  /** This thread's part of a range call: the loop of worker.ts runRange, on this thread's instance. */
+  private claimChunks(kernel: (...a: number[]) => number, job: RangeJob, base: number[], generation: number, chunks: number): void {
+    const block = this.block;
+    const args = base.slice();
+    const { strides, chunkRows, rows, rowsArg } = job;
+    for (;;) {
+      const claim = Atomics.load(block, CLAIM);
+      if (claim >>> 16 !== generation || (claim & 0xffff) >= chunks) return;
+      if (Atomics.compareExchange(block, CLAIM, claim, claim + 1) !== claim) continue;
+      const r0 = (claim & 0xffff) * chunkRows;
+      for (let i = 0; i < args.length; i++) args[i] = base[i] + strides[i] * r0;
+      args[rowsArg] = Math.min(chunkRows, rows - r0);
+      const traced = Atomics.load(block, TRACE_AT) !== 0 ? performance.timeOrigin + performance.now() : 0;
+      kernel(...args);
+      if (traced) trace(this.memory, block, -1, claim & 0xffff, traced);
+      Atomics.add(block, CHUNKS_DONE, 1);
+    }
+  }
+
+  /** Until every chunk of the range call is done: polls briefly, then sleeps; a worker's fault or stall fails the call. */
+  private awaitChunks(members: Member[], chunks: number, where: string): void {
+    const block = this.block;
+    let seen = Atomics.load(block, CHUNKS_DONE);
+    const spinUntil = performance.now() + SPIN_MS;
+    while (seen < chunks && performance.now() < spinUntil) seen = Atomics.load(block, CHUNKS_DONE);
+    let progress = performance.now();
+    while (seen !== chunks) {
+      if (seen >= RANGE_FAILED) {
+        const m = members.find((w) => w.commands[((w.posted - 1) % SLOTS) * COMMAND_FIELDS + STATUS] !== 0) ?? members[0];
+        throw new Error(`${where}: a kernel call failed in worker ${m?.index}: ${m?.lastError ?? 'it threw'}`);
+      }
+      Atomics.wait(block, CHUNKS_DONE, seen, SLICE_MS);
+      const now = performance.now();
+      const next = Atomics.load(block, CHUNKS_DONE);
+      if (next !== seen) progress = now;
+      seen = next;
+      if (seen === chunks) break;
+      const busy = members.filter((m) => Atomics.load(m.control, TAIL) < m.posted);
+      const dead = busy.find((m) => m.death !== null);
+      if (dead) throw this.faultError(dead, where);
+      if (now - progress > this.stallMs) {
+        for (const m of busy) this.giveUp(m, `made no progress for ${this.stallMs / 1000} s`);
+        throw this.faultError(busy[0] ?? members[0], where);
+      }
+    }
+  }
+
+  /** Every member's arena of at least `bytes`. */
+  private prepareArenas(bytes: number, members: Member[]): void {
+    for (const m of members) {
+      m.lastProgress = performance.now();
+      if (m.arenaBytes < bytes) {
+        if (m.arenaBytes > 0) this.heap.release(m.arenaAt);
+        m.arenaBytes = 0;
+        m.arenaAt = this.heap.alloc(bytes, 'a worker\'s arena');
+        m.arenaBytes = bytes;
+      }
+    }
+    this.refreshViews();
   }
 
   /** This thread as a member of sync calls: an arena of its own, no worker. */
@@ -259,17 +430,85 @@ export class SharedPool {
     return this.selfMember;
   }
 
-  /** The next chunk, computed here (as a worker would: the same kernel on the same memory). */
-  private runHere(call: { job: Job; next: number; self: Member | null }): void {
+  /**
+   * The next chunk, computed here (as a worker would: the same kernel on the same memory). A
+   * job whose chunks may finish in any order is taken from its end, so that this thread's
+   * chunks (copied in, computed and copied out on one core, in its cache) and the workers'
+   * (from the start) meet where both are busy to the end; chunks shrink as the rows left do.
+   */
+  private runHere(call: Call): void {
     const self = call.self as Member;
-    const r0 = call.next;
-    const r1 = Math.min(call.job.rows, r0 + call.job.chunkRows);
-    call.next = r1;
+    const job = call.job;
+    const size = this.nextRows(call);
+    let r0: number;
+    let r1: number;
+    if (job.anyOrder) {
+      // A chunk starts on a multiple of four rows (whole small-K groups) when chunks are that
+      // long (else K is so large that a slot holds fewer rows); never longer than `size`.
+      r1 = call.end;
+      r0 = r1 - size;
+      if (job.chunkRows >= ROWS_PER_VECTOR) r0 += (ROWS_PER_VECTOR - (r0 % ROWS_PER_VECTOR)) % ROWS_PER_VECTOR;
+      if (r0 < call.next) r0 = call.next;
+      call.end = r0;
+    } else {
+      r0 = call.next;
+      r1 = Math.min(call.end, r0 + size);
+      call.next = r1;
+    }
     const slot = self.posted % SLOTS;
-    const { kernel, args } = call.job.post(self, slot, r0, r1);
+    const traced = Atomics.load(this.block, TRACE_AT) !== 0 ? performance.timeOrigin + performance.now() : 0;
+    const { kernel, args } = job.post(self, slot, r0, r1);
     (this.local[kernel] as unknown as (...a: number[]) => number)(...args);
+    if (traced) trace(this.memory, this.block, -1, r0, traced);
     self.pending.push({ slot, r0, r1 });
     self.posted++;
+  }
+
+  /**
+   * Nothing is left to hand out: takes back the newest chunk queued on a worker that has not
+   * started it (its command is in shared memory, its rows copied in) and computes it here.
+   * Never a worker's oldest chunk: a worker that does not start its commands is still found
+   * out (checkStalls), and the call does not end before its worker's running chunk anyway.
+   */
+  private steal(call: Call): boolean {
+    for (const m of call.members) {
+      if (m.death !== null) continue;
+      let i = m.pending.length - 1;
+      while (i >= 1 && m.pending[i].stolen) i--;
+      if (i < 1) continue;
+      const chunk = m.pending[i];
+      if (Atomics.compareExchange(m.control, SLOT_STATE + chunk.slot, POSTED, STOLEN) !== POSTED) continue;
+      const at = chunk.slot * COMMAND_FIELDS;
+      const args = Array.from(m.commands.subarray(at + ARGS, at + ARGS + m.commands[at + ARGC]));
+      const traced = Atomics.load(this.block, TRACE_AT) !== 0 ? performance.timeOrigin + performance.now() : 0;
+      (this.local[KERNELS[m.commands[at + KERNEL]]] as unknown as (...a: number[]) => number)(...args);
+      if (traced) trace(this.memory, this.block, -4, chunk.r0, traced);
+      chunk.stolen = true;
+      return true;
+    }
+    return false;
+  }
+
+  /** Whether a worker's outstanding commands are all chunks taken back from it (it will skip them). */
+  private onlySkipsLeft(m: Member): boolean {
+    if (!m.skipsLeft) return false;
+    if (Atomics.load(m.control, TAIL) < m.posted) return true;
+    m.skipsLeft = false;
+    this.dropPending(m);
+    return false;
+  }
+
+  /**
+   * Rows of the next chunk: the job's chunk, or for jobs in any order (guided: a share of what
+   * is left, so the last chunks are short and no thread waits long for another) less.
+   */
+  private nextRows(call: Call): number {
+    const job = call.job;
+    if (!job.anyOrder) return job.chunkRows;
+    const threads = call.members.length + (call.self ? 1 : 0);
+    const share = Math.ceil((call.end - call.next) / (GUIDED * threads));
+    const rows = Math.max(job.minRows ?? ROWS_PER_VECTOR, Math.ceil(share / ROWS_PER_VECTOR) * ROWS_PER_VECTOR);
+    return Math.min(job.chunkRows, rows);
   }
 
   /** Runs a job on the workers without blocking: one call at a time, in order. */
@@ -326,28 +565,18 @@ export class SharedPool {
   }
 
   /** The state of one call; `self`: this thread takes chunks too (sync calls). */
-  private prepare(job: Job, members: Member[], self: Member | null = null) {
-    const now = performance.now();
-    for (const m of self ? [...members, self] : members) {
-      m.lastProgress = now;
-      if (m.arenaBytes < job.arenaBytes) {
-        if (m.arenaBytes > 0) this.heap.release(m.arenaAt);
-        m.arenaBytes = 0;
-        m.arenaAt = this.heap.alloc(job.arenaBytes, 'a worker\'s arena');
-        m.arenaBytes = job.arenaBytes;
-      }
-    }
-    this.refreshViews();
+  private prepare(job: Job, members: Member[], self: Member | null = null): Call {
+    this.prepareArenas(job.arenaBytes, self ? [...members, self] : members);
     for (const m of members) job.begin(m);
     if (self) {
       this.dropPending(self); // left by a call that failed
       job.begin(self);
     }
-    return { job, members, next: 0, self };
+    return { job, members, next: 0, end: job.rows, self };
   }
 
   /** Collects finished chunks and hands out new ones; true when the job is complete. */
-  private pump(call: { job: Job; members: Member[]; next: number; self: Member | null }, where: string): boolean {
+  private pump(call: Call, where: string): boolean {
     const { job, members, self } = call;
     const all = self ? [...members, self] : members;
     const now = performance.now();
@@ -362,15 +591,20 @@ export class SharedPool {
           m.completed = done;
           m.lastProgress = now;
         }
-        while (m.finished < done) {
+        // Chunks taken back (the newest ones) are done too, once the ones before them are.
+        while (m.pending.length > 0 && (m.finished < done || m.pending[0].stolen)) {
           const chunk = m.pending[0];
-          if (m !== self && m.commands[chunk.slot * COMMAND_FIELDS + STATUS] !== 0) {
+          if (m !== self && !chunk.stolen && m.commands[chunk.slot * COMMAND_FIELDS + STATUS] !== 0) {
             throw new Error(`${where}: a kernel call failed in worker ${m.index}: ${m.lastError ?? 'it threw'}`);
           }
+          const traced = m !== self && Atomics.load(this.block, TRACE_AT) !== 0 ? performance.timeOrigin + performance.now() : 0;
           if (!job.finish(m, chunk.slot, chunk.r0, chunk.r1)) break;
+          if (traced) trace(this.memory, this.block, -3, chunk.r0, traced);
           m.pending.shift();
           m.finished++;
           freed = true;
+          // Refill the slot at once: the worker has work again before the next copy-out here.
+          if (m !== self && m.death === null) this.postTo(call, m);
         }
       }
     }
@@ -380,27 +614,37 @@ export class SharedPool {
       if (m !== self && m.death !== null && m.completed < m.posted) throw this.faultError(m, where);
       busy = true;
     }
-    for (let posted = true; posted && call.next < job.rows; ) {
+    for (let posted = true; posted && call.next < call.end; ) {
       posted = false;
       for (const m of members) {
-        if (call.next >= job.rows) break;
-        if (m.death !== null || m.pending.length >= SLOTS) continue;
-        const r0 = call.next;
-        const r1 = Math.min(job.rows, r0 + job.chunkRows);
-        const slot = m.posted % SLOTS;
-        const { kernel, args } = job.post(m, slot, r0, r1);
-        this.writeCommand(m, slot, KERNELS.indexOf(kernel), args);
-        m.pending.push({ slot, r0, r1 });
-        call.next = r1;
-        posted = busy = true;
+        if (call.next >= call.end) break;
+        if (m.death !== null) continue;
+        if (this.postTo(call, m)) posted = busy = true;
       }
     }
-    if (call.next < job.rows && !busy) throw new Error(`${where}: every worker of the pool stopped (${members.map((m) => m.death).join('; ')})`);
+    if (call.next < call.end && !busy) throw new Error(`${where}: every worker of the pool stopped (${members.map((m) => m.death).join('; ')})`);
     return !busy;
   }
 
-  private writeCommand(m: Member, slot: number, kernel: number, args: number[]): void {
+  /** Hands the next chunk to worker `m` if it has a free slot (its rows are copied in here). */
+  private postTo(call: Call, m: Member): boolean {
+    if (call.next >= call.end || m.pending.length >= SLOTS) return false;
+    const r0 = call.next;
+    const r1 = Math.min(call.end, r0 + this.nextRows(call));
+    const slot = m.posted % SLOTS;
+    const traced = Atomics.load(this.block, TRACE_AT) !== 0 ? performance.timeOrigin + performance.now() : 0;
+    const { kernel, args } = call.job.post(m, slot, r0, r1);
+    if (traced) trace(this.memory, this.block, -2, r0, traced);
+    this.writeCommand(m, slot, KERNELS.indexOf(kernel), args);
+    m.pending.push({ slot, r0, r1 });
+    call.next = r1;
+    return true;
+  }
+
+  private writeCommand(m: Member, slot: number, kernel: number, args: number[], range = false): void {
     const at = slot * COMMAND_FIELDS;
+    m.commands[at + RANGE] = range ? 1 : 0;
+    Atomics.store(m.control, SLOT_STATE + slot, POSTED);
     m.commands[at + KERNEL] = kernel;
     m.commands[at + ARGC] = args.length;
     for (let i = 0; i < args.length; i++) m.commands[at + ARGS + i] = args[i];
@@ -491,6 +735,31 @@ export class SharedPool {
       hangAtNextCommand: (index: number) => Atomics.store(this.members[index].control, FAULT, HANG),
       exitAtNextCommand: (index: number) => Atomics.store(this.members[index].control, FAULT, EXIT),
       settled: () => Promise.all(this.members.map((m) => m.launching)),
+      /**
+       * Records the next calls' chunks (protocol.ts TRACE_AT) until read: `read()` gives
+       * [thread, chunk, start ms, end ms][] and stops. thread: a worker's control offset (chunk:
+       * its command's index, or in range calls the chunk's), −1 this thread computing (chunk:
+       * the chunk's index, or its first row), −2 / −3 this thread copying a worker's chunk in /
+       * out (its first row).
+       */
+      trace: (capacity = 4096) => {
+        const at = this.heap.alloc(32 * capacity, 'a trace');
+        this.refreshViews();
+        const block = this.block;
+        Atomics.store(block, TRACE_CAPACITY, capacity);
+        Atomics.store(block, TRACE_COUNT, 0);
+        Atomics.store(block, TRACE_AT, at);
+        return {
+          read: () => {
+            Atomics.store(block, TRACE_AT, 0);
+            const n = Math.min(Atomics.load(block, TRACE_COUNT), capacity);
+            const f64 = new Float64Array(this.memory.buffer, at, 4 * n);
+            const records = Array.from({ length: n }, (_, i) => Array.from(f64.subarray(4 * i, 4 * i + 4)));
+            this.heap.release(at);
+            return records;
+          },
+        };
+      },
     };
   }
 

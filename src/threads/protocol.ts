@@ -25,11 +25,21 @@ export const WAKE_BY_MESSAGE = 2;
 export const FAULT = 3;
 export const HANG = 1;
 export const EXIT = 2;
+/**
+ * Per command slot (SLOT_STATE + slot): POSTED when the caller writes a chunk's command; the
+ * worker takes it (compare-exchange to RUNNING) before it runs it. A sync call's thread that
+ * has nothing left to do takes a queued chunk back the same way (STOLEN) and computes it
+ * itself; the worker then skips that command (it still counts it in TAIL).
+ */
+export const SLOT_STATE = 8;
+export const POSTED = 1;
+export const RUNNING = 2;
+export const STOLEN = 3;
 export const CONTROL_WORDS = 16;
 
 /** Commands in flight per worker: one running, the others copied in and waiting (pipelining). */
 export const SLOTS = 3;
-export const COMMAND_FIELDS = 24;
+export const COMMAND_FIELDS = 50;
 export const KERNEL = 0;
 export const ARGC = 1;
 export const ARGS = 2;
@@ -37,6 +47,25 @@ export const MAX_ARGS = 20;
 export const RESULT = 22;
 /** 0: done; 1: the kernel threw (the worker posted the error). */
 export const STATUS = 23;
+/**
+ * A range command (RANGE = 1) is one call's rows, not one chunk: the worker claims chunks of
+ * RANGE_CHUNK rows from the pool's CLAIM word — as the calling thread and the other workers
+ * do — until none is left, and runs the kernel on each with ARGS[i] + STRIDES[i] × r0 and the
+ * chunk's row count in ARGS[RANGE_ROWS_ARG]; then it counts the chunk in CHUNKS_DONE. Threads
+ * that run faster take more chunks (nothing is handed out per chunk; no thread waits for
+ * another until the last chunks). The CLAIM word is `generation << 16 | next chunk`: a range
+ * command of an earlier call, read late, finds another generation and claims nothing.
+ */
+export const RANGE = 24;
+export const RANGE_ROWS_ARG = 25;
+export const RANGE_CHUNK = 26;
+export const RANGE_TOTAL = 27;
+export const RANGE_GENERATION = 28;
+export const STRIDES = 29;
+/** At most this many chunks in one range call (the low 16 bits of CLAIM). */
+export const RANGE_MAX_CHUNKS = 0xffff;
+/** Added to CHUNKS_DONE by a worker whose kernel threw during a range call. */
+export const RANGE_FAILED = 1 << 24;
 
 export const CONTROL_BYTES = 64 + SLOTS * COMMAND_FIELDS * 8;
 
@@ -44,8 +73,23 @@ export const CONTROL_BYTES = 64 + SLOTS * COMMAND_FIELDS * 8;
 export const KERNELS = ['xentRows', 'softRows', 'softmaxRows', 'statsRows', 'temperatureRows', 'xentStrided', 'softStrided', 'xentRowsHalf', 'softRowsHalf'] as const;
 export type KernelName = (typeof KERNELS)[number];
 
-/** The pool's DONE word: Int32 at the pool's own block. */
+/**
+ * The pool's own block (POOL_BLOCK_BYTES, Int32 words): DONE, the word the caller waits on
+ * for any worker's command; CLAIM and CHUNKS_DONE of range commands, each on a cache line of
+ * its own (both threads write CLAIM at every chunk).
+ */
 export const DONE = 0;
+export const CLAIM = 16;
+export const CHUNKS_DONE = 32;
+/**
+ * A timeline of range calls, for the bench (bench/timeline.mjs): when TRACE_AT (a byte offset,
+ * 0 = off) is set, every thread appends [thread, chunk, start, end] (Float64, ms since the
+ * epoch) per chunk to the records there, TRACE_COUNT of them at most TRACE_CAPACITY.
+ */
+export const TRACE_AT = 48;
+export const TRACE_COUNT = 49;
+export const TRACE_CAPACITY = 50;
+export const POOL_BLOCK_BYTES = 256;
 
 export interface SharedInit {
   mode: 'shared';

@@ -15,8 +15,10 @@
 import { JsBackend } from '../js/backend.js';
 import { WasmBackend } from '../wasm/bridge.js';
 import { instantiate, type KernelExports } from '../wasm/instance.js';
+import { trace } from './trace.js';
 import {
-  ARGC, ARGS, COMMAND_FIELDS, CONTROL_WORDS, EXIT, FAULT, HANG, HEAD, KERNEL, KERNELS, RESULT, SLOTS, STATUS, TAIL, WAKE_BY_MESSAGE,
+  ARGC, ARGS, CHUNKS_DONE, CLAIM, COMMAND_FIELDS, CONTROL_WORDS, EXIT, FAULT, HANG, HEAD, KERNEL, KERNELS, POOL_BLOCK_BYTES, RANGE, RANGE_CHUNK,
+  RANGE_FAILED, RANGE_GENERATION, RANGE_ROWS_ARG, RANGE_TOTAL, POSTED, RESULT, RUNNING, SLOT_STATE, SLOTS, STATUS, STRIDES, TAIL, TRACE_AT, WAKE_BY_MESSAGE,
   type CopyInit, type CopyJob, type FromWorker, type SharedInit, type WorkerInit,
 } from './protocol.js';
 import type { HardRequest, SoftmaxRequest, SoftRequest, StatsRequest, TemperatureRequest } from '../backend.js';
@@ -40,7 +42,7 @@ function runShared(init: SharedInit, port: Port): void {
   const buffer = init.memory.buffer;
   const control = new Int32Array(buffer, init.control, CONTROL_WORDS);
   const commands = new Float64Array(buffer, init.control + CONTROL_WORDS * 4, SLOTS * COMMAND_FIELDS);
-  const done = new Int32Array(buffer, init.done, 1);
+  const done = new Int32Array(buffer, init.done, POOL_BLOCK_BYTES >> 2);
   const args: number[] = [];
   port.post({ type: 'ready' });
   for (let finished = 0; ; ) {
@@ -49,14 +51,32 @@ function runShared(init: SharedInit, port: Port): void {
     if (fault === HANG) for (;;) Atomics.wait(control, CONTROL_WORDS - 1, 0);
     if (fault === EXIT) return port.exit();
     const at = (finished % SLOTS) * COMMAND_FIELDS;
+    if (commands[at + RANGE] !== 1 && Atomics.compareExchange(control, SLOT_STATE + (finished % SLOTS), POSTED, RUNNING) !== POSTED) {
+      // The caller took this chunk back (STOLEN) and computed it itself.
+      finished++;
+      Atomics.store(control, TAIL, finished);
+      Atomics.add(done, 0, 1);
+      Atomics.notify(done, 0);
+      if (Atomics.load(control, WAKE_BY_MESSAGE) === 1) port.post({ type: 'done' });
+      continue;
+    }
     const kernel = commands[at + KERNEL];
     args.length = commands[at + ARGC];
     for (let i = 0; i < args.length; i++) args[i] = commands[at + ARGS + i];
     try {
-      commands[at + RESULT] = functions[kernel](...args);
+      if (commands[at + RANGE] === 1) runRange(init.memory, functions[kernel], commands, at, args, done, init.control);
+      else {
+        const traced = Atomics.load(done, TRACE_AT) !== 0 ? performance.timeOrigin + performance.now() : 0;
+        commands[at + RESULT] = functions[kernel](...args);
+        if (traced) trace(init.memory, done, init.control, finished, traced);
+      }
       commands[at + STATUS] = 0;
     } catch (error) {
       commands[at + STATUS] = 1;
+      if (commands[at + RANGE] === 1) {
+        Atomics.add(done, CHUNKS_DONE, RANGE_FAILED);
+        Atomics.notify(done, CHUNKS_DONE);
+      }
       port.post({ type: 'error', message: `${KERNELS[kernel] ?? kernel} failed in a worker: ${String((error as Error)?.message ?? error)}` });
     }
     finished++;
@@ -64,6 +84,32 @@ function runShared(init: SharedInit, port: Port): void {
     Atomics.add(done, 0, 1);
     Atomics.notify(done, 0);
     if (Atomics.load(control, WAKE_BY_MESSAGE) === 1) port.post({ type: 'done' });
+  }
+}
+
+/**
+ * A range command (protocol.ts): claims chunks of the call until none is left, as every
+ * thread of the call does (pool.ts claimChunks is the same loop on the calling thread).
+ */
+function runRange(memory: WebAssembly.Memory, kernel: (...args: number[]) => number, commands: Float64Array, at: number, base: number[], block: Int32Array, id: number): void {
+  const generation = commands[at + RANGE_GENERATION];
+  const chunk = commands[at + RANGE_CHUNK];
+  const total = commands[at + RANGE_TOTAL];
+  const rowsArg = commands[at + RANGE_ROWS_ARG];
+  const chunks = Math.ceil(total / chunk);
+  const strides = base.map((_, i) => commands[at + STRIDES + i]);
+  const args = base.slice();
+  for (;;) {
+    const claim = Atomics.load(block, CLAIM);
+    if (claim >>> 16 !== generation || (claim & 0xffff) >= chunks) return;
+    if (Atomics.compareExchange(block, CLAIM, claim, claim + 1) !== claim) continue;
+    const r0 = (claim & 0xffff) * chunk;
+    for (let i = 0; i < args.length; i++) args[i] = base[i] + strides[i] * r0;
+    args[rowsArg] = Math.min(chunk, total - r0);
+    const traced = Atomics.load(block, TRACE_AT) !== 0 ? performance.timeOrigin + performance.now() : 0;
+    kernel(...args);
+    if (traced) trace(memory, block, id, claim & 0xffff, traced);
+    if (Atomics.add(block, CHUNKS_DONE, 1) + 1 === chunks) Atomics.notify(block, CHUNKS_DONE);
   }
 }
 
