@@ -123,7 +123,7 @@ class XentImpl implements Xent {
     this.checkAlive('crossEntropy');
     const { request, outputs, denominator, counted } = prepareHard(logits, labels, options, this.counter);
     const backend = this.pick(request.rows, request.numClasses);
-    const pool = backend === this.impl ? this.threading.syncPool(request.rows * request.numClasses) : null;
+    const pool = backend === this.impl ? this.threading.syncPool(request.rows, request.numClasses) : null;
     const hard = pool ? (r: HardRequest) => pool.hard(r, 'crossEntropy') : (r: HardRequest) => backend.hard(r);
     const sum = runHard(hard, request, outputs.reduction, denominator);
     return resultOf(sum, outputs, denominator, counted) as never;
@@ -133,7 +133,7 @@ class XentImpl implements Xent {
     this.checkAlive('softCrossEntropy');
     const { request, outputs, denominator } = prepareSoft(logits, targets, options, this.checker);
     const backend = this.pick(request.rows, request.numClasses);
-    const pool = backend === this.impl ? this.threading.syncPool(request.rows * request.numClasses) : null;
+    const pool = backend === this.impl ? this.threading.syncPool(request.rows, request.numClasses) : null;
     const sum = pool ? pool.soft(request, 'softCrossEntropy') : backend.soft(request);
     return resultOf(sum, outputs, denominator, request.rows) as never;
   }

@@ -9,6 +9,7 @@
 import type { BatchStorage } from '../backend.js';
 import { align16, copy, layout, ROWS_PER_VECTOR, scratchBytes, sumsInGroups, type Layout, type Parts } from '../wasm/bridge.js';
 import { rangeRows, shareRows, type SummedJob } from './jobs.js';
+import { syncCost } from './cost.js';
 import type { Job, RangeJob, SharedPool } from './pool.js';
 import { SLOTS } from './protocol.js';
 import { rowLossSum } from './sum.js';
@@ -55,7 +56,7 @@ export class SharedBatch implements BatchStorage {
     this.writeWeight(request);
     const { rows, K, at } = this;
     let sum: number;
-    if (this.pool.threads > 1 && rows * K >= this.syncThreshold() && this.pool.canRunSync()) {
+    if (this.pool.threads > 1 && syncCost(rows, K) >= this.syncThreshold() && this.pool.canRunSync()) {
       this.pool.runRange(this.rangeJob(request, gradMode, wantLse), 'batch.crossEntropy');
       sum = this.lossSum(request.softcap);
     } else {

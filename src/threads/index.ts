@@ -18,6 +18,7 @@ import { CopyPool } from './copy-pool.js';
 import { autoThreads, sharedMemoryHere, workersHere } from './platform.js';
 import { SharedPool } from './pool.js';
 import type { SharedBatch } from './batch.js';
+import { SYNC_POOL_MIN_ELEMENTS, syncCost } from './cost.js';
 
 export { SharedPool } from './pool.js';
 export { SharedBatch } from './batch.js';
@@ -25,18 +26,14 @@ export { CopyPool } from './copy-pool.js';
 export { throwIfAborted, abortReason } from './abort.js';
 export { yieldToEventLoop } from './platform.js';
 
-/**
- * Sync calls smaller than this (logits) stay on the calling thread even with threads > 1:
- * waking the workers and waiting for them costs more (20–70 µs per call on a 2-core VM).
- */
-export const SYNC_POOL_MIN_ELEMENTS = 1 << 16;
+export { SYNC_POOL_MIN_ELEMENTS, SYNC_ROW_COST, syncCost } from './cost.js';
 
 export type AsyncPool = SharedPool | CopyPool;
 
 export class Threading {
   private sharedPool: SharedPool | null = null;
   private copyPool: CopyPool | null = null;
-  /** Tests lower it, to run small sync calls on the workers too. */
+  /** The least syncCost of a sync call on the pool; tests lower it, to run small sync calls on the workers too. */
   syncMinElements = SYNC_POOL_MIN_ELEMENTS;
 
   private constructor(
@@ -72,9 +69,9 @@ export class Threading {
     return this.sharedPool;
   }
 
-  /** The pool for a sync call of `elements` logits, when it should use one (else null). */
-  syncPool(elements: number): SharedPool | null {
-    if (this.threads < 2 || elements < this.syncMinElements) return null;
+  /** The pool for a sync call of rows × K, when it should use one (else null). */
+  syncPool(rows: number, K: number): SharedPool | null {
+    if (this.threads < 2 || syncCost(rows, K) < this.syncMinElements) return null;
     const pool = this.sharedPool;
     return pool && pool.canRunSync() ? pool : null;
   }

@@ -267,7 +267,10 @@ export class SharedPool {
 
   /** Whether a sync call can use the workers now (this thread may block, and they are free). */
   canRunSync(): boolean {
-    return !this.disposed && !this.syncActive && this.queue.idle && canBlockHere() && this.usable().length > 0;
+    if (this.disposed || this.syncActive || !this.queue.idle || !canBlockHere()) return false;
+    // A worker still to skip chunks taken back from it is no help now (this thread alone on
+    // the pool is slower than the one-thread path: its copies go into shared memory).
+    return this.usable().slice(0, Math.max(1, this.threads - 1)).some((m) => !this.onlySkipsLeft(m));
   }
 
   usable(): Member[] {
@@ -622,8 +625,9 @@ export class SharedPool {
         if (this.postTo(call, m)) posted = busy = true;
       }
     }
-    if (call.next < call.end && !busy) throw new Error(`${where}: every worker of the pool stopped (${members.map((m) => m.death).join('; ')})`);
-    return !busy;
+    if (call.next < call.end && !busy && !self) throw new Error(`${where}: every worker of the pool stopped (${members.map((m) => m.death).join('; ')})`);
+    // (Rows left with no worker to take them: this thread runs them, see runSync.)
+    return !busy && call.next >= call.end;
   }
 
   /** Hands the next chunk to worker `m` if it has a free slot (its rows are copied in here). */

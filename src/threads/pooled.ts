@@ -7,7 +7,7 @@ import type { Accumulation, Backend, RowStatsOutputs, SoftmaxRequest, StatsReque
 import type { Threading } from './index.js';
 
 export function pooledBackend(impl: Backend, threading: Threading): Backend {
-  const pool = (rows: number, K: number) => threading.syncPool(rows * K);
+  const pool = (rows: number, K: number) => threading.syncPool(rows, K);
   return {
     name: impl.name,
     hard: (request) => impl.hard(request),
