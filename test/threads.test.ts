@@ -16,6 +16,9 @@ import { promisify } from 'node:util';
 import { createXent, type BackendName, type CrossEntropyOptions, type RowsResult, type ScalarResult, type SoftCrossEntropyOptions, type Xent } from '../src/index.js';
 import type { Threading } from '../src/threads/index.js';
 import { testOverrides } from '../src/threads/platform.js';
+import { syncCost } from '../src/threads/cost.js';
+import { RANGE_CHUNK_BYTES, rangeRows } from '../src/threads/jobs.js';
+import { RANGE_MAX_CHUNKS } from '../src/threads/protocol.js';
 import { repoRoot } from '../scripts/web-lib.mjs';
 import { createAllBackends } from './backends.js';
 import {
@@ -345,6 +348,59 @@ describe('async calls', () => {
     const { logits, labels, numClasses } = bigInputs(256, 4000);
     const options = { numClasses, smoothing: 0.1, grad: true, lse: true };
     assertIdentical(await xent.crossEntropyAsync(logits, labels, options), reference.crossEntropy(logits, labels, options), 'message wake-ups');
+  }, TIMEOUT);
+});
+
+describe('how sync calls share the work', () => {
+  it('use the pool by cost, rows × (K + 8) ≥ 2^20: small K needs many rows', async () => {
+    const xent = await keep(createXent({ threads: 2 }));
+    const threading = threadingOf(xent);
+    expect(syncCost(8192, 10)).toBe(8192 * 18);
+    expect(threading.syncPool(8192, 10)).toBeNull();
+    expect(threading.syncPool(1024, 1000)).toBeNull();
+    expect(threading.syncPool(65536, 10)).not.toBeNull();
+    expect(threading.syncPool(4096, 1000)).not.toBeNull();
+    expect(threading.syncPool(32, 128000)).not.toBeNull();
+    const one = await keep(createXent());
+    expect(threadingOf(one).syncPool(4096, 1000)).toBeNull();
+  }, TIMEOUT);
+
+  it('range chunks (sync batch calls): whole groups of four rows, about 32 KiB, at most RANGE_MAX_CHUNKS a call', () => {
+    for (const [rows, K] of [[1, 1], [5, 10], [8192, 10], [3, 40000], [1e7, 1], [4096, 1000], [512, 32000]]) {
+      const r = rangeRows(rows, K);
+      expect(r % 4, `${rows}×${K}`).toBe(0);
+      expect(r).toBeGreaterThanOrEqual(4);
+      expect(Math.ceil(rows / r)).toBeLessThanOrEqual(RANGE_MAX_CHUNKS);
+      if (rows < 1e6) expect(4 * K * (r - 4)).toBeLessThan(RANGE_CHUNK_BYTES);
+    }
+  });
+
+  it('a batch over the threshold: every thread takes chunks, the bits of one thread (threads 2 and 3, default thresholds)', async () => {
+    const reference = single.find((x) => x.backend === 'wasm-simd')!;
+    const { logits, labels, numClasses } = bigInputs(2051, 1000);
+    for (const threads of [2, 3]) {
+      const xent = await keep(createXent({ threads, backend: 'wasm-simd' }));
+      const pool = sharedPoolOf(xent);
+      for (const grad of [false, true] as const) {
+        const options = { smoothing: 0.1, grad, lse: true, reduction: 'none' } as const;
+        const batch = xent.createBatch(2051, numClasses);
+        batch.logits.set(logits);
+        batch.labels.set(labels);
+        const expected = reference.crossEntropy(logits, labels, { ...options, numClasses });
+        // Until a worker has taken part (it may wake after this thread has claimed every chunk).
+        let workers = 0;
+        for (let attempt = 0; attempt < 50 && workers === 0; attempt++) {
+          const tracing = pool.testing().trace();
+          const result = batch.crossEntropy(options);
+          const records = tracing.read();
+          expect(records.length, 'one record per chunk').toBe(Math.ceil(2051 / rangeRows(2051, numClasses)));
+          workers = records.filter(([thread]) => thread >= 0).length;
+          assertIdentical({ ...result, grad: result.grad?.slice() } as Result, expected, `threads ${threads} grad ${grad}`);
+        }
+        expect(workers, 'chunks run by a worker').toBeGreaterThan(0);
+        batch.dispose();
+      }
+    }
   }, TIMEOUT);
 });
 
