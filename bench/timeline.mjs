@@ -5,7 +5,8 @@
  *
  *   node bench/timeline.mjs --shape 4096x1000 [--grad] [--calls 3] [--chunks] [--api]
  *
- * (--api: the public API's call instead, the gradient into a reused array.) Per call and
+ * (--api: the public API's call instead, the gradient into a reused array; --pause ms: an
+ * idle pause before each call, as between the methods of a round-robin bench.) Per call and
  * thread: chunks run, busy ms, first start and last end from the call's start; then the
  * call's wall time and its total busy time (≤ 2 × wall). The calling thread's records are
  * split by what it does: computing its chunks, copying a worker's chunk in, or out.
@@ -22,6 +23,7 @@ const { values: args } = parseArgs({
     threads: { type: 'string', default: '2' },
     chunks: { type: 'boolean', default: false },
     api: { type: 'boolean', default: false },
+    pause: { type: 'string', default: '0' },
   },
 });
 const { createXent } = await import(new URL('../dist/index.js', import.meta.url));
@@ -38,6 +40,7 @@ const run = args.api ? () => xent.crossEntropy(logits, labels, apiOptions) : () 
 for (let i = 0; i < 30; i++) run();
 console.log(`${args.shape} ${args.grad ? 'loss+grad' : 'loss'}, ${args.api ? 'public API' : 'zero-copy batch'}, ${xent.threads} threads, ${xent.backend}, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 for (let c = 0; c < Number(args.calls); c++) {
+  if (Number(args.pause) > 0) await new Promise((resolve) => setTimeout(resolve, Number(args.pause)));
   const tracing = pool.testing().trace();
   const t0 = performance.timeOrigin + performance.now();
   run();
