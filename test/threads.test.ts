@@ -365,14 +365,17 @@ describe('how sync calls share the work', () => {
     expect(threadingOf(one).syncPool(4096, 1000)).toBeNull();
   }, TIMEOUT);
 
-  it('range chunks (sync batch calls): whole groups of four rows, about 32 KiB, at most RANGE_MAX_CHUNKS a call', () => {
-    for (const [rows, K] of [[1, 1], [5, 10], [8192, 10], [3, 40000], [1e7, 1], [4096, 1000], [512, 32000]]) {
+  it('range chunks (sync batch calls): whole groups of four rows at small K, about 32 KiB, at most RANGE_MAX_CHUNKS a call', () => {
+    for (const [rows, K] of [[1, 1], [5, 10], [8192, 10], [100, 64], [100, 65], [3, 40000], [1e7, 1], [1e7, 100], [4096, 1000], [32, 128000]]) {
       const r = rangeRows(rows, K);
-      expect(r % 4, `${rows}×${K}`).toBe(0);
-      expect(r).toBeGreaterThanOrEqual(4);
+      if (K <= 64) {
+        expect(r % 4, `${rows}×${K}`).toBe(0);
+        expect(r).toBeGreaterThanOrEqual(4);
+      } else expect(r).toBeGreaterThanOrEqual(1);
       expect(Math.ceil(rows / r)).toBeLessThanOrEqual(RANGE_MAX_CHUNKS);
-      if (rows < 1e6) expect(4 * K * (r - 4)).toBeLessThan(RANGE_CHUNK_BYTES);
+      if (rows < 1e6) expect(4 * K * (r - (K <= 64 ? 4 : 1))).toBeLessThan(RANGE_CHUNK_BYTES);
     }
+    expect(rangeRows(32, 128000)).toBe(1);
   });
 
   it('a batch over the threshold: every thread takes chunks, the bits of one thread (threads 2 and 3, default thresholds)', async () => {

@@ -9,7 +9,7 @@
  * losses, lse; src/wasm/bridge.ts layout).
  */
 import type { HardRequest, SoftRequest } from '../backend.js';
-import { align16, CHUNK_BYTES, copy, copyHalfIn, copyHalfOut, copyOutputs, halfArgs, layout, ROWS_PER_VECTOR, sumsInGroups, type Layout, type Parts } from '../wasm/bridge.js';
+import { align16, CHUNK_BYTES, SMALL_K, copy, copyHalfIn, copyHalfOut, copyOutputs, halfArgs, layout, ROWS_PER_VECTOR, sumsInGroups, type Layout, type Parts } from '../wasm/bridge.js';
 import type { Job, Member, SharedPool } from './pool.js';
 import { RANGE_MAX_CHUNKS, SLOTS, type KernelName } from './protocol.js';
 import { rowLossSum } from './sum.js';
@@ -32,9 +32,15 @@ export const POOL_CHUNK_BYTES = 4 * CHUNK_BYTES;
  */
 export const RANGE_CHUNK_BYTES = 32 * 1024;
 
-/** Rows per chunk of a range call: a multiple of four, at least four, at most RANGE_MAX_CHUNKS chunks. */
+/**
+ * Rows per chunk of a range call, at most RANGE_MAX_CHUNKS chunks: for small K (≤ SMALL_K, whose
+ * kernels take rows four at a time and sum them in groups) a multiple of four, at least four;
+ * above, the kernels take each row on its own, so any number of rows (32×128000 is then 32
+ * chunks of a row, not 8 of four: the threads end closer together).
+ */
 export function rangeRows(rows: number, K: number): number {
-  const share = Math.max(Math.ceil(RANGE_CHUNK_BYTES / (4 * K)), Math.ceil(rows / RANGE_MAX_CHUNKS));
+  const share = Math.max(1, Math.ceil(RANGE_CHUNK_BYTES / (4 * K)), Math.ceil(rows / RANGE_MAX_CHUNKS));
+  if (K > SMALL_K) return share;
   return Math.max(ROWS_PER_VECTOR, Math.ceil(share / ROWS_PER_VECTOR) * ROWS_PER_VECTOR);
 }
 

@@ -59,7 +59,7 @@ export function layout(base: number, rows: number, K: number, parts: Parts): Lay
  * blockGroups and their layouts in assembly/small.ts and softsmall.ts), else one row for
  * the softcap.
  */
-const SMALL_K = 64;
+export const SMALL_K = 64;
 const blockGroups = (K: number) => (K <= 32 ? 32 : 16);
 export const scratchBytes = (K: number, soft: boolean) =>
   K > SMALL_K ? 4 * K : soft ? 16 * blockGroups(K) * (2 * K + 5) : 16 * blockGroups(K) * (K + 5);
