@@ -31,7 +31,7 @@ import { trace } from './trace.js';
 import { canBlockHere, startWorker, type WorkerHandle } from './platform.js';
 import {
   ARGC, ARGS, CHUNKS_DONE, CLAIM, COMMAND_FIELDS, CONTROL_BYTES, CONTROL_WORDS, DONE, EXIT, FAULT, HANG, HEAD, KERNEL, KERNELS, POOL_BLOCK_BYTES, RANGE,
-  RANGE_CHUNK, RANGE_FAILED, RANGE_GENERATION, RANGE_MAX_CHUNKS, RANGE_ROWS_ARG, RANGE_TOTAL, POSTED, SLOT_STATE, SLOTS, STATUS, STOLEN, STRIDES, TAIL, TRACE_AT, TRACE_CAPACITY, TRACE_COUNT, WAKE_BY_MESSAGE,
+  RANGE_CHUNK, RANGE_FAILED, RANGE_GENERATION, RANGE_MAX_CHUNKS, RANGE_ROWS_ARG, RANGE_TOTAL, POSTED, SLOT_STATE, SLOTS, SPIN, STATUS, STOLEN, STRIDES, TAIL, TRACE_AT, TRACE_CAPACITY, TRACE_COUNT, WAKE_BY_MESSAGE,
   type KernelName,
 } from './protocol.js';
 import { hardJob, POOL_CHUNK_BYTES, softJob, type SummedJob } from './jobs.js';
@@ -292,6 +292,7 @@ export class SharedPool {
     try {
       // A worker that has only to skip chunks taken back from it is left out (not waited for).
       const members = this.usable().slice(0, Math.max(1, this.threads - 1)).filter((m) => !this.onlySkipsLeft(m));
+      for (const m of members) Atomics.store(m.control, SPIN, 1);
       this.drainSync(members);
       const call = this.prepare(job, [...members.filter((m) => m.death === null)], this.self());
       for (;;) {
@@ -332,6 +333,7 @@ export class SharedPool {
         this.dropPending(m);
         return true;
       });
+      for (const m of members) Atomics.store(m.control, SPIN, 1);
       const chunks = Math.ceil(job.rows / job.chunkRows);
       if (chunks > RANGE_MAX_CHUNKS) throw new Error(`${where}: ${chunks} chunks is too many for one call`);
       this.prepareArenas(job.arenaBytes, [...members, self]);
@@ -524,6 +526,7 @@ export class SharedPool {
       for (const m of members) {
         m.handle?.ref();
         Atomics.store(m.control, WAKE_BY_MESSAGE, this.wakeByMessage ? 1 : 0);
+        Atomics.store(m.control, SPIN, 0);
       }
       const onAbort = () => {
         Atomics.add(this.done, DONE, 1);

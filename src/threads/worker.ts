@@ -18,7 +18,7 @@ import { instantiate, type KernelExports } from '../wasm/instance.js';
 import { trace } from './trace.js';
 import {
   ARGC, ARGS, CHUNKS_DONE, CLAIM, COMMAND_FIELDS, CONTROL_WORDS, EXIT, FAULT, HANG, HEAD, KERNEL, KERNELS, POOL_BLOCK_BYTES, RANGE, RANGE_CHUNK,
-  RANGE_FAILED, RANGE_GENERATION, RANGE_ROWS_ARG, RANGE_TOTAL, POSTED, RESULT, RUNNING, SLOT_STATE, SLOTS, STATUS, STRIDES, TAIL, TRACE_AT, WAKE_BY_MESSAGE,
+  RANGE_FAILED, RANGE_GENERATION, RANGE_ROWS_ARG, RANGE_TOTAL, POSTED, RESULT, RUNNING, SLOT_STATE, SLOTS, SPIN, STATUS, STRIDES, TAIL, TRACE_AT, WAKE_BY_MESSAGE,
   type CopyInit, type CopyJob, type FromWorker, type SharedInit, type WorkerInit,
 } from './protocol.js';
 import type { HardRequest, SoftmaxRequest, SoftRequest, StatsRequest, TemperatureRequest } from '../backend.js';
@@ -49,9 +49,10 @@ function runShared(init: SharedInit, port: Port): void {
   const args: number[] = [];
   port.post({ type: 'ready' });
   for (let finished = 0; ; ) {
-    // Poll briefly before sleeping: the next command often follows at once (the next chunk, or
-    // the next call of a loop), and a wake-up from Atomics.wait costs 0.05-0.3 ms on a VM.
-    const spinUntil = finished > 0 ? performance.now() + SPIN_MS : 0;
+    // After a sync call's command, poll briefly before sleeping: the next command often follows
+    // at once (the next chunk, or the next call of a loop), and a wake-up from Atomics.wait
+    // costs 0.05-0.3 ms on a VM. Not after an async call's (protocol.ts SPIN).
+    const spinUntil = finished > 0 && Atomics.load(control, SPIN) === 1 ? performance.now() + SPIN_MS : 0;
     while (Atomics.load(control, HEAD) === finished && performance.now() < spinUntil);
     while (Atomics.load(control, HEAD) === finished) Atomics.wait(control, HEAD, finished);
     const fault = Atomics.load(control, FAULT);
