@@ -25,6 +25,7 @@ import { align16, layout, ROWS_PER_VECTOR, type Parts } from '../wasm/bridge.js'
 import type { Accumulation, HardRequest, RowStatsOutputs, SoftmaxRequest, SoftRequest, StatsRequest, TemperatureRequest } from '../backend.js';
 import { accumulateJob, rowStatsJob, softmaxJob, temperatureJob } from './eval-jobs.js';
 import { abortReason, CallQueue } from './abort.js';
+import { claimChunks } from './claim.js';
 import { SharedBatch } from './batch.js';
 import { Heap } from './heap.js';
 import { trace } from './trace.js';
@@ -345,7 +346,11 @@ export class SharedPool {
       const args = job.args.slice();
       args[job.scratchArg] = self.arenaAt;
       const kernel = this.local[job.kernel] as unknown as (...a: number[]) => number;
-      this.claimChunks(kernel, job, args, generation, chunks);
+      // This thread's part, on its own instance (claim.ts, the loop the workers run too).
+      claimChunks({
+        memory: this.memory, block: this.block, kernel, base: args, strides: job.strides, chunkRows: job.chunkRows,
+        rows: job.rows, rowsArg: job.rowsArg, generation, chunks, thread: -1, notifyLast: false,
+      });
       this.awaitChunks(members, chunks, where);
       for (const m of members) if (Atomics.load(m.control, TAIL) >= m.posted) this.dropPending(m);
     } finally {
@@ -365,25 +370,6 @@ export class SharedPool {
     args[job.scratchArg] = m.arenaAt;
     m.lastProgress = performance.now();
     this.writeCommand(m, at / COMMAND_FIELDS, KERNELS.indexOf(job.kernel), args, true);
-  }
-
-  /** This thread's part of a range call: the loop of worker.ts runRange, on this thread's instance. */
-  private claimChunks(kernel: (...a: number[]) => number, job: RangeJob, base: number[], generation: number, chunks: number): void {
-    const block = this.block;
-    const args = base.slice();
-    const { strides, chunkRows, rows, rowsArg } = job;
-    for (;;) {
-      const claim = Atomics.load(block, CLAIM);
-      if (claim >>> 16 !== generation || (claim & 0xffff) >= chunks) return;
-      if (Atomics.compareExchange(block, CLAIM, claim, claim + 1) !== claim) continue;
-      const r0 = (claim & 0xffff) * chunkRows;
-      for (let i = 0; i < args.length; i++) args[i] = base[i] + strides[i] * r0;
-      args[rowsArg] = Math.min(chunkRows, rows - r0);
-      const traced = Atomics.load(block, TRACE_AT) !== 0 ? performance.timeOrigin + performance.now() : 0;
-      kernel(...args);
-      if (traced) trace(this.memory, block, -1, claim & 0xffff, traced);
-      Atomics.add(block, CHUNKS_DONE, 1);
-    }
   }
 
   /** Until every chunk of the range call is done: polls briefly, then sleeps; a worker's fault or stall fails the call. */

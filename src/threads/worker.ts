@@ -16,8 +16,9 @@ import { JsBackend } from '../js/backend.js';
 import { WasmBackend } from '../wasm/bridge.js';
 import { instantiate, type KernelExports } from '../wasm/instance.js';
 import { trace } from './trace.js';
+import { claimChunks } from './claim.js';
 import {
-  ARGC, ARGS, CHUNKS_DONE, CLAIM, COMMAND_FIELDS, CONTROL_WORDS, EXIT, FAULT, HANG, HEAD, KERNEL, KERNELS, POOL_BLOCK_BYTES, RANGE, RANGE_CHUNK,
+  ARGC, ARGS, CHUNKS_DONE, COMMAND_FIELDS, CONTROL_WORDS, EXIT, FAULT, HANG, HEAD, KERNEL, KERNELS, POOL_BLOCK_BYTES, RANGE, RANGE_CHUNK,
   RANGE_FAILED, RANGE_GENERATION, RANGE_ROWS_ARG, RANGE_TOTAL, POSTED, RESULT, RUNNING, SLOT_STATE, SLOTS, SPIN, STATUS, STRIDES, TAIL, TRACE_AT, WAKE_BY_MESSAGE,
   type CopyInit, type CopyJob, type FromWorker, type SharedInit, type WorkerInit,
 } from './protocol.js';
@@ -95,30 +96,19 @@ function runShared(init: SharedInit, port: Port): void {
   }
 }
 
-/**
- * A range command (protocol.ts): claims chunks of the call until none is left, as every
- * thread of the call does (pool.ts claimChunks is the same loop on the calling thread).
- */
+/** A range command (protocol.ts): this worker's part of the call, the loop of claim.ts. */
 function runRange(memory: WebAssembly.Memory, kernel: (...args: number[]) => number, commands: Float64Array, at: number, base: number[], block: Int32Array, id: number): void {
-  const generation = commands[at + RANGE_GENERATION];
-  const chunk = commands[at + RANGE_CHUNK];
-  const total = commands[at + RANGE_TOTAL];
-  const rowsArg = commands[at + RANGE_ROWS_ARG];
-  const chunks = Math.ceil(total / chunk);
-  const strides = base.map((_, i) => commands[at + STRIDES + i]);
-  const args = base.slice();
-  for (;;) {
-    const claim = Atomics.load(block, CLAIM);
-    if (claim >>> 16 !== generation || (claim & 0xffff) >= chunks) return;
-    if (Atomics.compareExchange(block, CLAIM, claim, claim + 1) !== claim) continue;
-    const r0 = (claim & 0xffff) * chunk;
-    for (let i = 0; i < args.length; i++) args[i] = base[i] + strides[i] * r0;
-    args[rowsArg] = Math.min(chunk, total - r0);
-    const traced = Atomics.load(block, TRACE_AT) !== 0 ? performance.timeOrigin + performance.now() : 0;
-    kernel(...args);
-    if (traced) trace(memory, block, id, claim & 0xffff, traced);
-    if (Atomics.add(block, CHUNKS_DONE, 1) + 1 === chunks) Atomics.notify(block, CHUNKS_DONE);
-  }
+  claimChunks({
+    memory, block, kernel, base,
+    strides: base.map((_, i) => commands[at + STRIDES + i]),
+    chunkRows: commands[at + RANGE_CHUNK],
+    rows: commands[at + RANGE_TOTAL],
+    rowsArg: commands[at + RANGE_ROWS_ARG],
+    generation: commands[at + RANGE_GENERATION],
+    chunks: Math.ceil(commands[at + RANGE_TOTAL] / commands[at + RANGE_CHUNK]),
+    thread: id,
+    notifyLast: true,
+  });
 }
 
 function runCopy(init: CopyInit, port: Port): void {
