@@ -95,46 +95,43 @@ function addLosses(sum: number, count: number, losses: Float32Array | null, p0: 
   return sum;
 }
 
-export function hardStrided(request: HardRequest): number {
-  const { labels, rows, numClasses: K, lse, losses } = request;
+/**
+ * Tile by tile: the positions' logits gathered into rows, `rowsOf` (the row kernel on the
+ * tile's rows, given the request's fields for them) run, the gradient scattered back, and the
+ * row losses summed in position order.
+ */
+function overTiles<R extends HardRequest | SoftRequest>(
+  request: R, soft: boolean, rowsOf: (tile: Partial<R> & Pick<HardRequest, 'logits' | 'rows' | 'grad' | 'losses' | 'lse'>, p0: number) => void,
+): number {
+  const { rows, numClasses: K, lse, losses } = request;
   const wantGrad = request.grad !== null || Boolean(request.half?.grad);
   const inner = request.inner as number;
-  tilesFor(K, false);
+  tilesFor(K, soft);
   const tile = logitTile;
   let sum = 0;
   for (let p0 = 0; p0 < rows; p0 += TILE) {
     const count = Math.min(TILE, rows - p0);
     const z = tile.subarray(0, count * K);
     gatherLogits(request, tile, K, inner, p0, count);
-    hardRows({
-      ...request, inner: 1, logits: z, labels: labels.subarray(p0, p0 + count), rows: count,
-      grad: wantGrad ? z : null, half: null, losses: lossTile.subarray(0, count), lse: lse ? lse.subarray(p0, p0 + count) : null,
-    });
+    rowsOf({
+      ...request, inner: 1, logits: z, rows: count, grad: wantGrad ? z : null, half: null,
+      losses: lossTile.subarray(0, count), lse: lse ? lse.subarray(p0, p0 + count) : null,
+    }, p0);
     if (wantGrad) scatterGrad(request, tile, K, inner, p0, count);
     sum = addLosses(sum, count, losses, p0);
   }
   return sum;
 }
 
+export function hardStrided(request: HardRequest): number {
+  const { labels } = request;
+  return overTiles(request, false, (part, p0) => hardRows({ ...request, ...part, labels: labels.subarray(p0, p0 + part.rows) }));
+}
+
 export function softStrided(request: SoftRequest): number {
-  const { targets, rows, numClasses: K, lse, losses } = request;
-  const wantGrad = request.grad !== null || Boolean(request.half?.grad);
-  const inner = request.inner as number;
-  tilesFor(K, true);
-  const tile = logitTile;
-  const tTile = targetTile;
-  let sum = 0;
-  for (let p0 = 0; p0 < rows; p0 += TILE) {
-    const count = Math.min(TILE, rows - p0);
-    const z = tile.subarray(0, count * K);
-    gatherLogits(request, tile, K, inner, p0, count);
-    moveTile(targets, tTile, K, inner, p0, count, true);
-    softRows({
-      ...request, inner: 1, logits: z, targets: tTile.subarray(0, count * K), rows: count,
-      grad: wantGrad ? z : null, half: null, losses: lossTile.subarray(0, count), lse: lse ? lse.subarray(p0, p0 + count) : null,
-    });
-    if (wantGrad) scatterGrad(request, tile, K, inner, p0, count);
-    sum = addLosses(sum, count, losses, p0);
-  }
-  return sum;
+  const { targets, numClasses: K, inner } = request;
+  return overTiles(request, true, (part, p0) => {
+    moveTile(targets, targetTile, K, inner as number, p0, part.rows, true);
+    softRows({ ...request, ...part, targets: targetTile.subarray(0, part.rows * K) });
+  });
 }
