@@ -29,7 +29,7 @@ import { claimChunks } from './claim.js';
 import { SharedBatch } from './batch.js';
 import { Heap } from './heap.js';
 import { trace } from './trace.js';
-import { canBlockHere, startWorker, type WorkerHandle } from './platform.js';
+import { canBlockHere, startWorker, yieldToEventLoop, type WorkerHandle } from './platform.js';
 import {
   ARGC, ARGS, CHUNKS_DONE, CLAIM, COMMAND_FIELDS, CONTROL_BYTES, CONTROL_WORDS, DONE, EXIT, FAULT, HANG, HEAD, KERNEL, KERNELS, POOL_BLOCK_BYTES, RANGE,
   RANGE_CHUNK, RANGE_FAILED, RANGE_GENERATION, RANGE_MAX_CHUNKS, RANGE_ROWS_ARG, RANGE_TOTAL, POSTED, SLOT_STATE, SLOTS, SPIN, STATUS, STOLEN, STRIDES, TAIL, TRACE_AT, TRACE_CAPACITY, TRACE_COUNT, WAKE_BY_MESSAGE,
@@ -135,6 +135,8 @@ const GUIDED = 2;
  * other thread usually ends sooner).
  */
 const SPIN_MS = 0.5;
+/** An async call lets the event loop run a full turn at least this often (ms), see changed(). */
+const TURN_MS = 4;
 
 export class SharedPool {
   readonly memory: WebAssembly.Memory;
@@ -538,22 +540,35 @@ export class SharedPool {
     });
   }
 
-  /** Resolves when the DONE word differs from `seen`, or after a slice. */
+  /** When an async call last let this thread's event loop run its other tasks (see changed). */
+  private lastTurn = 0;
+
+  /**
+   * Resolves when the DONE word differs from `seen`, or after a slice; and at least every
+   * TURN_MS through a full turn of the event loop. Neither an already changed word nor the
+   * settling of Atomics.waitAsync lets the loop's other tasks (timers, setImmediate) run: a
+   * 1024×32000 crossEntropyAsync whose workers kept ahead went from its first chunk to its end
+   * with no setImmediate callback in between (the threads tests that wait for chunks on the
+   * workers timed out, and the call then held the calling thread for its whole length).
+   */
   private async changed(seen: number): Promise<void> {
     if (!this.wakeByMessage) {
       const wait = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number, t: number): { async: boolean; value: Promise<string> | string } })
         .waitAsync(this.done, DONE, seen, SLICE_MS);
       if (wait.async) await wait.value;
-      return;
-    }
-    if (Atomics.load(this.done, DONE) !== seen) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, SLICE_MS);
-      this.wakers.push(() => {
-        clearTimeout(timer);
-        resolve();
+    } else if (Atomics.load(this.done, DONE) === seen) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, SLICE_MS);
+        this.wakers.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
       });
-    });
+    }
+    if (performance.now() - this.lastTurn >= TURN_MS) {
+      await yieldToEventLoop();
+      this.lastTurn = performance.now();
+    }
   }
 
   /** The state of one call; `self`: this thread takes chunks too (sync calls). */
