@@ -528,8 +528,10 @@ export class SharedPool {
         for (;;) {
           if (this.disposed) throw new Error(`${where}: this xent was disposed during the call`);
           const seen = Atomics.load(this.done, DONE);
-          if (this.pump(call, where)) return;
+          const complete = this.pump(call, where);
+          // Aborted before it settled, even if the last chunks ended meanwhile: it rejects.
           if (signal?.aborted) throw abortReason(signal);
+          if (complete) return;
           await this.changed(seen);
           this.checkStalls(members, where);
         }
