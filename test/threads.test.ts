@@ -407,6 +407,48 @@ describe('how sync calls share the work', () => {
   }, TIMEOUT);
 });
 
+describe('a worker that wakes late', () => {
+  it('misses a batch call, is given the next one behind the missed command and joins it; every result has the bits of one thread', async () => {
+    // On a VM a worker asleep in Atomics.wait can take ~5 ms to start. Left out of the next call
+    // because its missed command was still queued, it missed that one too, and every call after
+    // a late wake-up ran on one thread. Held here (a late wake-up that lasts until release).
+    const xent = await keep(createXent({ threads: 2, backend: 'wasm-simd' }));
+    const pool = sharedPoolOf(xent);
+    const reference = single.find((x) => x.backend === 'wasm-simd')!;
+    const rows = 64;
+    const { logits, labels, numClasses } = bigInputs(rows, 32000); // rows × (K + 8) ≥ 2²⁰: on the pool
+    const options = { smoothing: 0.1, grad: true, reduction: 'none' } as const;
+    const expected = reference.crossEntropy(logits, labels, { ...options, numClasses });
+    const batch = xent.createBatch(rows, numClasses);
+    batch.logits.set(logits);
+    batch.labels.set(labels);
+    const call = (what: string) => {
+      const result = batch.crossEntropy(options);
+      assertIdentical({ ...result, grad: result.grad.slice() } as Result, expected, what);
+    };
+    await pool.testing().settled();
+    const worker = () => pool.testing().members()[0];
+    const start = worker();
+    expect(start.tail).toBe(start.posted);
+    pool.testing().holdAtNextCommand(0);
+    call('the first call (this thread alone)');
+    expect([worker().posted, worker().tail]).toEqual([start.posted + 1, start.tail]);
+    call('the second call');
+    expect(worker().posted, 'the second command queued behind the missed one').toBe(start.posted + 2);
+    expect(worker().tail).toBe(start.tail);
+    pool.testing().release(0);
+    await until(() => worker().tail === worker().posted, 'the worker to pass both commands');
+    let workers = 0;
+    for (let attempt = 0; attempt < 50 && workers === 0; attempt++) {
+      const tracing = pool.testing().trace();
+      call('a call after the release');
+      workers = tracing.read().filter(([thread]) => thread >= 0).length;
+    }
+    expect(workers, 'chunks run by the worker after the release').toBeGreaterThan(0);
+    batch.dispose();
+  }, TIMEOUT);
+});
+
 describe('faults', () => {
   const options = { numClasses: 32000, smoothing: 0.1, grad: true } as const;
 

@@ -56,7 +56,7 @@ export class SharedBatch implements BatchStorage {
     this.writeWeight(request);
     const { rows, K, at } = this;
     let sum: number;
-    if (this.pool.threads > 1 && syncCost(rows, K) >= this.syncThreshold() && this.pool.canRunSync()) {
+    if (this.pool.threads > 1 && syncCost(rows, K) >= this.syncThreshold() && this.pool.canRunSync(true)) {
       this.pool.runRange(this.rangeJob(request, gradMode, wantLse), 'batch.crossEntropy');
       sum = this.lossSum(request.softcap);
     } else {

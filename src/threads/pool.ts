@@ -31,7 +31,7 @@ import { Heap } from './heap.js';
 import { trace } from './trace.js';
 import { canBlockHere, startWorker, yieldToEventLoop, type WorkerHandle } from './platform.js';
 import {
-  ARGC, ARGS, CHUNKS_DONE, CLAIM, COMMAND_FIELDS, CONTROL_BYTES, CONTROL_WORDS, DONE, EXIT, FAULT, HANG, HEAD, KERNEL, KERNELS, POOL_BLOCK_BYTES, RANGE,
+  ARGC, ARGS, CHUNKS_DONE, CLAIM, COMMAND_FIELDS, CONTROL_BYTES, CONTROL_WORDS, DONE, EXIT, FAULT, HANG, HEAD, HOLD, KERNEL, KERNELS, POOL_BLOCK_BYTES, RANGE,
   RANGE_CHUNK, RANGE_FAILED, RANGE_GENERATION, RANGE_MAX_CHUNKS, RANGE_ROWS_ARG, RANGE_TOTAL, POSTED, SLOT_STATE, SLOTS, SPIN, STATUS, STOLEN, STRIDES, TAIL, TRACE_AT, TRACE_CAPACITY, TRACE_COUNT, WAKE_BY_MESSAGE,
   type KernelName,
 } from './protocol.js';
@@ -57,7 +57,10 @@ export class Member {
   finished = 0;
   /** The current call's chunks on this worker, oldest first (`stolen`: computed by the calling thread). */
   readonly pending: { slot: number; r0: number; r1: number; stolen?: boolean }[] = [];
-  /** Its commands not yet counted in TAIL are chunks the calling thread took back (it skips them). */
+  /**
+   * Its commands not yet counted in TAIL do no work: chunks the calling thread took back (it
+   * skips them) or range commands of calls that have ended (they find no chunk left and return).
+   */
   skipsLeft = false;
   lastProgress = 0;
   arenaAt = 0;
@@ -268,12 +271,22 @@ export class SharedPool {
     for (const wake of wakers) wake();
   }
 
-  /** Whether a sync call can use the workers now (this thread may block, and they are free). */
-  canRunSync(): boolean {
+  /**
+   * Whether a sync call can use the workers now (this thread may block, and they are free).
+   * For a copy call (runSync), a worker still to skip chunks taken back from it is no help now
+   * (this thread alone on the pool is slower than the one-thread path: its copies go into
+   * shared memory); a range call (runRange, `range`) costs this thread nothing extra, and such a
+   * worker joins it when it gets there.
+   */
+  canRunSync(range = false): boolean {
     if (this.disposed || this.syncActive || !this.queue.idle || !canBlockHere()) return false;
-    // A worker still to skip chunks taken back from it is no help now (this thread alone on
-    // the pool is slower than the one-thread path: its copies go into shared memory).
-    return this.usable().slice(0, Math.max(1, this.threads - 1)).some((m) => !this.onlySkipsLeft(m));
+    return this.usable().slice(0, Math.max(1, this.threads - 1)).some((m) => (range ? this.rangeReady(m) : !this.onlySkipsLeft(m)));
+  }
+
+  /** Whether a range call can give worker `m` its command: nothing queued on it does work, and a slot is free. */
+  private rangeReady(m: Member): boolean {
+    const tail = Atomics.load(m.control, TAIL);
+    return tail >= m.posted || (m.skipsLeft && m.posted - tail < SLOTS);
   }
 
   usable(): Member[] {
@@ -322,18 +335,21 @@ export class SharedPool {
   }
 
   /**
-   * Runs a range job blocking this thread, which claims chunks too, with threads − 1 workers
-   * (those that are idle: a worker still busy with an earlier call's command is left out).
+   * Runs a range job blocking this thread, which claims chunks too, with threads − 1 workers.
    * Chunks are claimed, not handed out: no thread waits for another before the last chunks.
+   * A worker that has not yet reached an earlier call's commands (it woke too late for that
+   * call: on this VM a sleeping worker takes up to ~5 ms to start) is given this call's command
+   * too if those earlier ones do no work (skipsLeft) and its ring has a free slot: it passes
+   * them in no time once it runs, then claims this call's chunks. Left out, it would miss this
+   * call as well (its commands still queued), and a late wake-up would cost every later call.
    */
   runRange(job: RangeJob, where: string): void {
     this.syncActive = true;
     const self = this.self();
     try {
       const members = this.usable().slice(0, Math.max(1, this.threads - 1)).filter((m) => {
-        const tail = Atomics.load(m.control, TAIL);
-        if (tail < m.posted) return false;
-        this.dropPending(m);
+        if (!this.rangeReady(m)) return false;
+        if (Atomics.load(m.control, TAIL) >= m.posted) this.dropPending(m);
         return true;
       });
       for (const m of members) Atomics.store(m.control, SPIN, 1);
@@ -354,7 +370,12 @@ export class SharedPool {
         rows: job.rows, rowsArg: job.rowsArg, generation, chunks, thread: -1, notifyLast: false,
       });
       this.awaitChunks(members, chunks, where);
-      for (const m of members) if (Atomics.load(m.control, TAIL) >= m.posted) this.dropPending(m);
+      // Every chunk is done: what is still queued on a worker is this call's command (or earlier
+      // ones that do no work), which returns at once.
+      for (const m of members) {
+        m.skipsLeft = Atomics.load(m.control, TAIL) < m.posted;
+        if (!m.skipsLeft) this.dropPending(m);
+      }
     } finally {
       this.syncActive = false;
     }
@@ -653,6 +674,8 @@ export class SharedPool {
 
   private writeCommand(m: Member, slot: number, kernel: number, args: number[], range = false): void {
     const at = slot * COMMAND_FIELDS;
+    // Until the call that posts this ends normally, the command may be doing work.
+    m.skipsLeft = false;
     m.commands[at + RANGE] = range ? 1 : 0;
     Atomics.store(m.control, SLOT_STATE + slot, POSTED);
     m.commands[at + KERNEL] = kernel;
@@ -741,8 +764,17 @@ export class SharedPool {
   /** Test hooks: the workers as they stand, and faults to inject into worker `index` at its next command. */
   testing() {
     return {
-      members: () => this.members.map((m) => ({ index: m.index, ready: m.ready, death: m.death, pending: m.pending.length, raw: m.handle?.raw })),
+      members: () => this.members.map((m) => ({
+        index: m.index, ready: m.ready, death: m.death, pending: m.pending.length, raw: m.handle?.raw,
+        posted: m.posted, tail: Atomics.load(m.control, TAIL),
+      })),
       hangAtNextCommand: (index: number) => Atomics.store(this.members[index].control, FAULT, HANG),
+      /** The worker waits before its next command until release(index): a late wake-up. */
+      holdAtNextCommand: (index: number) => Atomics.store(this.members[index].control, FAULT, HOLD),
+      release: (index: number) => {
+        Atomics.store(this.members[index].control, FAULT, 0);
+        Atomics.notify(this.members[index].control, FAULT);
+      },
       exitAtNextCommand: (index: number) => Atomics.store(this.members[index].control, FAULT, EXIT),
       settled: () => Promise.all(this.members.map((m) => m.launching)),
       /**

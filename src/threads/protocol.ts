@@ -20,11 +20,13 @@ export const WAKE_BY_MESSAGE = 2;
 /**
  * Fault injection for the tests (test/threads.test.ts), read before each command: HANG makes
  * the worker stop answering without exiting, as a thread that died unseen would; EXIT makes
- * it end its thread.
+ * it end its thread; HOLD makes it wait until the word changes, then take the command, as a
+ * worker that wakes late would.
  */
 export const FAULT = 3;
 export const HANG = 1;
 export const EXIT = 2;
+export const HOLD = 3;
 /**
  * When 1, the worker polls briefly for its next command before it sleeps (worker.ts SPIN_MS):
  * set by sync calls, whose thread hands out the next chunk within microseconds and waits for

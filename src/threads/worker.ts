@@ -18,7 +18,7 @@ import { instantiate, type KernelExports } from '../wasm/instance.js';
 import { trace } from './trace.js';
 import { claimChunks } from './claim.js';
 import {
-  ARGC, ARGS, CHUNKS_DONE, COMMAND_FIELDS, CONTROL_WORDS, EXIT, FAULT, HANG, HEAD, KERNEL, KERNELS, POOL_BLOCK_BYTES, RANGE, RANGE_CHUNK,
+  ARGC, ARGS, CHUNKS_DONE, COMMAND_FIELDS, CONTROL_WORDS, EXIT, FAULT, HANG, HEAD, HOLD, KERNEL, KERNELS, POOL_BLOCK_BYTES, RANGE, RANGE_CHUNK,
   RANGE_FAILED, RANGE_GENERATION, RANGE_ROWS_ARG, RANGE_TOTAL, POSTED, RESULT, RUNNING, SLOT_STATE, SLOTS, SPIN, STATUS, STRIDES, TAIL, TRACE_AT, WAKE_BY_MESSAGE,
   type CopyInit, type CopyJob, type FromWorker, type SharedInit, type WorkerInit,
 } from './protocol.js';
@@ -59,6 +59,7 @@ function runShared(init: SharedInit, port: Port): void {
     const fault = Atomics.load(control, FAULT);
     if (fault === HANG) for (;;) Atomics.wait(control, CONTROL_WORDS - 1, 0);
     if (fault === EXIT) return port.exit();
+    while (Atomics.load(control, FAULT) === HOLD) Atomics.wait(control, FAULT, HOLD);
     const at = (finished % SLOTS) * COMMAND_FIELDS;
     if (commands[at + RANGE] !== 1 && Atomics.compareExchange(control, SLOT_STATE + (finished % SLOTS), POSTED, RUNNING) !== POSTED) {
       // The caller took this chunk back (STOLEN) and computed it itself.
