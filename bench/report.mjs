@@ -91,7 +91,7 @@ export function markdownTables(results) {
  */
 export function threadsTables(results) {
   const shapes = [...new Set(results.results.map((r) => r.shape))];
-  const find = (shape, mode, method) => results.results.find((r) => r.shape === shape && r.mode === mode && r.method === method);
+  const find = (shape, mode, method, start = 'warm') => results.results.find((r) => r.shape === shape && r.mode === mode && r.method === method && (r.start ?? 'warm') === start);
   const header = `| | ${shapes.map((s) => s.replace('x', '×')).join(' | ')} |\n|---|${shapes.map(() => '---:').join('|')}|`;
   const m = results.machine;
   const parts = [
@@ -99,12 +99,12 @@ export function threadsTables(results) {
       `load average ${m.loadAverageAtStart.join(' ')} at the start, ${(m.loadAverageAtEnd ?? []).join(' ')} at the end (threads need idle cores: a loaded machine shows less).`,
   ];
   for (const mode of [...new Set(results.results.map((r) => r.mode))]) {
-    const methods = [...new Map(results.results.filter((r) => r.mode === mode).map((r) => [r.method, r.label])).entries()];
+    const methods = [...new Map(results.results.filter((r) => r.mode === mode && (r.start ?? 'warm') === 'warm').map((r) => [r.method, r.label])).entries()];
     const line = (label, cell) => `| ${label} | ${shapes.map((s) => cell(s) ?? '—').join(' | ')} |`;
     const ns = methods.map(([id, label]) => line(label, (s) => (find(s, mode, id) ? formatNumber(find(s, mode, id).nsPerElement) : undefined)));
     const ratio = (label, a, b) => line(label, (s) => (find(s, mode, a) && find(s, mode, b) ? `${formatNumber(find(s, mode, a).nsPerElement / find(s, mode, b).nsPerElement)}×` : undefined));
     const title = mode === 'loss' ? 'Loss only' : 'Loss + gradient';
-    parts.push(`**${title}, ns per logit** (median):\n\n${header}\n${ns.join('\n')}`);
+    parts.push(`**${title}, ns per logit** (median; each sample follows one untimed call of its method, as in a loop):\n\n${header}\n${ns.join('\n')}`);
     parts.push(
       `**${title}, ratios** (time ÷ time):\n\n${header}\n` +
         [
@@ -120,6 +120,21 @@ export function threadsTables(results) {
       const b = find(s, mode, `api-t${threads}`);
       return a && b ? formatNumber((a.medianMs - b.medianMs) * 1000) : undefined;
     });
+    if (results.results.some((r) => r.mode === mode && r.start === 'idle')) {
+      const idle = (label, id) => line(label, (s) => (find(s, mode, id, 'idle') ? formatNumber(find(s, mode, id, 'idle').nsPerElement) : undefined));
+      const idleRatio = (label, a, b) => line(label, (s) => (find(s, mode, a, 'idle') && find(s, mode, b, 'idle') ? `${formatNumber(find(s, mode, a, 'idle').nsPerElement / find(s, mode, b, 'idle').nsPerElement)}×` : undefined));
+      parts.push(
+        `**${title}, the first call after 100 ms idle** (ns per logit, median; the worker is asleep and must be woken):\n\n${header}\n` +
+          [
+            idle('zero-copy batch, 1 thread', 'batch-t1'),
+            idle('zero-copy batch, 2 threads', 'batch-t2'),
+            idle('public API, 1 thread', 'api-t1'),
+            idle('public API, 2 threads', 'api-t2'),
+            idleRatio('zero-copy batch: 1 thread ÷ 2 threads', 'batch-t1', 'batch-t2'),
+            idleRatio('public API: 1 thread ÷ 2 threads', 'api-t1', 'api-t2'),
+          ].join('\n'),
+      );
+    }
     if (results.results.some((r) => r.mode === mode && r.method.startsWith('async'))) {
       parts.push(`**${title}, fixed cost of an async call**:\n\n${header}\n${asyncCost(1)}\n${asyncCost(2)}`);
     }

@@ -6,9 +6,11 @@
  * 2-core VM drift between one method's block and the next's; taking turns gives each method
  * the same conditions, so the ratios hold even when the absolute times do not.
  *
- * A task is { call, async?, settleMs? }: `call` is awaited when `async` is true (otherwise it
- * runs synchronously, with no microtask per call); `settleMs` is an untimed pause after each
- * of its samples (onnxruntime's pool spins ~50 ms after a run). With sampleMs > 0, a sample
+ * A task is { call, async?, settleMs?, warm? }: `call` is awaited when `async` is true (otherwise
+ * it runs synchronously, with no microtask per call); `settleMs` is an untimed pause after each
+ * of its samples (onnxruntime's pool spins ~50 ms after a run); `warm` untimed calls run right
+ * before each sample (a loop's steady state: a pool's threads are awake, as in the second and
+ * later calls of a loop, not asleep after the other tasks' turns). With sampleMs > 0, a sample
  * repeats the call until it lasts about sampleMs (sized from three pilot calls), and reports
  * the time per call.
  */
@@ -37,6 +39,10 @@ export async function roundRobin(tasks, { timeMs, minSamples, sampleMs = 0 }) {
     collectGarbage();
     for (const [i, task] of tasks.entries()) {
       const n = reps[i];
+      for (let w = 0; w < (task.warm ?? 0); w++) {
+        if (task.async) await task.call();
+        else task.call();
+      }
       const begin = performance.now();
       if (task.async) for (let r = 0; r < n; r++) await task.call();
       else for (let r = 0; r < n; r++) task.call();

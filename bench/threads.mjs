@@ -18,6 +18,14 @@
  * so the ratios hold even when the absolute times do not; the load is recorded with each row.
  * onnxruntime's pool keeps spinning ~50 ms after a run, so every onnxruntime sample is followed
  * by an untimed pause before the next task.
+ *
+ * Each shape and mode runs twice:
+ * - "warm": one untimed call of the same method right before each sample, as in a loop's
+ *   second and later calls (the pool's worker polls for 0.3 ms after a sync call, and
+ *   onnxruntime's threads spin for ~50 ms), so a sample measures the call, not a wake-up;
+ * - "after idle" (our methods only): each sample follows 100 ms with nothing to do, as the
+ *   first call after a pause; a worker asleep in Atomics.wait then takes 0.05–5 ms to start on
+ *   this VM (its idle vCPU halts and the host must schedule it again), which this shows.
  */
 import os from 'node:os';
 import { writeFileSync } from 'node:fs';
@@ -43,6 +51,8 @@ const minSamples = Number(args['min-samples']);
 /** A sample lasts at least this long (small shapes repeat the call within a sample). */
 const SAMPLE_MS = 2;
 const ORT_SETTLE_MS = 100;
+/** The idle pause before each sample of the "after idle" group. */
+const IDLE_MS = 100;
 
 
 const { createXent } = await import(new URL('../dist/index.js', import.meta.url));
@@ -92,12 +102,17 @@ for (const shape of args.shapes.split(',').map(parseShape)) {
   const elements = shape.rows * shape.numClasses;
   for (const mode of args.modes.split(',')) {
     const tasks = await tasksFor(shape, mode, logits, labels);
-    const timed = await roundRobin(tasks, { timeMs, minSamples, sampleMs: SAMPLE_MS });
-    const loadAverage1m = Number(os.loadavg()[0].toFixed(2));
-    for (const [i, task] of tasks.entries()) {
-      const row = { shape: shape.id, mode, method: task.id, label: task.label, nsPerElement: (timed[i].medianMs * 1e6) / elements, medianMs: timed[i].medianMs, samples: timed[i].samples, loadAverage1m };
-      rows.push(row);
-      log(`${shape.id.padEnd(10)} ${mode.padEnd(9)} ${task.id.padEnd(26)} ${row.nsPerElement.toPrecision(4).padStart(9)} ns/el  (${row.samples} samples, load ${loadAverage1m})`);
+    for (const start of ['warm', 'idle']) {
+      const group = start === 'warm'
+        ? tasks.map((task) => ({ ...task, warm: 1 }))
+        : tasks.filter((task) => /^(batch|api)-t/.test(task.id)).map((task) => ({ ...task, settleMs: IDLE_MS }));
+      const timed = await roundRobin(group, { timeMs: start === 'warm' ? timeMs : timeMs / 4, minSamples, sampleMs: start === 'warm' ? SAMPLE_MS : 0 });
+      const loadAverage1m = Number(os.loadavg()[0].toFixed(2));
+      for (const [i, task] of group.entries()) {
+        const row = { shape: shape.id, mode, start, method: task.id, label: task.label, nsPerElement: (timed[i].medianMs * 1e6) / elements, medianMs: timed[i].medianMs, samples: timed[i].samples, loadAverage1m };
+        rows.push(row);
+        log(`${shape.id.padEnd(10)} ${mode.padEnd(9)} ${start.padEnd(4)} ${task.id.padEnd(26)} ${row.nsPerElement.toPrecision(4).padStart(9)} ns/el  (${row.samples} samples, load ${loadAverage1m})`);
+      }
     }
     for (const task of tasks) task.dispose?.();
   }
@@ -112,7 +127,7 @@ const results = {
     timeMsPerTask: timeMs,
     minSamples,
     command: `node bench/threads.mjs ${process.argv.slice(2).join(' ')}`.trim(),
-    statistic: 'median of round-robin samples; a sample is the mean of back-to-back calls lasting ≥ 2 ms',
+    statistic: "median of round-robin samples; warm: a sample follows one untimed call of its method and is the mean of back-to-back calls lasting ≥ 2 ms; idle: a sample is one call after 100 ms idle",
   },
   results: rows,
 };
