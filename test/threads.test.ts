@@ -396,8 +396,16 @@ describe('how sync calls share the work', () => {
           const tracing = pool.testing().trace();
           const result = batch.crossEntropy(options);
           const records = tracing.read();
-          expect(records.length, 'one record per chunk').toBe(Math.ceil(2051 / rangeRows(2051, numClasses)));
+          const chunks = Math.ceil(2051 / rangeRows(2051, numClasses));
+          expect(records.length, 'one record per chunk').toBe(chunks);
+          expect(records.map(([, chunk]) => chunk).sort((a, b) => a - b), 'every chunk once').toEqual(Array.from({ length: chunks }, (_, i) => i));
           workers = records.filter(([thread]) => thread >= 0).length;
+          if (threads === 2) {
+            // Workers from the front, this thread from the back: each reads one run of memory.
+            const mine = records.filter(([thread]) => thread === -1).map(([, chunk]) => chunk);
+            const theirs = records.filter(([thread]) => thread >= 0).map(([, chunk]) => chunk);
+            expect(Math.max(-1, ...theirs), 'the worker\'s chunks precede this thread\'s').toBeLessThan(Math.min(chunks, ...mine));
+          }
           assertIdentical({ ...result, grad: result.grad?.slice() } as Result, expected, `threads ${threads} grad ${grad}`);
         }
         expect(workers, 'chunks run by a worker').toBeGreaterThan(0);

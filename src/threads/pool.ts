@@ -32,7 +32,7 @@ import { trace } from './trace.js';
 import { canBlockHere, startWorker, yieldToEventLoop, type WorkerHandle } from './platform.js';
 import {
   ARGC, ARGS, CHUNKS_DONE, CLAIM, COMMAND_FIELDS, CONTROL_BYTES, CONTROL_WORDS, DONE, EXIT, FAULT, HANG, HEAD, HOLD, KERNEL, KERNELS, POOL_BLOCK_BYTES, RANGE,
-  RANGE_CHUNK, RANGE_FAILED, RANGE_GENERATION, RANGE_MAX_CHUNKS, RANGE_ROWS_ARG, RANGE_TOTAL, POSTED, SLOT_STATE, SLOTS, SPIN, STATUS, STOLEN, STRIDES, TAIL, TRACE_AT, TRACE_CAPACITY, TRACE_COUNT, WAKE_BY_MESSAGE,
+  RANGE_CHUNK, RANGE_FAILED, claimWord, RANGE_GENERATION, RANGE_MAX_CHUNKS, RANGE_ROWS_ARG, RANGE_TOTAL, POSTED, SLOT_STATE, SLOTS, SPIN, STATUS, STOLEN, STRIDES, TAIL, TRACE_AT, TRACE_CAPACITY, TRACE_COUNT, WAKE_BY_MESSAGE,
   type KernelName,
 } from './protocol.js';
 import { hardJob, POOL_CHUNK_BYTES, softJob, type SummedJob } from './jobs.js';
@@ -356,19 +356,20 @@ export class SharedPool {
       const chunks = Math.ceil(job.rows / job.chunkRows);
       if (chunks > RANGE_MAX_CHUNKS) throw new Error(`${where}: ${chunks} chunks is too many for one call`);
       this.prepareArenas(job.arenaBytes, [...members, self]);
-      this.generation = (this.generation + 1) & 0x7fff;
+      this.generation = (this.generation + 1) & 0xff;
       const generation = this.generation;
       Atomics.store(this.block, CHUNKS_DONE, 0);
-      Atomics.store(this.block, CLAIM, generation << 16);
+      Atomics.store(this.block, CLAIM, claimWord(generation, chunks));
       for (const m of members) this.writeRange(m, job, generation);
       const args = job.args.slice();
       args[job.scratchArg] = self.arenaAt;
       const kernel = this.local[job.kernel] as unknown as (...a: number[]) => number;
       // This thread's part, on its own instance (claim.ts, the loop the workers run too).
-      claimChunks({
+      const ran = claimChunks({
         memory: this.memory, block: this.block, kernel, base: args, strides: job.strides, chunkRows: job.chunkRows,
-        rows: job.rows, rowsArg: job.rowsArg, generation, chunks, thread: -1, notifyLast: false,
+        rows: job.rows, rowsArg: job.rowsArg, generation, chunks, thread: -1, worker: false,
       });
+      Atomics.add(this.block, CHUNKS_DONE, ran);
       this.awaitChunks(members, chunks, where);
       // Every chunk is done: what is still queued on a worker is this call's command (or earlier
       // ones that do no work), which returns at once.

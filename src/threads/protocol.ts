@@ -63,8 +63,12 @@ export const STATUS = 23;
  * do — until none is left, and runs the kernel on each with ARGS[i] + STRIDES[i] × r0 and the
  * chunk's row count in ARGS[RANGE_ROWS_ARG]; then it counts the chunk in CHUNKS_DONE. Threads
  * that run faster take more chunks (nothing is handed out per chunk; no thread waits for
- * another until the last chunks). The CLAIM word is `generation << 16 | next chunk`: a range
- * command of an earlier call, read late, finds another generation and claims nothing.
+ * another until the last chunks). The CLAIM word is `generation << 24 | lo << 12 | hi`: the
+ * chunks [lo, hi) are unclaimed; workers claim from the front (lo), the calling thread from the
+ * back (hi), so that each thread reads one run of memory rather than every other chunk, and
+ * keeps about the same rows from call to call. A range command of an earlier call, read late,
+ * finds another generation and claims nothing (a worker holds at most SLOTS commands, so 8 bits
+ * of generation cannot come round to its own).
  */
 export const RANGE = 24;
 export const RANGE_ROWS_ARG = 25;
@@ -72,8 +76,12 @@ export const RANGE_CHUNK = 26;
 export const RANGE_TOTAL = 27;
 export const RANGE_GENERATION = 28;
 export const STRIDES = 29;
-/** At most this many chunks in one range call (the low 16 bits of CLAIM). */
-export const RANGE_MAX_CHUNKS = 0xffff;
+/** At most this many chunks in one range call (12 bits of CLAIM each for lo and hi). */
+export const RANGE_MAX_CHUNKS = 0xfff;
+/** The CLAIM word of a range call's start: every chunk unclaimed. */
+export function claimWord(generation: number, chunks: number): number {
+  return ((generation & 0xff) << 24) | chunks;
+}
 /** Added to CHUNKS_DONE by a worker whose kernel threw during a range call. */
 export const RANGE_FAILED = 1 << 24;
 

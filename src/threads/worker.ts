@@ -108,7 +108,7 @@ function runRange(memory: WebAssembly.Memory, kernel: (...args: number[]) => num
     generation: commands[at + RANGE_GENERATION],
     chunks: Math.ceil(commands[at + RANGE_TOTAL] / commands[at + RANGE_CHUNK]),
     thread: id,
-    notifyLast: true,
+    worker: true,
   });
 }
 
