@@ -5,8 +5,11 @@
 // 2. s = 2^n: shift those bits into the exponent field;
 // 3. t = x − n·ln2, with ln2 split hi/lo (Cody–Waite) so the reduction is exact to f32;
 // 4. exp(t) on [−ln2/2, ln2/2] by a degree-5 minimax polynomial: exp(x) = s + s·t·p(t);
-// 5. lanes below −87.34 (where 2^n would be subnormal) are exactly 0; this also turns −∞
-//    (whose reduction gives NaN) into 0, while NaN inputs stay NaN.
+// 0. x is first clamped to ≥ −88 (max(x, −88): one operation, where a compare and a mask on
+//    the result took two): there n = −127, so n + 127 = 0 and s = 2^n shifts to exactly +0,
+//    and so does s + s·t·p. Lanes at or below −88 (−∞ included) give exactly 0, lanes in
+//    (−88, −87.34) a subnormal or 0 (exp is below 2⁻¹²⁶ there), NaN stays NaN (max keeps x
+//    when the comparison x < −88 is false).
 // Max relative error 1.85e-7 (2.3 ulp) over every float in [−87.34, 0]. The scalar and the
 // plain SIMD versions do the same operations in the same order, so they agree bit for bit;
 // the relaxed-SIMD build fuses the multiply-adds and is a little more accurate.
@@ -29,12 +32,14 @@
 @inline const C2: f32 = 0.499991506; // 0x1.FFFDC6p-2
 // @ts-ignore: decorator
 @inline const C1: f32 = 9.99999702e-1; // 0x1.FFFFF6p-1
+// Where round(x·log2 e) = −127: 2^n is +0 (see step 0).
 // @ts-ignore: decorator
-@inline const DENORM_CUTOFF: f32 = -87.3365402; // -0x1.5D589Ep6
+@inline const EXP_FLOOR_INPUT: f32 = -88;
 
 /** exp(x) for x ≤ 0 (scalar). */
 // @ts-ignore: decorator
-@inline export function expMinus(x: f32): f32 {
+@inline export function expMinus(value: f32): f32 {
+  const x = value < EXP_FLOOR_INPUT ? EXP_FLOOR_INPUT : value;
   let n = x * LOG2E + MAGIC_BIAS;
   const s = reinterpret<f32>(reinterpret<u32>(n) << 23);
   n -= MAGIC_BIAS;
@@ -45,8 +50,7 @@
   p = p * t + C2;
   p = p * t + C1;
   t *= s;
-  const f = t * p + s;
-  return x < DENORM_CUTOFF ? 0 : f;
+  return t * p + s;
 }
 
 /** a·b + c: fused on the relaxed-SIMD build, two roundings elsewhere. */
@@ -70,7 +74,7 @@ const TABLE = memory.data<f32>([
   C3, C3, C3, C3,
   C2, C2, C2, C2,
   C1, C1, C1, C1,
-  DENORM_CUTOFF, DENORM_CUTOFF, DENORM_CUTOFF, DENORM_CUTOFF,
+  EXP_FLOOR_INPUT, EXP_FLOOR_INPUT, EXP_FLOOR_INPUT, EXP_FLOOR_INPUT,
 ], 16);
 
 /** Constant i (0…9) of the exp, as a vector: see expMinus4k. */
@@ -85,8 +89,10 @@ const TABLE = memory.data<f32>([
  */
 // @ts-ignore: decorator
 @inline export function expMinus4k(
-  x: v128, E0: v128, E1: v128, E2: v128, E3: v128, E4: v128, E5: v128, E6: v128, E7: v128, E8: v128, E9: v128,
+  value: v128, E0: v128, E1: v128, E2: v128, E3: v128, E4: v128, E5: v128, E6: v128, E7: v128, E8: v128, E9: v128,
 ): v128 {
+  // pmax(a, b) = a < b ? b : a: −88 where value < −88, else value (NaN included).
+  const x = f32x4.pmax(value, E9);
   let n = madd(x, E1, E0);
   const s = i32x4.shl(n, 23);
   n = f32x4.sub(n, E0);
@@ -97,9 +103,17 @@ const TABLE = memory.data<f32>([
   p = madd(p, t, E7);
   p = madd(p, t, E8);
   t = f32x4.mul(t, s);
-  const f = madd(t, p, s);
-  // Lanes below the cutoff (and −∞) become exactly 0; NaN compares false and stays NaN.
-  return v128.andnot(f, f32x4.lt(x, E9));
+  return madd(t, p, s);
+}
+
+/**
+ * a where the lanes of the comparison mask m are set, else b: bitselect (three operations
+ * in V8 on x64), one blend on the relaxed-SIMD build.
+ */
+// @ts-ignore: decorator
+@inline export function laneSelect(a: v128, b: v128, m: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i32x4.relaxed_laneselect(a, b, m);
+  return v128.bitselect(a, b, m);
 }
 
 /** exp(x) for four lanes x ≤ 0, loading its constants where it is used. */
@@ -173,14 +187,14 @@ export function copyFloor(dst: usize, src: usize, n: i32): void {
   const below = f32x4.lt(f, f32x4.splat(SQRT_HALF));
   e = i32x4.add(e, below); // the mask is −1 where f < √½
   f = f32x4.add(f, v128.and(f, below));
-  // x < 2·√½ exactly where e = 0 and f = x (x/2 < √½ above, the same rounding).
-  const near = f32x4.lt(x, f32x4.splat(2 * SQRT_HALF));
-  const s = f32x4.div(v128.bitselect(u, f32x4.sub(f, one), near), f32x4.add(f, one));
+  // x < 2·√½ exactly where e = 0 and f = x (x/2 < √½ above, the same rounding). The test
+  // is x ≥ 2·√½, false for NaN: a NaN u then goes into s itself, and so into the result.
+  const far = f32x4.ge(x, f32x4.splat(2 * SQRT_HALF));
+  const s = f32x4.div(laneSelect(f32x4.sub(f, one), u, far), f32x4.add(f, one));
   const w = f32x4.mul(s, s);
   const R = madd(madd(f32x4.splat(LOG_R2), w, f32x4.splat(LOG_R1)), w, f32x4.splat(LOG_R0));
   const s2 = f32x4.add(s, s);
   const logF = madd(f32x4.mul(s2, w), R, s2);
   const ef = f32x4.convert_i32x4_s(e);
-  const r = madd(ef, f32x4.splat(0.693359375), madd(ef, f32x4.splat(-2.12194440e-4), logF));
-  return v128.bitselect(x, r, f32x4.ne(x, x));
+  return madd(ef, f32x4.splat(0.693359375), madd(ef, f32x4.splat(-2.12194440e-4), logF));
 }
