@@ -51,6 +51,47 @@ import { rowExpSumMinusOneExact, CONFIDENT_SUM } from './rows';
 }
 
 /**
+ * The 4×4 block at column o (bytes) of rows p0…p3 transposed into four column vectors stored
+ * at at, at + 16, …; returns pmax(mv, the four columns). Each row vector is loaded once.
+ */
+// @ts-ignore: decorator
+@inline export function transposeMax(p0: usize, p1: usize, p2: usize, p3: usize, o: usize, at: usize, mv: v128): v128 {
+  const a = v128.load(p0 + o);
+  const b = v128.load(p1 + o);
+  const c = v128.load(p2 + o);
+  const d = v128.load(p3 + o);
+  const ab01 = i32x4.shuffle(a, b, 0, 4, 1, 5);
+  const ab23 = i32x4.shuffle(a, b, 2, 6, 3, 7);
+  const cd01 = i32x4.shuffle(c, d, 0, 4, 1, 5);
+  const cd23 = i32x4.shuffle(c, d, 2, 6, 3, 7);
+  const c0 = i32x4.shuffle(ab01, cd01, 0, 1, 4, 5);
+  const c1 = i32x4.shuffle(ab01, cd01, 2, 3, 6, 7);
+  const c2 = i32x4.shuffle(ab23, cd23, 0, 1, 4, 5);
+  const c3 = i32x4.shuffle(ab23, cd23, 2, 3, 6, 7);
+  v128.store(at, c0);
+  v128.store(at, c1, 16);
+  v128.store(at, c2, 32);
+  v128.store(at, c3, 48);
+  return f32x4.pmax(mv, f32x4.pmax(f32x4.pmax(c0, c1), f32x4.pmax(c2, c3)));
+}
+
+/**
+ * Columns o and o + 4 (bytes) of rows p0…p3 as two vectors stored at at and at + 16, their
+ * pmax returned: one 8-byte load per row and two shuffles, where two gatherColumn calls take
+ * eight loads and six lane inserts (the K mod 4 tail of 2 or 3 columns).
+ */
+// @ts-ignore: decorator
+@inline export function gatherTwoColumns(p0: usize, p1: usize, p2: usize, p3: usize, o: usize, at: usize): v128 {
+  const v01 = v128.load64_lane(p1 + o, v128.load64_zero(p0 + o), 1); // a0 a1 b0 b1
+  const v23 = v128.load64_lane(p3 + o, v128.load64_zero(p2 + o), 1); // c0 c1 d0 d1
+  const first = i32x4.shuffle(v01, v23, 0, 2, 4, 6);
+  const second = i32x4.shuffle(v01, v23, 1, 3, 5, 7);
+  v128.store(at, first);
+  v128.store(at, second, 16);
+  return f32x4.pmax(first, second);
+}
+
+/**
  * sum + the first `count` lanes of the group's row losses, in f64. A full group adds its
  * rows in pairs, (l0 + l2) + (l1 + l3): one addition to `sum` per group instead of a chain of
  * four. Chunks hold whole groups (bridge.ts), so chunking does not change the result.
@@ -84,6 +125,20 @@ import { rowExpSumMinusOneExact, CONFIDENT_SUM } from './rows';
   v128.store(q0 + o, i32x4.shuffle(ab01, cd01, 0, 1, 4, 5));
 }
 
+/**
+ * Two tail columns a, b (lane j = row j) stored at byte offset o of rows q0…q3 as one 8-byte
+ * piece per row, q3 first (as storeRows).
+ */
+// @ts-ignore: decorator
+@inline export function storeRowsPair(q0: usize, q1: usize, q2: usize, q3: usize, o: usize, a: v128, b: v128): void {
+  const low = i32x4.shuffle(a, b, 0, 4, 1, 5); // rows 0 and 1
+  const high = i32x4.shuffle(a, b, 2, 6, 3, 7); // rows 2 and 3
+  v128.store64_lane(q3 + o, high, 1);
+  v128.store64_lane(q2 + o, high, 0);
+  v128.store64_lane(q1 + o, low, 1);
+  v128.store64_lane(q0 + o, low, 0);
+}
+
 /** The tail column v (lane j = row j) stored at byte offset o of rows q0…q3, q3 first. */
 // @ts-ignore: decorator
 @inline export function storeRowsTail(q0: usize, q1: usize, q2: usize, q3: usize, o: usize, v: v128): void {
@@ -96,39 +151,41 @@ import { rowExpSumMinusOneExact, CONFIDENT_SUM } from './rows';
 /**
  * Pass 2 of one group: e = exp(x − m) for the K column vectors at cols (stored in place when
  * keepExps), S − 1 of their sum to `out` and, when gaps, the sum of the (weighted) gaps to
- * `gapOut` (S − 1 also returned). As in rows.ts, a lane's exps at x = 0 (exactly 1) are counted, not summed, so
- * S − 1 = (the other exps) + (ties − 1) keeps a confident row's tiny part. Two columns per
- * iteration; the sums still add them one after the other.
+ * `gapOut` (S − 1 also returned). As in rows.ts, the max's exp (exactly 1) stays out of the
+ * sum, so that a confident row's S − 1 keeps its tiny part: each lane keeps its largest exp
+ * so far apart (top) and sums the smaller one of top and the new exp. After the last column
+ * top is the max's exact 1 and the sum holds every other exp, ties included (a tie of the max
+ * adds its 1, which is what S − 1 = (the others) + (ties − 1) asks). Two operations per column
+ * (pmin, pmax) where a mask of x ≠ 0 and a count of the ties took three, and two registers fewer.
+ * A NaN exp goes into the sum (pmin's first operand wins when a comparison is false). Two
+ * columns per iteration; the sums still add them one after the other.
  */
 // @ts-ignore: decorator
 @inline export function expColumns(
   cols: usize, K: i32, mv: v128, w: usize, out: usize, gapOut: usize,
-  keepExps: bool, gaps: bool, weighted: bool,
+  keepExps: bool, gaps: bool, weighted: bool, centered: bool,
   E0: v128, E1: v128, E2: v128, E3: v128, E4: v128, E5: v128, E6: v128, E7: v128, E8: v128, E9: v128,
 ): v128 {
-  const zero = f32x4.splat(0);
-  let ev = zero;
-  let sv = zero;
-  let nv = i32x4.splat(0); // minus the other lanes per lane (a true mask is −1)
+  let ev = f32x4.splat(0);
+  let top = ev; // exps are ≥ 0: the first column's goes to top, a 0 to the sum
+  let sv = ev;
   let k = 0;
   for (; k + 2 <= K; k += 2) {
     const at = cols + (<usize>k << 4);
-    const c0 = v128.load(at);
-    const c1 = v128.load(at, 16);
-    const x0 = f32x4.sub(c0, mv);
-    const x1 = f32x4.sub(c1, mv);
+    // centered: the columns hold x already (softsmall.ts), and x − 0 would be one more operation.
+    const x0 = centered ? v128.load(at) : f32x4.sub(v128.load(at), mv);
+    const x1 = centered ? v128.load(at, 16) : f32x4.sub(v128.load(at, 16), mv);
     const e0 = expMinus4k(x0, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
     const e1 = expMinus4k(x1, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
     if (keepExps) {
       v128.store(at, e0);
       v128.store(at, e1, 16);
     }
-    // The other lanes, x ≠ 0 (NaN included): v128.and takes its operands in either order,
-    // where andnot made V8 copy the mask first.
-    const n0 = f32x4.ne(x0, zero);
-    const n1 = f32x4.ne(x1, zero);
-    ev = f32x4.add(f32x4.add(ev, v128.and(e0, n0)), v128.and(e1, n1));
-    nv = i32x4.add(nv, i32x4.add(n0, n1));
+    // pmin(e, top) = top < e ? top : e, so a NaN e is summed; pmax(top, e) keeps top then.
+    ev = f32x4.add(ev, f32x4.pmin(e0, top));
+    top = f32x4.pmax(top, e0);
+    ev = f32x4.add(ev, f32x4.pmin(e1, top));
+    top = f32x4.pmax(top, e1);
     if (gaps) {
       if (weighted) {
         sv = madd(x0, f32x4.splat(load<f32>(w + (<usize>k << 2))), sv);
@@ -140,17 +197,15 @@ import { rowExpSumMinusOneExact, CONFIDENT_SUM } from './rows';
   }
   if (k < K) {
     const at = cols + (<usize>k << 4);
-    const c = v128.load(at);
-    const x = f32x4.sub(c, mv);
+    const x = centered ? v128.load(at) : f32x4.sub(v128.load(at), mv);
     const e = expMinus4k(x, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
     if (keepExps) v128.store(at, e);
-    const n = f32x4.ne(x, zero);
-    ev = f32x4.add(ev, v128.and(e, n));
-    nv = i32x4.add(nv, n);
+    ev = f32x4.add(ev, f32x4.pmin(e, top));
+    top = f32x4.pmax(top, e);
     if (gaps) sv = weighted ? madd(x, f32x4.splat(load<f32>(w + (<usize>k << 2))), sv) : f32x4.add(sv, x);
   }
-  // S − 1 = rest + (ties − 1), and ties − 1 = K − 1 + nv.
-  const sMinusOne = f32x4.add(ev, f32x4.convert_i32x4_s(i32x4.add(i32x4.splat(K - 1), nv)));
+  // top is exactly 1 where the max is finite (its gap is 0); a NaN or ±∞ max made the sum NaN.
+  const sMinusOne = f32x4.add(ev, f32x4.sub(top, f32x4.splat(1)));
   v128.store(out, sMinusOne);
   v128.store(gapOut, sv);
   return sMinusOne;
@@ -188,13 +243,13 @@ export function exactIfConfident(sums: usize, maxes: usize, groups: i32, block: 
   E0: v128, E1: v128, E2: v128, E3: v128, E4: v128, E5: v128, E6: v128, E7: v128, E8: v128, E9: v128,
 ): v128 {
   if (keepExps) {
-    if (!smoothed) return expColumns(cols, K, mv, 0, out, gapOut, true, false, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-    else if (weight) return expColumns(cols, K, mv, weight, out, gapOut, true, true, true, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-    return expColumns(cols, K, mv, 0, out, gapOut, true, true, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+    if (!smoothed) return expColumns(cols, K, mv, 0, out, gapOut, true, false, false, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+    else if (weight) return expColumns(cols, K, mv, weight, out, gapOut, true, true, true, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+    return expColumns(cols, K, mv, 0, out, gapOut, true, true, false, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
   } else {
-    if (!smoothed) return expColumns(cols, K, mv, 0, out, gapOut, false, false, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-    else if (weight) return expColumns(cols, K, mv, weight, out, gapOut, false, true, true, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-    return expColumns(cols, K, mv, 0, out, gapOut, false, true, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+    if (!smoothed) return expColumns(cols, K, mv, 0, out, gapOut, false, false, false, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+    else if (weight) return expColumns(cols, K, mv, weight, out, gapOut, false, true, true, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+    return expColumns(cols, K, mv, 0, out, gapOut, false, true, false, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
   }
 }
 
@@ -289,24 +344,12 @@ export function xentSmall(
       // Pass 1: 4×4 transposes of row vectors (single gathers for the K mod 4 tail), max.
       let mv = f32x4.splat(-Infinity);
       let k = 0;
-      for (; k + 4 <= K; k += 4) {
-        const o = <usize>k << 2;
-        const at = cols + (<usize>k << 4);
-        const ab01 = i32x4.shuffle(v128.load(p0 + o), v128.load(p1 + o), 0, 4, 1, 5);
-        const ab23 = i32x4.shuffle(v128.load(p0 + o), v128.load(p1 + o), 2, 6, 3, 7);
-        const cd01 = i32x4.shuffle(v128.load(p2 + o), v128.load(p3 + o), 0, 4, 1, 5);
-        const cd23 = i32x4.shuffle(v128.load(p2 + o), v128.load(p3 + o), 2, 6, 3, 7);
-        const c0 = i32x4.shuffle(ab01, cd01, 0, 1, 4, 5);
-        const c1 = i32x4.shuffle(ab01, cd01, 2, 3, 6, 7);
-        const c2 = i32x4.shuffle(ab23, cd23, 0, 1, 4, 5);
-        const c3 = i32x4.shuffle(ab23, cd23, 2, 3, 6, 7);
-        v128.store(at, c0);
-        v128.store(at, c1, 16);
-        v128.store(at, c2, 32);
-        v128.store(at, c3, 48);
-        mv = f32x4.pmax(mv, f32x4.pmax(f32x4.pmax(c0, c1), f32x4.pmax(c2, c3)));
+      for (; k + 4 <= K; k += 4) mv = transposeMax(p0, p1, p2, p3, <usize>k << 2, cols + (<usize>k << 4), mv);
+      if (k + 2 <= K) {
+        mv = f32x4.pmax(mv, gatherTwoColumns(p0, p1, p2, p3, <usize>k << 2, cols + (<usize>k << 4)));
+        k += 2;
       }
-      for (; k < K; k++) {
+      if (k < K) {
         const v = gatherColumn(p0, p1, p2, p3, <usize>k << 2);
         v128.store(cols + (<usize>k << 4), v);
         mv = f32x4.pmax(mv, v);
@@ -344,10 +387,15 @@ export function xentSmall(
       const y1 = load<i32>(labels + (<usize>min(r + 1, last) << 2));
       const y2 = load<i32>(labels + (<usize>min(r + 2, last) << 2));
       const y3 = load<i32>(labels + (<usize>last << 2));
-      let live = i32x4.splat(y0);
-      live = i32x4.replace_lane(live, 1, y1);
-      live = i32x4.replace_lane(live, 2, y2);
-      live = i32x4.replace_lane(live, 3, y3);
+      let live: v128;
+      if (count == 4) {
+        live = v128.load(labels + (<usize>r << 2));
+      } else {
+        live = i32x4.splat(y0);
+        live = i32x4.replace_lane(live, 1, y1);
+        live = i32x4.replace_lane(live, 2, y2);
+        live = i32x4.replace_lane(live, 3, y3);
+      }
       const ignored = i32x4.eq(live, i32x4.splat(ignoreIndex));
       // z_y and w_y per lane (an ignored row reads class 0: its values are masked out).
       const c0 = <usize>(y0 == ignoreIndex ? 0 : y0) << 2;
@@ -401,7 +449,15 @@ export function xentSmall(
           madd(v128.load(at), alphas, b0), madd(v128.load(at, 16), alphas, b1),
           madd(v128.load(at, 32), alphas, b2), madd(v128.load(at, 48), alphas, b3));
       }
-      for (; c < K; c++) {
+      if (c + 2 <= K) {
+        const o = <usize>c << 2;
+        const at = cols + (<usize>c << 4);
+        const b0 = weighted ? f32x4.mul(bv, f32x4.splat(load<f32>(weight + o))) : bv;
+        const b1 = weighted ? f32x4.mul(bv, f32x4.splat(load<f32>(weight + o, 4))) : bv;
+        storeRowsPair(q0, q1, q2, q3, o, madd(v128.load(at), alphas, b0), madd(v128.load(at, 16), alphas, b1));
+        c += 2;
+      }
+      if (c < K) {
         const o = <usize>c << 2;
         const b = weighted ? f32x4.mul(bv, f32x4.splat(load<f32>(weight + o))) : bv;
         storeRowsTail(q0, q1, q2, q3, o, madd(v128.load(cols + (<usize>c << 4)), alphas, b));

@@ -18,15 +18,19 @@
 
 import { expConstant, log1p4, madd } from './exp';
 import { CONFIDENT_SUM } from './rows';
-import { addRowLosses, blockGroups, exactIfConfident, expColumns, gatherColumn, storeLanes, storeRows, storeRowsTail } from './small';
+import { addRowLosses, blockGroups, exactIfConfident, expColumns, gatherColumn, gatherTwoColumns, storeLanes, storeRows, storeRowsPair, storeRowsTail, transposeMax } from './small';
 
 /** Transposes the 4×4 block at column o (bytes) of rows p0…p3 into four column vectors at at. */
 // @ts-ignore: decorator
 @inline export function transposeBlock(p0: usize, p1: usize, p2: usize, p3: usize, o: usize, at: usize): void {
-  const ab01 = i32x4.shuffle(v128.load(p0 + o), v128.load(p1 + o), 0, 4, 1, 5);
-  const ab23 = i32x4.shuffle(v128.load(p0 + o), v128.load(p1 + o), 2, 6, 3, 7);
-  const cd01 = i32x4.shuffle(v128.load(p2 + o), v128.load(p3 + o), 0, 4, 1, 5);
-  const cd23 = i32x4.shuffle(v128.load(p2 + o), v128.load(p3 + o), 2, 6, 3, 7);
+  const a = v128.load(p0 + o);
+  const b = v128.load(p1 + o);
+  const c = v128.load(p2 + o);
+  const d = v128.load(p3 + o);
+  const ab01 = i32x4.shuffle(a, b, 0, 4, 1, 5);
+  const ab23 = i32x4.shuffle(a, b, 2, 6, 3, 7);
+  const cd01 = i32x4.shuffle(c, d, 0, 4, 1, 5);
+  const cd23 = i32x4.shuffle(c, d, 2, 6, 3, 7);
   v128.store(at, i32x4.shuffle(ab01, cd01, 0, 1, 4, 5));
   v128.store(at, i32x4.shuffle(ab01, cd01, 2, 3, 6, 7), 16);
   v128.store(at, i32x4.shuffle(ab23, cd23, 0, 1, 4, 5), 32);
@@ -69,11 +73,13 @@ export function softSmall(
       let mv = f32x4.splat(-Infinity);
       let k = 0;
       for (; k + 4 <= K; k += 4) {
-        const at = zc + (<usize>k << 4);
-        transposeBlock(logits + o0, logits + o1, logits + o2, logits + o3, <usize>k << 2, at);
-        mv = f32x4.pmax(mv, f32x4.pmax(f32x4.pmax(v128.load(at), v128.load(at, 16)), f32x4.pmax(v128.load(at, 32), v128.load(at, 48))));
+        mv = transposeMax(logits + o0, logits + o1, logits + o2, logits + o3, <usize>k << 2, zc + (<usize>k << 4), mv);
       }
-      for (; k < K; k++) {
+      if (k + 2 <= K) {
+        mv = f32x4.pmax(mv, gatherTwoColumns(logits + o0, logits + o1, logits + o2, logits + o3, <usize>k << 2, zc + (<usize>k << 4)));
+        k += 2;
+      }
+      if (k < K) {
         const v = gatherColumn(logits + o0, logits + o1, logits + o2, logits + o3, <usize>k << 2);
         v128.store(zc + (<usize>k << 4), v);
         mv = f32x4.pmax(mv, v);
@@ -83,7 +89,11 @@ export function softSmall(
       for (; k + 4 <= K; k += 4) {
         transposeBlock(targets + o0, targets + o1, targets + o2, targets + o3, <usize>k << 2, uc + (<usize>k << 4));
       }
-      for (; k < K; k++) {
+      if (k + 2 <= K) {
+        gatherTwoColumns(targets + o0, targets + o1, targets + o2, targets + o3, <usize>k << 2, uc + (<usize>k << 4));
+        k += 2;
+      }
+      if (k < K) {
         v128.store(uc + (<usize>k << 4), gatherColumn(targets + o0, targets + o1, targets + o2, targets + o3, <usize>k << 2));
       }
       // B and X in f64 pairs of lanes, folded from f32 every 8 columns: the soft loss
@@ -122,8 +132,8 @@ export function softSmall(
       const out = sums + (<usize>g << 4);
       const unused = alphaAt + (<usize>g << 4); // no gap sum here; alpha is written after
       const sMinusOne = grad
-        ? expColumns(zc, K, zero, 0, out, unused, true, false, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9)
-        : expColumns(zc, K, zero, 0, out, unused, false, false, false, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+        ? expColumns(zc, K, zero, 0, out, unused, true, false, false, true, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9)
+        : expColumns(zc, K, zero, 0, out, unused, false, false, false, true, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
       confident = v128.or(confident, f32x4.lt(sMinusOne, f32x4.splat(CONFIDENT_SUM)));
     }
     // Confident rows: S − 1 from the exact pass over their logits (small.ts).
@@ -167,7 +177,15 @@ export function softSmall(
           madd(v128.load(eAt, 32), alphas, f32x4.mul(v128.load(uAt, 32), betaV)),
           madd(v128.load(eAt, 48), alphas, f32x4.mul(v128.load(uAt, 48), betaV)));
       }
-      for (; c < K; c++) {
+      if (c + 2 <= K) {
+        const eAt = zc + (<usize>c << 4);
+        const uAt = uc + (<usize>c << 4);
+        storeRowsPair(q0, q1, q2, q3, <usize>c << 2,
+          madd(v128.load(eAt), alphas, f32x4.mul(v128.load(uAt), betaV)),
+          madd(v128.load(eAt, 16), alphas, f32x4.mul(v128.load(uAt, 16), betaV)));
+        c += 2;
+      }
+      if (c < K) {
         const o = <usize>c << 2;
         storeRowsTail(q0, q1, q2, q3, o, madd(v128.load(zc + (<usize>c << 4)), alphas, f32x4.mul(v128.load(uc + (<usize>c << 4)), betaV)));
       }
