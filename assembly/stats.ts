@@ -37,7 +37,7 @@ import { statsSmallRows, SMALL_STATS_K } from './statssmall';
 // @ts-ignore: decorator
 @inline const SUB_BLOCK: i32 = 64;
 // @ts-ignore: decorator
-@inline const CUTOFF: f32 = -87.3365402; // exps below it are 0 or subnormal (exp.ts)
+@inline const CUTOFF: f32 = -87.3365402; // exps below it are 0 (0 or subnormal on the relaxed build: exp.ts)
 
 // Results of the row passes besides their return values (wasm has no cheap tuples here).
 export let passRank: i32 = 0;
