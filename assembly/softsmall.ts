@@ -20,21 +20,13 @@ import { expConstant, log1p4, madd } from './exp';
 import { CONFIDENT_SUM } from './rows';
 import { addRowLosses, blockGroups, exactIfConfident, expColumns, gatherColumn, gatherTwoColumns, storeLanes, storeRows, storeRowsPair, storeRowsTail, transposeMax } from './small';
 
-/** Transposes the 4×4 block at column o (bytes) of rows p0…p3 into four column vectors at at. */
+/**
+ * Transposes the 4×4 block at column o (bytes) of rows p0…p3 into four column vectors at at
+ * (small.ts transposeMax; its unused max compiles away).
+ */
 // @ts-ignore: decorator
 @inline export function transposeBlock(p0: usize, p1: usize, p2: usize, p3: usize, o: usize, at: usize): void {
-  const a = v128.load(p0 + o);
-  const b = v128.load(p1 + o);
-  const c = v128.load(p2 + o);
-  const d = v128.load(p3 + o);
-  const ab01 = i32x4.shuffle(a, b, 0, 4, 1, 5);
-  const ab23 = i32x4.shuffle(a, b, 2, 6, 3, 7);
-  const cd01 = i32x4.shuffle(c, d, 0, 4, 1, 5);
-  const cd23 = i32x4.shuffle(c, d, 2, 6, 3, 7);
-  v128.store(at, i32x4.shuffle(ab01, cd01, 0, 1, 4, 5));
-  v128.store(at, i32x4.shuffle(ab01, cd01, 2, 3, 6, 7), 16);
-  v128.store(at, i32x4.shuffle(ab23, cd23, 0, 1, 4, 5), 32);
-  v128.store(at, i32x4.shuffle(ab23, cd23, 2, 3, 6, 7), 48);
+  transposeMax(p0, p1, p2, p3, o, at, f32x4.splat(0));
 }
 
 export function softSmall(
