@@ -40,6 +40,11 @@
 //     soft.ts's own sums.
 // At K = 1000 the tile path costs 1.65–1.9× the rows call (bench/layout.mjs, 8×1000×512),
 // the price of the gather and scatter passes; K ≤ 64 hard labels take stridedSmall below.
+// On the scalar build the in-place loop costs about what its tiles did (bench/layout.mjs
+// --backend wasm, classAxis ÷ rows: 1.74 → 1.78 with the gradient, 1.55 → 1.63 loss only at
+// 8×1000×512, 1.16 → 1.16 and 1.11 → 1.21 at 4×21×128×128): at large K a position read in
+// place is three strided passes over its classes, a tile two (gather, scatter) plus three in
+// cache.
 //
 // 16-bit logits (the last argument, `dtype`: 0 float32, else the format, 1 float16 or 2
 // bfloat16, plus ENCODE_GRAD when the gradient is to be written as 16-bit; one argument, as
