@@ -8,7 +8,7 @@ export { statsRows, statsAccumulate } from './stats';
 export { aceOfKeys } from './calibration';
 export { temperatureRows, temperatureSum } from './temperature';
 export { softmaxRows } from './softmax';
-export { xentStrided, softStrided } from './strided';
+export { xentStrided, softStrided, stridedTiledPositions } from './strided';
 export { decodeHalf, encodeHalf, xentRowsHalf, softRowsHalf } from './half';
 
 /** First free byte after the static data: the host's arena starts here (16-aligned). */

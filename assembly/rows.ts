@@ -16,6 +16,11 @@
 // K mod 4 tail only. Ties elsewhere are summed as the 1s they are: they make S − 1 ≥ 1,
 // where rounding against a 1 costs nothing relative. The scalar build knows the max's index
 // and leaves just that element out.
+//
+// The scalar build's loops also read rows whose classes are `step` bytes apart (a class axis
+// not last, [outer][K][inner]: step = 4·inner, strided.ts) through the …Strided forms: the
+// same @inline bodies, with step the constant 4 for rows, so both have the same bits. Those
+// forms are for the scalar build only (the SIMD parts read contiguous rows).
 
 import { expMinus, expMinus4k, expConstant, madd } from './exp';
 
@@ -30,6 +35,12 @@ export let secondSum: f64 = 0;
 // @ts-ignore: decorator
 @inline function at(ptr: usize, k: i32): usize {
   return ptr + (<usize>k << 2);
+}
+
+/** Class k of a row whose classes are `step` bytes apart (4 for rows). */
+// @ts-ignore: decorator
+@inline function atStep(ptr: usize, k: i32, step: usize): usize {
+  return ptr + <usize>k * step;
 }
 
 // @ts-ignore: decorator
@@ -74,6 +85,16 @@ export let maxChunk: i32 = 0;
  * pass turns it into a NaN sum anyway).
  */
 export function rowMax(z: usize, K: i32): f32 {
+  return rowMaxAt(z, K, 4);
+}
+
+/** The scalar build's rowMax of a row whose classes are `step` bytes apart. */
+export function rowMaxStrided(z: usize, K: i32, step: usize): f32 {
+  return rowMaxAt(z, K, step);
+}
+
+// @ts-ignore: decorator
+@inline function rowMaxAt(z: usize, K: i32, step: usize): f32 {
   const vectorEnd = K & ~3;
   let m: f32 = -Infinity;
   let second: f32 = -Infinity;
@@ -123,7 +144,7 @@ export function rowMax(z: usize, K: i32): f32 {
     // The scalar build: the max, its index and the runner-up exactly, with branches (a new
     // maximum is rare after the first few elements, so they predict well).
     for (k = 0; k < K; k++) {
-      const v = load<f32>(at(z, k));
+      const v = load<f32>(atStep(z, k, step));
       if (v > m) {
         second = m;
         m = v;
@@ -153,10 +174,20 @@ export function rowMax(z: usize, K: i32): f32 {
  * then sets nearMax, which decides the same test exactly: see expLoopScalar.
  */
 export function rowMaxIndex(z: usize, K: i32): f32 {
+  return rowMaxIndexAt(z, K, 4);
+}
+
+/** rowMaxIndex of a row whose classes are `step` bytes apart. */
+export function rowMaxIndexStrided(z: usize, K: i32, step: usize): f32 {
+  return rowMaxIndexAt(z, K, step);
+}
+
+// @ts-ignore: decorator
+@inline function rowMaxIndexAt(z: usize, K: i32, step: usize): f32 {
   let m: f32 = -Infinity;
   let top = 0;
   for (let k = 0; k < K; k++) {
-    const v = load<f32>(at(z, k));
+    const v = load<f32>(atStep(z, k, step));
     if (v > m) {
       m = v;
       top = k;
@@ -204,6 +235,26 @@ export function rowExpSumMinusOneScaledNear(z: usize, e: usize, K: i32, m: f32, 
   return expVariantScaled(z, e, K, m, scale, true);
 }
 
+/**
+ * The scalar build's rowExpSumMinusOne (near false) or rowExpSumMinusOneNear (near true) of a
+ * row whose classes are zStep bytes apart, the exps stored eStep bytes apart (w contiguous).
+ */
+export function rowExpSumMinusOneStrided(z: usize, zStep: usize, e: usize, eStep: usize, K: i32, m: f32, gaps: bool, w: usize, near: bool): f64 {
+  if (near) return expVariantScalar(z, zStep, e, eStep, K, m, gaps, w, true);
+  return expVariantScalar(z, zStep, e, eStep, K, m, gaps, w, false);
+}
+
+/** expVariant's flag combinations for expLoopScalar with steps. */
+// @ts-ignore: decorator
+@inline function expVariantScalar(z: usize, zStep: usize, e: usize, eStep: usize, K: i32, m: f32, gaps: bool, w: usize, near: bool): f64 {
+  if (e) {
+    if (!gaps) return expLoopScalar(z, e, K, m, 1, 0, true, false, false, false, near, zStep, eStep);
+    return w ? expLoopScalar(z, e, K, m, 1, w, true, true, true, false, near, zStep, eStep) : expLoopScalar(z, e, K, m, 1, 0, true, true, false, false, near, zStep, eStep);
+  }
+  if (!gaps) return expLoopScalar(z, 0, K, m, 1, 0, false, false, false, false, near, zStep, eStep);
+  return w ? expLoopScalar(z, 0, K, m, 1, w, false, true, true, false, near, zStep, eStep) : expLoopScalar(z, 0, K, m, 1, 0, false, true, false, false, near, zStep, eStep);
+}
+
 /** The flag combinations of expLoop, picked at run time (`near` is a constant where inlined). */
 // @ts-ignore: decorator
 @inline function expVariant(z: usize, e: usize, K: i32, m: f32, gaps: bool, w: usize, near: bool): f64 {
@@ -231,7 +282,7 @@ let rangeTies: i32 = 0;
   z: usize, e: usize, K: i32, m: f32, scale: f32, w: usize,
   keepExps: bool, gaps: bool, weighted: bool, scaled: bool, near: bool,
 ): f64 {
-  if (!ASC_FEATURE_SIMD) return expLoopScalar(z, e, K, m, scale, w, keepExps, gaps, weighted, scaled, near);
+  if (!ASC_FEATURE_SIMD) return expLoopScalar(z, e, K, m, scale, w, keepExps, gaps, weighted, scaled, near, 4, 4);
   const vectorEnd = K & ~3;
   const c0 = maxChunk;
   const c1 = min(vectorEnd, c0 + CHUNK);
@@ -272,7 +323,7 @@ let rangeTies: i32 = 0;
 // @ts-ignore: decorator
 @inline function expLoopScalar(
   z: usize, e: usize, K: i32, m: f32, scale: f32, w: usize,
-  keepExps: bool, gaps: bool, weighted: bool, scaled: bool, near: bool,
+  keepExps: bool, gaps: bool, weighted: bool, scaled: bool, near: bool, zStep: usize, eStep: usize,
 ): f64 {
   // A max of ±∞ makes its own gap ∞ − ∞: S is NaN (the sum below would leave it out).
   if (abs(m) == Infinity) {
@@ -287,7 +338,7 @@ let rangeTies: i32 = 0;
   for (let k = 0; k < K; ) {
     if (k == top) {
       // exp(0) = 1: stored for the gradient, not summed; its gap is 0.
-      if (keepExps) store<f32>(at(e, k), 1);
+      if (keepExps) store<f32>(atStep(e, k, eStep), 1);
       k++;
       continue;
     }
@@ -295,10 +346,10 @@ let rangeTies: i32 = 0;
     let part: f32 = 0;
     let gapPart: f32 = 0;
     for (; k < end; k++) {
-      let x = load<f32>(at(z, k)) - m;
+      let x = load<f32>(atStep(z, k, zStep)) - m;
       if (scaled) x *= scale;
       const v = expMinus(x);
-      if (keepExps) store<f32>(at(e, k), v);
+      if (keepExps) store<f32>(atStep(e, k, eStep), v);
       part += v;
       if (gaps) gapPart += weighted ? x * load<f32>(at(w, k)) : x;
     }
@@ -310,7 +361,7 @@ let rangeTies: i32 = 0;
   secondSum = gapTotal;
   if (near) {
     // nearMax from the sums where they settle it, else from the gaps themselves.
-    nearMax = high == 0 ? false : rest > <f64>K * NEAR_SUM ? true : anyNear(z, K, m, scale, top);
+    nearMax = high == 0 ? false : rest > <f64>K * NEAR_SUM ? true : anyNear(z, K, m, scale, top, zStep);
   }
   return rest;
 }
@@ -327,9 +378,9 @@ let rangeTies: i32 = 0;
 @inline const NEAR_SUM: f64 = 0.0024790000519; // e^−6·(1 + 1e-4)
 
 /** Whether a gap (z_k − m)·scale, k ≠ top, is ≥ −CONFIDENT_GAP, as pass 2 computes it. */
-function anyNear(z: usize, K: i32, m: f32, scale: f32, top: i32): bool {
+function anyNear(z: usize, K: i32, m: f32, scale: f32, top: i32, step: usize): bool {
   for (let k = 0; k < K; k++) {
-    if (k != top && (load<f32>(at(z, k)) - m) * scale >= -CONFIDENT_GAP) return true;
+    if (k != top && (load<f32>(atStep(z, k, step)) - m) * scale >= -CONFIDENT_GAP) return true;
   }
   return false;
 }
@@ -432,6 +483,16 @@ function anyNear(z: usize, K: i32, m: f32, scale: f32, top: i32): bool {
  * exp pass writes over the row.
  */
 export function rowExpSumMinusOneExact(z: usize, K: i32, m: f32, scale: f32): f64 {
+  return rowExpSumMinusOneExactAt(z, K, m, scale, 4);
+}
+
+/** The scalar build's rowExpSumMinusOneExact of a row whose classes are `step` bytes apart. */
+export function rowExpSumMinusOneExactStrided(z: usize, K: i32, m: f32, scale: f32, step: usize): f64 {
+  return rowExpSumMinusOneExactAt(z, K, m, scale, step);
+}
+
+// @ts-ignore: decorator
+@inline function rowExpSumMinusOneExactAt(z: usize, K: i32, m: f32, scale: f32, step: usize): f64 {
   let rest: f64 = 0;
   let ties = 0;
   let k = 0;
@@ -467,7 +528,7 @@ export function rowExpSumMinusOneExact(z: usize, K: i32, m: f32, scale: f32): f6
   }
   for (; k < K; k++) {
     // In f64 the difference of two float32 numbers is exact, and so is its rounding error.
-    const d = <f64>load<f32>(at(z, k)) - <f64>m;
+    const d = <f64>load<f32>(atStep(z, k, step)) - <f64>m;
     const x32 = <f32>d;
     const x = x32 * scale;
     const r = (d - <f64>x32) * <f64>scale;
@@ -483,12 +544,22 @@ export function rowExpSumMinusOneExact(z: usize, K: i32, m: f32, scale: f32): f6
  * softcap chain factor applies only when cap ≠ 0 (zc holds the capped logits).
  */
 export function rowGrad(g: usize, K: i32, alpha: f32, beta: f32, w: usize, zc: usize, cap: f32): void {
+  rowGradAt(g, K, alpha, beta, w, zc, cap, 4);
+}
+
+/** The scalar build's rowGrad of a row whose classes are `step` bytes apart (w and zc contiguous). */
+export function rowGradStrided(g: usize, K: i32, alpha: f32, beta: f32, w: usize, zc: usize, cap: f32, step: usize): void {
+  rowGradAt(g, K, alpha, beta, w, zc, cap, step);
+}
+
+// @ts-ignore: decorator
+@inline function rowGradAt(g: usize, K: i32, alpha: f32, beta: f32, w: usize, zc: usize, cap: f32, step: usize): void {
   if (cap != 0) {
-    if (w) gradLoop(g, K, alpha, beta, w, zc, 1 / cap, true, true);
-    else gradLoop(g, K, alpha, beta, 0, zc, 1 / cap, false, true);
+    if (w) gradLoop(g, K, alpha, beta, w, zc, 1 / cap, true, true, step);
+    else gradLoop(g, K, alpha, beta, 0, zc, 1 / cap, false, true, step);
   } else {
-    if (w) gradLoop(g, K, alpha, beta, w, 0, 0, true, false);
-    else gradLoop(g, K, alpha, beta, 0, 0, 0, false, false);
+    if (w) gradLoop(g, K, alpha, beta, w, 0, 0, true, false, step);
+    else gradLoop(g, K, alpha, beta, 0, 0, 0, false, false, step);
   }
 }
 
@@ -497,7 +568,7 @@ export function rowGrad(g: usize, K: i32, alpha: f32, beta: f32, w: usize, zc: u
 // @ts-ignore: decorator
 @inline function gradLoop(
   g: usize, K: i32, alpha: f32, beta: f32, w: usize, zc: usize, invCap: f32,
-  weighted: bool, capped: bool,
+  weighted: bool, capped: bool, step: usize,
 ): void {
   let k = 0;
   if (ASC_FEATURE_SIMD) {
@@ -529,13 +600,13 @@ export function rowGrad(g: usize, K: i32, alpha: f32, beta: f32, w: usize, zc: u
   }
   for (; k < K; k++) {
     let v = weighted
-      ? load<f32>(at(g, k)) * alpha + (-beta) * load<f32>(at(w, k))
-      : load<f32>(at(g, k)) * alpha + (-beta);
+      ? load<f32>(atStep(g, k, step)) * alpha + (-beta) * load<f32>(at(w, k))
+      : load<f32>(atStep(g, k, step)) * alpha + (-beta);
     if (capped) {
       const u = load<f32>(at(zc, k)) * invCap;
       v = v * (1 - u * u);
     }
-    store<f32>(at(g, k), v);
+    store<f32>(atStep(g, k, step), v);
   }
 }
 
@@ -627,6 +698,16 @@ const TANH_TABLE = memory.data<f32>([
 
 /** zc_k = c·tanh(z_k/c) for one row (Gemma-2 logit soft-capping). */
 export function rowSoftcap(z: usize, zc: usize, K: i32, cap: f32): void {
+  rowSoftcapAt(z, zc, K, cap, 4);
+}
+
+/** The scalar build's rowSoftcap of a row whose classes are `step` bytes apart (zc contiguous). */
+export function rowSoftcapStrided(z: usize, zc: usize, K: i32, cap: f32, step: usize): void {
+  rowSoftcapAt(z, zc, K, cap, step);
+}
+
+// @ts-ignore: decorator
+@inline function rowSoftcapAt(z: usize, zc: usize, K: i32, cap: f32, step: usize): void {
   const inv: f32 = 1 / cap;
   let k = 0;
   if (ASC_FEATURE_SIMD) {
@@ -640,6 +721,6 @@ export function rowSoftcap(z: usize, zc: usize, K: i32, cap: f32): void {
     }
   }
   for (; k < K; k++) {
-    store<f32>(at(zc, k), cap * tanhScalar(load<f32>(at(z, k)) * inv));
+    store<f32>(at(zc, k), cap * tanhScalar(load<f32>(atStep(z, k, step)) * inv));
   }
 }

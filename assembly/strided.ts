@@ -7,18 +7,26 @@
 // positions i…i+3 of one outer are one contiguous vector per class, and class k + 1 is
 // `width` elements further on.
 //
-// Small K (SIMD builds, K ≤ 64, no softcap, a call of four rows or more): small.ts already
-// puts four rows in the four lanes of a vector (after a 4×4 transpose); here the lanes are
-// four positions, loaded straight from memory with stride `width` — no transpose at all —
-// and every step after the load is small.ts's, lane for lane, so each row's loss, lse and
-// gradient have small.ts's bits.
+// What runs in place, without tiles:
+//   - the scalar build, class labels, every option (softcap too): xent.ts's row loop itself
+//     (xentRowsStrided), each position read and written where it is with 4·width bytes
+//     between classes (rows.ts's …Strided forms: the same @inline bodies as the row
+//     primitives, whose step is the constant 4 for rows), so each row has the rows call's bits;
+//   - the SIMD builds, class labels, K ≤ 64, no softcap, a call of four rows or more
+//     (stridedSmall below): small.ts already puts four rows in the four lanes of a vector
+//     (after a 4×4 transpose); here the lanes are four positions, loaded straight from memory
+//     with stride `width` — no transpose at all — and every step after the load is small.ts's,
+//     lane for lane, so each row's loss, lse and gradient have small.ts's bits.
+// (The JS fallback reads every case in place the same way: src/js/rows.ts.)
 //
-// Everything else (K > 64, softcap, the scalar build, soft targets): a tile of positions is
-// gathered into contiguous rows in scratch (in cache: 4 rows for K > 64, 64 for K ≤ 64; on the
-// SIMD builds by 4×4 transposes of four positions × four classes), the row kernel runs on
-// it, and the gradient is scattered back the same way: the same code, hence the same bits.
-// A kernel across four positions that keeps rows.ts's bits is possible but is a second
-// copy of it, lane for lane, which is why it is not here (yet):
+// Everything else — the SIMD builds' K > 64, softcap and soft targets, and the scalar build's
+// soft targets (soft.ts has no strided form: it is another helper's file this round) — gathers
+// a tile of positions into contiguous rows in scratch (in cache: 4 rows for K > 64, 64 for
+// K ≤ 64; on the SIMD builds by 4×4 transposes of four positions × four classes), runs the row
+// kernel on it, and scatters the gradient back the same way: the same code, hence the same
+// bits. stridedTiledPositions counts those positions (a testing hook: test/layout.test.ts
+// checks which calls gather). A SIMD kernel across four positions that keeps rows.ts's bits
+// is possible but is a second copy of it, lane for lane, which is why it is not here (yet):
 //   - rows.ts's lanes are the classes k mod 4, so four positions need four accumulator
 //     vectors (one per k mod 4) for S − 1 and the gap sum, and their horizontal sum in f64
 //     in lane order 0, 1, 2, 3 at every fold;
@@ -29,10 +37,14 @@
 //   - the K mod 4 tail is scalar in rows.ts (expMinus, mul + add): on the relaxed build
 //     the vector madd is fused, so those classes would need scalar code per lane;
 //   - softcap adds tanh4 vs tanhScalar on the same split, soft targets softsmall.ts's and
-//     soft.ts's own sums, and the scalar build its own fold (one f32 partial per 64 classes,
-//     the max's index left out, and its late confident test).
+//     soft.ts's own sums.
 // At K = 1000 the tile path costs 1.65–1.9× the rows call (bench/layout.mjs, 8×1000×512),
 // the price of the gather and scatter passes; K ≤ 64 hard labels take stridedSmall below.
+// On the scalar build the in-place loop costs about what its tiles did (bench/layout.mjs
+// --backend wasm, classAxis ÷ rows: 1.74 → 1.78 with the gradient, 1.55 → 1.63 loss only at
+// 8×1000×512, 1.16 → 1.16 and 1.11 → 1.21 at 4×21×128×128): at large K a position read in
+// place is three strided passes over its classes, a tile two (gather, scatter) plus three in
+// cache.
 //
 // 16-bit logits (the last argument, `dtype`: 0 float32, else the format, 1 float16 or 2
 // bfloat16, plus ENCODE_GRAD when the gradient is to be written as 16-bit; one argument, as
@@ -48,7 +60,7 @@
 // that a call whose chunks start on multiples of four rows has the transposed call's sum; the
 // pool sums the written losses itself (src/threads/sum.ts), the same way.
 
-import { xentRows } from './xent';
+import { xentRows, xentRowsStrided } from './xent';
 import { softRows } from './soft';
 import {
   SMALL_K, addRowLosses, blockGroups, expGroup, gatherColumn, gatherWeights, groupLoss, lane, storeLanes, storeRows, storeRowsTail,
@@ -60,6 +72,17 @@ import { decodeHalf, encodeHalf } from './half';
 /** The `dtype` argument's flag: encode the gradient to the logits' 16-bit format (must match src/layout.ts). */
 // @ts-ignore: decorator
 @inline const ENCODE_GRAD: i32 = 4;
+
+/**
+ * Positions that went through the tile path since the module was instantiated: a testing
+ * hook (stridedTiledPositions), so that the tests see which calls still gather tiles.
+ */
+let tiledPositions: f64 = 0;
+
+/** tiledPositions (see above). */
+export function stridedTiledPositions(): f64 {
+  return tiledPositions;
+}
 
 /** Rows of a tile for the tile path (must match tileRows in src/layout.ts). */
 // @ts-ignore: decorator
@@ -98,7 +121,11 @@ function xentStridedF32(
     stridedSmall(logits, grad, labels, outers, K, width, smoothing, scale, ignoreIndex, weight, weightSum, zLoss, scratch, tiles, losses, lseOut);
     return lossSum(losses, outers * width, true, sumIn);
   }
+  if (!ASC_FEATURE_SIMD) {
+    return xentRowsStrided(logits, grad, labels, outers, K, width, smoothing, scale, ignoreIndex, weight, weightSum, zLoss, softcap, scratch, losses, lseOut, sumIn);
+  }
   const rows = outers * width;
+  tiledPositions += <f64>rows;
   const T = tileRows(K);
   const tile = tiles;
   for (let p = 0; p < rows; p += T) {
@@ -122,6 +149,7 @@ export function softStrided(
   const format = dtype & ~ENCODE_GRAD;
   if (format) decodeHalf(logits + (<usize>n << 1), logits, n, format);
   const rows = outers * width;
+  tiledPositions += <f64>rows;
   const T = tileRows(K);
   const tile = tiles;
   const targetTile = tiles + ((<usize>T * <usize>K) << 2);

@@ -24,7 +24,10 @@
 // split into chunks or threads.
 
 import { xentSmall, SMALL_K } from './small';
-import { rowMax, rowMaxIndex, nearMax, rowExpSumMinusOne, rowExpSumMinusOneNear, rowExpSumMinusOneExact, logOfSum, rowGrad, rowSoftcap, capFactor, secondSum, runnerUp, CONFIDENT_GAP } from './rows';
+import {
+  rowMax, rowMaxIndex, nearMax, rowExpSumMinusOne, rowExpSumMinusOneNear, rowExpSumMinusOneExact, logOfSum, rowGrad, rowSoftcap, capFactor, secondSum, runnerUp, CONFIDENT_GAP,
+  rowMaxStrided, rowMaxIndexStrided, rowExpSumMinusOneStrided, rowExpSumMinusOneExactStrided, rowGradStrided, rowSoftcapStrided,
+} from './rows';
 
 export function xentRows(
   logits: usize, grad: usize, labels: usize, rows: i32, K: i32,
@@ -38,25 +41,76 @@ export function xentRows(
   if (ASC_FEATURE_SIMD && K <= SMALL_K && softcap == 0 && !rowWise) {
     return xentSmall(logits, grad, labels, rows, K, smoothing, scale, ignoreIndex, weight, weightSum, zLoss, scratch, losses, lseOut, sumIn);
   }
+  return xentRowLoop(logits, grad, labels, rows, K, 1, smoothing, scale, ignoreIndex, weight, weightSum, zLoss, softcap, scratch, losses, lseOut, sumIn, false);
+}
+
+/**
+ * The scalar build's xentRows for logits laid out [outers][K][width] (a class axis not last,
+ * strided.ts): position p = o·width + i is row p of the transposed call, its class k at
+ * element (o·K + k)·width + i. The same loop as xentRows, reading and writing each row in
+ * place with `width` floats between classes, so every number has the rows call's bits.
+ */
+export function xentRowsStrided(
+  logits: usize, grad: usize, labels: usize, outers: i32, K: i32, width: i32,
+  smoothing: f64, scale: f64, ignoreIndex: i32,
+  weight: usize, weightSum: f64, zLoss: f64, softcap: f32, scratch: usize,
+  losses: usize, lseOut: usize, sumIn: f64,
+): f64 {
+  return xentRowLoop(logits, grad, labels, outers * width, K, width, smoothing, scale, ignoreIndex, weight, weightSum, zLoss, softcap, scratch, losses, lseOut, sumIn, true);
+}
+
+/**
+ * The row loop of xentRows (strided false: rows, width 1) and xentRowsStrided (strided true,
+ * the scalar build only): `strided` is a constant where inlined, so the rows loop keeps its
+ * contiguous primitives (rows.ts) and the strided one takes their …Strided forms, the same
+ * bodies with a step of 4·width bytes between classes.
+ */
+// @ts-ignore: decorator
+@inline function xentRowLoop(
+  logits: usize, grad: usize, labels: usize, rows: i32, K: i32, width: i32,
+  smoothing: f64, scale: f64, ignoreIndex: i32,
+  weight: usize, weightSum: f64, zLoss: f64, softcap: f32, scratch: usize,
+  losses: usize, lseOut: usize, sumIn: f64, strided: bool,
+): f64 {
   let sum = sumIn;
   const eps = smoothing;
   const epsOverK = eps / <f64>K;
   const rowBytes = <usize>K << 2;
   const beta = <f32>(epsOverK * scale);
+  // Bytes between a row's classes (4 for rows), and between outers.
+  const step: usize = strided ? <usize>width << 2 : 4;
+  const outerBytes = <usize>width * rowBytes;
+  let outer: usize = 0;
+  let i: usize = 0;
   for (let r = 0; r < rows; r++) {
-    const z0 = logits + <usize>r * rowBytes;
-    const g = grad ? grad + <usize>r * rowBytes : 0;
+    // The row's first byte in logits and grad.
+    let offset: usize;
+    if (strided) {
+      offset = outer * outerBytes + (i << 2);
+      i++;
+      if (i == <usize>width) {
+        i = 0;
+        outer++;
+      }
+    } else {
+      offset = <usize>r * rowBytes;
+    }
+    const z0 = logits + offset;
+    const g = grad ? grad + offset : 0;
     const y = load<i32>(labels + (<usize>r << 2));
     const ignored = y == ignoreIndex;
     if (ignored && !lseOut) {
-      if (g) memory.fill(g, 0, rowBytes);
+      if (g) zeroRow(g, K, step, strided);
       if (losses) store<f32>(losses + (<usize>r << 2), 0);
       continue;
     }
-    // Step 0: soft-capping writes the capped row to scratch; everything after reads it.
+    // Step 0: soft-capping writes the capped row to scratch (contiguous); everything after
+    // reads it. zStep: bytes between the classes of z.
     let z = z0;
+    const zStep: usize = strided && softcap == 0 ? step : 4;
     if (softcap != 0) {
-      rowSoftcap(z0, scratch, K, softcap);
+      if (strided) rowSoftcapStrided(z0, scratch, K, softcap, step);
+      else rowSoftcap(z0, scratch, K, softcap);
       z = scratch;
     }
     // Step 1: the max. A row that may be confident (every other logit more than
@@ -65,25 +119,28 @@ export function xentRows(
     // logits intact (rowMaxIndex), and m is finite.
     const wantGrad = g != 0 && !ignored;
     let late = !ASC_FEATURE_SIMD && !(wantGrad && g == z);
-    const m = late ? rowMaxIndex(z, K) : rowMax(z, K);
+    const m = late ? maxIndexOf(z, K, zStep, strided) : maxOf(z, K, zStep, strided);
     if (late && abs(m) == Infinity) {
-      rowMax(z, K);
+      maxOf(z, K, zStep, strided);
       late = false;
     }
     let confident = !late && m - runnerUp > CONFIDENT_GAP;
-    let exactSum = confident ? rowExpSumMinusOneExact(z, K, m, 1) : 0;
+    let exactSum = confident ? exactOf(z, K, m, zStep, strided) : 0;
     // z_y is read before step 2, which may write the exps over the logits.
-    const zy: f64 = ignored ? 0 : <f64>load<f32>(z + (<usize>y << 2));
+    const zy: f64 = ignored ? 0 : <f64>load<f32>(z + <usize>y * zStep);
     // Step 2: exps (kept in the gradient buffer when it is wanted), S, and when ε > 0 the
     // (weighted) sum of the gaps z_k − m for the smoothing term.
     const smoothed = eps > 0 && !ignored;
-    const fastSum = late
-      ? rowExpSumMinusOneNear(z, wantGrad ? g : 0, K, m, smoothed, weight)
-      : rowExpSumMinusOne(z, wantGrad ? g : 0, K, m, smoothed, weight);
+    const e = wantGrad ? g : 0;
+    const fastSum = strided
+      ? rowExpSumMinusOneStrided(z, zStep, e, step, K, m, smoothed, weight, late)
+      : late
+        ? rowExpSumMinusOneNear(z, e, K, m, smoothed, weight)
+        : rowExpSumMinusOne(z, e, K, m, smoothed, weight);
     const gapSum = secondSum;
     if (late && !nearMax) {
       confident = true;
-      exactSum = rowExpSumMinusOneExact(z, K, m, 1);
+      exactSum = exactOf(z, K, m, zStep, strided);
     }
     const sMinusOne = confident ? exactSum : fastSum;
     const S = sMinusOne + 1;
@@ -91,7 +148,7 @@ export function xentRows(
     const lse = <f64>m + logS;
     if (lseOut) store<f32>(lseOut + (<usize>r << 2), <f32>lse);
     if (ignored) {
-      if (g) memory.fill(g, 0, rowBytes);
+      if (g) zeroRow(g, K, step, strided);
       if (losses) store<f32>(losses + (<usize>r << 2), 0);
       continue;
     }
@@ -110,12 +167,40 @@ export function xentRows(
     if (wantGrad) {
       const A = (1 - eps) * wy + epsOverK * weightSum + 2 * zLoss * lse;
       const alpha = <f32>(A / S * scale);
-      rowGrad(g, K, alpha, beta, eps > 0 ? weight : 0, softcap != 0 ? scratch : 0, softcap);
-      const gy = g + (<usize>y << 2);
+      if (strided) rowGradStrided(g, K, alpha, beta, eps > 0 ? weight : 0, softcap != 0 ? scratch : 0, softcap, step);
+      else rowGrad(g, K, alpha, beta, eps > 0 ? weight : 0, softcap != 0 ? scratch : 0, softcap);
+      const gy = g + <usize>y * step;
       let fix = <f32>((1 - eps) * wy * scale);
       if (softcap != 0) fix *= capFactor(load<f32>(scratch + (<usize>y << 2)), softcap);
       store<f32>(gy, load<f32>(gy) - fix);
     }
   }
   return sum;
+}
+
+// rows.ts's primitives for xentRowLoop: the contiguous forms for rows, the …Strided ones
+// (the same bodies, `step` bytes between classes) for a class axis not last.
+// @ts-ignore: decorator
+@inline function maxOf(z: usize, K: i32, step: usize, strided: bool): f32 {
+  return strided ? rowMaxStrided(z, K, step) : rowMax(z, K);
+}
+
+// @ts-ignore: decorator
+@inline function maxIndexOf(z: usize, K: i32, step: usize, strided: bool): f32 {
+  return strided ? rowMaxIndexStrided(z, K, step) : rowMaxIndex(z, K);
+}
+
+// @ts-ignore: decorator
+@inline function exactOf(z: usize, K: i32, m: f32, step: usize, strided: bool): f64 {
+  return strided ? rowExpSumMinusOneExactStrided(z, K, m, 1, step) : rowExpSumMinusOneExact(z, K, m, 1);
+}
+
+/** An ignored row's gradient: zeros. */
+// @ts-ignore: decorator
+@inline function zeroRow(g: usize, K: i32, step: usize, strided: bool): void {
+  if (!strided) {
+    memory.fill(g, 0, <usize>K << 2);
+    return;
+  }
+  for (let k = 0; k < K; k++) store<f32>(g + <usize>k * step, 0);
 }

@@ -1,7 +1,7 @@
 /**
  * 16-bit logits with the class axis anywhere (src/layout.ts × src/dtype.ts; the strided
- * kernels decode a chunk's bits in place, assembly/strided.ts, and the JS fallback decodes as
- * it gathers a tile, src/js/strided.ts). On every backend, for float16 and bfloat16 bits
+ * kernels decode a chunk's bits in place, assembly/strided.ts, and the JS fallback decodes
+ * blocks in the same layout, src/js/half.ts). On every backend, for float16 and bfloat16 bits
  * laid out [outer][K][inner]:
  * 1. crossEntropy / softCrossEntropy give, BIT FOR BIT, the float32 call with the same shape
  *    on the decoded values, and the transposed float32 rows call (gradient transposed back);

@@ -9,10 +9,15 @@
  * inside an outer) and the copy worker; against onnxruntime-node's SoftmaxCrossEntropyLoss
  * (an external implementation of ONNX's N×C×d1…dk cases); and bad input.
  *
- * How bits stay equal: small K on the SIMD builds runs small.ts's lane math on four positions
- * per vector loaded with stride; everything else runs the row kernels on tiles of positions
- * gathered into rows in cache; the loss is summed from the written row losses in row order, as
- * the row kernels sum (src/threads/sum.ts). No path is left that differs.
+ * How bits stay equal: the JS fallback and the scalar wasm build run their row code itself on
+ * each position in place, with `inner` elements between classes (src/js/rows.ts; rows.ts's
+ * …Strided forms); small K on the SIMD builds runs small.ts's lane math on four positions
+ * per vector loaded with stride; what is left (the SIMD builds' K > 64, softcap and soft
+ * targets, the scalar build's soft targets) runs the row kernels on tiles of positions
+ * gathered into rows in cache. The loss is summed from the written row losses in row order, as
+ * the row kernels sum (src/threads/sum.ts). No path is left that differs. Which calls still
+ * gather tiles is checked against the kernels' counter (stridedTiledPositions), so that a
+ * case that should run in place cannot silently fall back to tiles.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { createXent, type Xent } from '../src/index.js';
@@ -30,6 +35,35 @@ afterAll(() => {
 });
 const xents = await createAllBackends();
 made.push(...xents);
+
+/**
+ * Positions the wasm strided kernels have gathered into tiles so far (assembly/strided.ts's
+ * testing hook, on this thread's instance); the JS fallback has no tile path at all.
+ */
+function tiledPositions(xent: Xent): number {
+  const kernels = (xent as unknown as { impl: { kernels?: { stridedTiledPositions(): number } } }).impl.kernels;
+  return kernels ? kernels.stridedTiledPositions() : 0;
+}
+
+/**
+ * Whether a class-axis call (inner > 1, four positions or more) still gathers tiles: on the
+ * SIMD builds K > 64, softcap and soft targets; on the scalar build soft targets (soft.ts has
+ * no strided form yet); never on the JS fallback.
+ */
+function expectsTiles(backend: string, K: number, soft: boolean, softcap: boolean): boolean {
+  if (backend === 'js') return false;
+  if (backend === 'wasm') return soft;
+  return K > 64 || softcap || soft;
+}
+
+/** Runs a class-axis call and checks, against the counter, whether it gathered tiles as expected. */
+function checkingTiles<T>(xent: Xent, K: number, inner: number, soft: boolean, softcap: boolean, what: string, call: () => T): T {
+  const before = tiledPositions(xent);
+  const result = call();
+  const tiled = tiledPositions(xent) - before;
+  if (inner > 1) expect(tiled > 0, `${what}: gathered ${tiled} positions into tiles`).toBe(expectsTiles(xent.backend, K, soft, softcap));
+  return result;
+}
 
 /** The strided result with its gradient as rows, to compare with the transposed call's. */
 function asRows(result: Out, outer: number, K: number, inner: number): Out {
@@ -93,12 +127,13 @@ describe('crossEntropy with a class axis: bit for bit the transposed call, withi
           const before = snapshot(logits);
           const labelsBefore = snapshot(labels);
           const stridedIn = inplace ? logits.slice() : logits;
-          const strided = xent.crossEntropy(stridedIn, labels, { ...withGrad(options, logits.length), shape: [outer, K, inner], classAxis: 1 } as never) as Out;
+          const what = `${xent.backend} K=${K} inner=${inner} outer=${outer}`;
+          const strided = checkingTiles(xent, K, inner, false, options.softcap !== undefined, what, () =>
+            xent.crossEntropy(stridedIn, labels, { ...withGrad(options, logits.length), shape: [outer, K, inner], classAxis: 1 } as never) as Out);
           if (!inplace) assertUnchanged('logits', logits, before);
           assertUnchanged('labels', labels, labelsBefore);
           const rowsIn = inplace ? rowLogits.slice() : rowLogits;
           const transposed = xent.crossEntropy(rowsIn, labels, { ...withGrad(options, logits.length), numClasses: K } as never) as Out;
-          const what = `${xent.backend} K=${K} inner=${inner} outer=${outer}`;
           assertIdentical(asRows(strided, outer, K, inner) as never, transposed as never, what);
           if (inplace) expect(strided.grad).toBe(stridedIn);
           const reference = referenceCrossEntropy(rowLogits, labels, {
@@ -134,9 +169,10 @@ describe('softCrossEntropy with a class axis: targets laid out as the logits', (
           { smoothing: 0.1, reduction: 'none', grad: true, lse: true },
           { temperature: 2, weight: Float32Array.from({ length: K }, (_, k) => 1 + (k % 2)), reduction: 'sum', grad: true },
         ] as Loose[]) {
-          const strided = xent.softCrossEntropy(logits, targets, { ...options, shape: [outer, K, inner], classAxis: -2 } as never) as Out;
-          const transposed = xent.softCrossEntropy(rowLogits, rowTargets, { ...options, numClasses: K } as never) as Out;
           const what = `${xent.backend} soft K=${K} inner=${inner}`;
+          const strided = checkingTiles(xent, K, inner, true, false, what, () =>
+            xent.softCrossEntropy(logits, targets, { ...options, shape: [outer, K, inner], classAxis: -2 } as never) as Out);
+          const transposed = xent.softCrossEntropy(rowLogits, rowTargets, { ...options, numClasses: K } as never) as Out;
           assertIdentical(asRows(strided, outer, K, inner) as never, transposed as never, what);
           const reference = referenceSoftCrossEntropy(rowLogits, rowTargets, {
             numClasses: K, smoothing: options.smoothing as number | undefined, reduction: options.reduction as never,

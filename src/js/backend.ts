@@ -2,7 +2,6 @@
 import type { Backend, BatchStorage, HardRequest, SoftRequest } from '../backend.js';
 import { hardRows } from './xent.js';
 import { softRows } from './soft.js';
-import { hardStrided, softStrided } from './strided.js';
 import { countLabels, firstBadTarget } from './labels.js';
 import { softmax } from './softmax.js';
 import { rowStats, accumulateStats } from './stats.js';
@@ -13,9 +12,10 @@ import { decodeHalf, halfRows } from './half.js';
 export class JsBackend implements Backend {
   readonly name = 'js' as const;
 
-  // A class axis not last (16-bit logits too) goes to strided.ts; 16-bit rows to half.ts.
-  hard: Backend['hard'] = (request) => ((request.inner ?? 1) > 1 ? hardStrided(request) : request.half ? halfRows(hardRows, request) : hardRows(request));
-  soft: Backend['soft'] = (request) => ((request.inner ?? 1) > 1 ? softStrided(request) : request.half ? halfRows(softRows, request) : softRows(request));
+  // The row kernels take a class axis not last as it is (request.inner: step between classes);
+  // 16-bit logits go through half.ts, blocks decoded in the same layout.
+  hard: Backend['hard'] = (request) => (request.half ? halfRows(hardRows, request) : hardRows(request));
+  soft: Backend['soft'] = (request) => (request.half ? halfRows(softRows, request) : softRows(request));
   countLabels = countLabels;
   firstBadTarget = firstBadTarget;
   softmax = softmax;

@@ -1,6 +1,6 @@
 /**
  * 16-bit logits on the JS backend: the same decoding and encoding as assembly/half.ts (see
- * its header), bit for bit, and the float32 kernels run on blocks of decoded rows.
+ * its header), bit for bit, and the float32 kernels run on blocks of decoded logits.
  */
 import type { HalfFormat, HalfLogits, HardRequest, SoftRequest } from '../backend.js';
 import { rowLossSum } from '../threads/sum.js';
@@ -72,37 +72,94 @@ export function encodeHalf(values: Float32Array, from: number, to: number, forma
 }
 
 let block = new Float32Array(0);
+let targetBlock = new Float32Array(0);
 
 /**
- * Runs a float32 kernel on 16-bit logits, block after block of decoded rows (the 16-bit
+ * Positions per piece, at least, when one outer of a class axis not last is more than a block:
+ * a piece is decoded class by class, runs of `width` contiguous values (longer runs than a
+ * block's few positions at large K: K = 1000 gives 16).
+ */
+const MIN_PIECE = 256;
+
+/**
+ * Runs a float32 kernel on 16-bit logits, block after block of decoded logits (the 16-bit
  * gradient written over each block, then encoded), and sums the row losses in row order as
  * the kernel does: the bits of one float32 call on the decoded logits.
+ *
+ * Blocks keep the logits' layout, [outer][K][inner] (rows: inner = 1), so the kernel reads
+ * them with step `inner` as it reads float32 logits (rows.ts), no transposed copy: whole outers
+ * per block where one fits, else pieces of one outer's positions, [K][width], one copy per
+ * class (the kernel then sees one outer of `width` positions).
  */
 export function halfRows<R extends HardRequest | SoftRequest>(run: (request: R) => number, request: R): number {
-  const half = request.half as HalfLogits;
-  const { rows, numClasses: K, grad } = request;
+  const { rows, numClasses: K } = request;
   if (rows === 0) return 0;
-  const rowsPerBlock = Math.max(1, Math.floor(BLOCK_ELEMENTS / K));
-  if (block.length < rowsPerBlock * K) block = new Float32Array(rowsPerBlock * K);
-  const z = block;
+  const inner = request.inner ?? 1;
+  const perBlock = Math.max(1, Math.floor(BLOCK_ELEMENTS / K));
   const losses = request.losses ?? new Float32Array(rows);
-  for (let r0 = 0; r0 < rows; r0 += rowsPerBlock) {
-    const r1 = Math.min(rows, r0 + rowsPerBlock);
-    const n = (r1 - r0) * K;
-    const logits = z.subarray(0, n);
-    decodeHalf(half.bits, r0 * K, r1 * K, half.format, logits, 0);
-    const piece = {
-      ...request,
-      logits,
-      rows: r1 - r0,
-      grad: grad ? grad.subarray(r0 * K, r1 * K) : half.grad ? logits : null,
-      losses: losses.subarray(r0, r1),
-      lse: request.lse ? request.lse.subarray(r0, r1) : null,
-      half: null,
-      ...('labels' in request ? { labels: request.labels.subarray(r0, r1) } : { targets: request.targets.subarray(r0 * K, r1 * K) }),
-    };
-    run(piece as R);
-    if (half.grad) encodeHalf(logits, 0, n, half.format, half.grad, r0 * K);
+  if (inner <= perBlock) {
+    const outers = Math.floor(perBlock / inner);
+    for (let p0 = 0; p0 < rows; p0 += outers * inner) halfBlock(run, request, losses, p0, Math.min(rows, p0 + outers * inner));
+  } else {
+    const width = Math.min(inner, Math.max(perBlock, MIN_PIECE));
+    for (let p0 = 0; p0 < rows; p0 += inner) {
+      for (let i0 = 0; i0 < inner; i0 += width) halfPiece(run, request, losses, p0, i0, Math.min(width, inner - i0));
+    }
   }
   return rowLossSum(losses, rows, false);
+}
+
+/** The positions' fields of the request: labels or targets (as given), losses and lse. */
+function positionsOf<R extends HardRequest | SoftRequest>(request: R, losses: Float32Array, p0: number, p1: number, targets: Float32Array | null) {
+  return {
+    losses: losses.subarray(p0, p1),
+    lse: request.lse ? request.lse.subarray(p0, p1) : null,
+    half: null,
+    ...('labels' in request ? { labels: request.labels.subarray(p0, p1) } : { targets: targets as Float32Array }),
+  };
+}
+
+/** Whole outers, positions [p0, p1): one contiguous range of the logits. */
+function halfBlock<R extends HardRequest | SoftRequest>(run: (request: R) => number, request: R, losses: Float32Array, p0: number, p1: number): void {
+  const half = request.half as HalfLogits;
+  const { numClasses: K, grad } = request;
+  const from = p0 * K;
+  const n = (p1 - p0) * K;
+  if (block.length < n) block = new Float32Array(n);
+  const logits = block.subarray(0, n);
+  decodeHalf(half.bits, from, from + n, half.format, logits, 0);
+  const targets = 'targets' in request ? request.targets.subarray(from, from + n) : null;
+  run({
+    ...request, ...positionsOf(request, losses, p0, p1, targets), logits, rows: p1 - p0,
+    grad: grad ? grad.subarray(from, from + n) : half.grad ? logits : null,
+  } as R);
+  if (half.grad) encodeHalf(logits, 0, n, half.format, half.grad, from);
+}
+
+/** Positions i0…i0+width−1 of the outer that starts at position p0, as one outer [K][width]. */
+function halfPiece<R extends HardRequest | SoftRequest>(run: (request: R) => number, request: R, losses: Float32Array, p0: number, i0: number, width: number): void {
+  const half = request.half as HalfLogits;
+  const { numClasses: K, grad } = request;
+  const inner = request.inner as number;
+  const n = K * width;
+  if (block.length < n) block = new Float32Array(n);
+  const logits = block.subarray(0, n);
+  const first = p0 * K + i0; // class 0 of position p0 + i0
+  for (let k = 0; k < K; k++) decodeHalf(half.bits, first + k * inner, first + k * inner + width, half.format, logits, k * width);
+  let targets: Float32Array | null = null;
+  if ('targets' in request) {
+    if (targetBlock.length < n) targetBlock = new Float32Array(n);
+    targets = targetBlock.subarray(0, n);
+    for (let k = 0; k < K; k++) targets.set(request.targets.subarray(first + k * inner, first + k * inner + width), k * width);
+  }
+  const wantGrad = grad !== null || half.grad !== null;
+  run({
+    ...request, ...positionsOf(request, losses, p0 + i0, p0 + i0 + width, targets), logits, rows: width, inner: width,
+    grad: wantGrad ? logits : null,
+  } as R);
+  for (let k = 0; k < K; k++) {
+    const at = first + k * inner;
+    if (grad) grad.set(logits.subarray(k * width, (k + 1) * width), at);
+    else if (half.grad) encodeHalf(logits, k * width, (k + 1) * width, half.format, half.grad, at);
+  }
 }

@@ -1,7 +1,10 @@
 /**
  * Row primitives of the JS fallback, the same passes as assembly/rows.ts in float64
  * arithmetic over Float32Array storage. Each function walks one row once; `base` is
- * the row's first element.
+ * the row's first element and `step` the distance between its classes: 1 for rows, `inner`
+ * for a class axis that is not last ([outer][K][inner], src/layout.ts), where the row of
+ * position p = o·inner + i starts at o·K·inner + i. The classes are visited in the same order
+ * either way, so a position's numbers are those of its transposed row, bit for bit.
  *
  * The exp lives here, in the module of the loops that call it, so that V8 inlines it
  * with its constants into each loop.
@@ -43,10 +46,10 @@ export function expMinus(value: number): number {
   return POW2[(n + OFFSET) | 0] * (1 + t * (C1 + t * (C2 + t * (C3 + t * (C4 + t * C5)))));
 }
 
-/** max_k z_k. */
-export function rowMax(z: Float32Array, base: number, K: number): number {
+/** max_k z_k over z[base], z[base + step], … (K elements). */
+export function rowMax(z: Float32Array, base: number, step: number, K: number): number {
   let m = -Infinity;
-  for (let k = base, end = base + K; k < end; k++) {
+  for (let k = base, end = base + K * step; k < end; k += step) {
     const v = z[k];
     if (v > m) m = v;
   }
@@ -68,9 +71,9 @@ export const BRANCHLESS_MAX_K = 64;
  * the float. A NaN whose sign bit is clear wins, making the row NaN, which one NaN logit
  * does anyway.
  */
-export function rowMaxOfBits(bits: Int32Array, base: number, K: number): number {
+export function rowMaxOfBits(bits: Int32Array, base: number, step: number, K: number): number {
   let top = -2147483648;
-  for (let k = base, end = base + K; k < end; k++) {
+  for (let k = base, end = base + K * step; k < end; k += step) {
     const b = bits[k];
     const key = b ^ ((b >> 31) & 0x7fffffff);
     top ^= (top ^ key) & -(+(top < key));
@@ -83,41 +86,42 @@ export function rowMaxOfBits(bits: Int32Array, base: number, K: number): number 
 export const second = { gapSum: 0 };
 
 /**
- * Σ_k exp(z_k − m) (exps stored at e[eBase + k] when e is given), and Σ_k w_k·(z_k − m)
+ * Σ_k exp(z_k − m) (exps stored at e[eBase + k·eStep] when e is given), and Σ_k w_k·(z_k − m)
  * (w ≡ 1 when null) into `second.gapSum`: the smoothing term's Σ_k (m − z_k), summed from
- * gaps ≤ 0 as in assembly/rows.ts, in the same loop as the exps.
+ * gaps ≤ 0 as in assembly/rows.ts, in the same loop as the exps. Class k of the row is
+ * z[zBase + k·zStep] (see the header).
  */
 export function rowExpGapSum(
-  z: Float32Array, base: number, K: number, m: number,
-  e: Float32Array | null, eBase: number, w: Float32Array | null,
+  z: Float32Array, zBase: number, zStep: number, K: number, m: number,
+  e: Float32Array | null, eBase: number, eStep: number, w: Float32Array | null,
 ): number {
   let total = 0;
   let gaps = 0;
   if (e && w) {
-    for (let k = 0; k < K; k++) {
-      const x = z[base + k] - m;
+    for (let k = 0, i = zBase, j = eBase; k < K; k++, i += zStep, j += eStep) {
+      const x = z[i] - m;
       const v = expMinus(x);
-      e[eBase + k] = v;
+      e[j] = v;
       total += v;
       gaps += w[k] * x;
     }
   } else if (e) {
-    for (let k = 0; k < K; k++) {
-      const x = z[base + k] - m;
+    for (let i = zBase, j = eBase, end = zBase + K * zStep; i < end; i += zStep, j += eStep) {
+      const x = z[i] - m;
       const v = expMinus(x);
-      e[eBase + k] = v;
+      e[j] = v;
       total += v;
       gaps += x;
     }
   } else if (w) {
-    for (let k = 0; k < K; k++) {
-      const x = z[base + k] - m;
+    for (let k = 0, i = zBase; k < K; k++, i += zStep) {
+      const x = z[i] - m;
       total += expMinus(x);
       gaps += w[k] * x;
     }
   } else {
-    for (let k = base, end = base + K; k < end; k++) {
-      const x = z[k] - m;
+    for (let i = zBase, end = zBase + K * zStep; i < end; i += zStep) {
+      const x = z[i] - m;
       total += expMinus(x);
       gaps += x;
     }
@@ -127,22 +131,22 @@ export function rowExpGapSum(
 }
 
 /**
- * Σ_k exp(scale·(z_k − m)); each exp stored at e[eBase + k] when e is given.
+ * Σ_k exp(scale·(z_k − m)); each exp stored at e[eBase + k·eStep] when e is given.
  * Reading z before writing e at the same index makes e = z (in place) safe.
  */
 export function rowExpSum(
-  z: Float32Array, base: number, K: number, m: number, scale: number,
-  e: Float32Array | null, eBase: number,
+  z: Float32Array, zBase: number, zStep: number, K: number, m: number, scale: number,
+  e: Float32Array | null, eBase: number, eStep: number,
 ): number {
   let total = 0;
   if (e) {
-    for (let k = 0; k < K; k++) {
-      const x = expMinus((z[base + k] - m) * scale);
-      e[eBase + k] = x;
+    for (let i = zBase, j = eBase, end = zBase + K * zStep; i < end; i += zStep, j += eStep) {
+      const x = expMinus((z[i] - m) * scale);
+      e[j] = x;
       total += x;
     }
   } else {
-    for (let k = base, end = base + K; k < end; k++) total += expMinus((z[k] - m) * scale);
+    for (let i = zBase, end = zBase + K * zStep; i < end; i += zStep) total += expMinus((z[i] - m) * scale);
   }
   return total;
 }
@@ -154,24 +158,24 @@ export const RECOUNT_BELOW = 1e-3;
  * S − 1 for S = Σ_k exp(scale·(z_k − m)) with the exps equal to 1 (the max's, and any ties)
  * counted apart instead of summed: for rows whose S is within RECOUNT_BELOW of 1. The
  * float64 sums above hold the max's 1, so they keep S − 1 only to ~1e-16 absolute, and a
- * confident row's S − 1 is its whole loss. Reads the stored exps e[eBase..] when given (the
- * gradient may have been written over the logits), else the logits.
+ * confident row's S − 1 is its whole loss. Reads the stored exps e[eBase + k·eStep] when
+ * given (the gradient may have been written over the logits), else the logits.
  */
 export function exactSumMinusOne(
-  z: Float32Array, base: number, K: number, m: number, scale: number,
-  e: Float32Array | null, eBase: number,
+  z: Float32Array, zBase: number, zStep: number, K: number, m: number, scale: number,
+  e: Float32Array | null, eBase: number, eStep: number,
 ): number {
   let rest = 0;
   let ties = 0;
   if (e) {
-    for (let k = eBase, end = eBase + K; k < end; k++) {
-      const v = e[k];
+    for (let j = eBase, end = eBase + K * eStep; j < end; j += eStep) {
+      const v = e[j];
       if (v === 1) ties++;
       else rest += v;
     }
   } else {
-    for (let k = base, end = base + K; k < end; k++) {
-      const x = (z[k] - m) * scale;
+    for (let i = zBase, end = zBase + K * zStep; i < end; i += zStep) {
+      const x = (z[i] - m) * scale;
       if (x === 0) ties++;
       else rest += expMinus(x);
     }
@@ -185,6 +189,12 @@ export function logOfSum(sMinusOne: number): number {
 }
 
 /** zc_k = c·tanh(z_k/c) for one row, into zc[0..K). */
-export function rowSoftcap(z: Float32Array, base: number, K: number, cap: number, zc: Float32Array): void {
-  for (let k = 0; k < K; k++) zc[k] = cap * Math.tanh(z[base + k] / cap);
+export function rowSoftcap(z: Float32Array, base: number, step: number, K: number, cap: number, zc: Float32Array): void {
+  for (let k = 0, i = base; k < K; k++, i += step) zc[k] = cap * Math.tanh(z[i] / cap);
+}
+
+/** Zeros at g[base + k·step], k < K (an ignored row's gradient). */
+export function zeroRow(g: Float32Array, base: number, step: number, K: number): void {
+  if (step === 1) g.fill(0, base, base + K);
+  else for (let i = base, end = base + K * step; i < end; i += step) g[i] = 0;
 }

@@ -31,6 +31,8 @@ export interface KernelExports {
     smoothing: number, scale: number, weight: number, temperature: number,
     losses: number, lse: number, scratch: number, tiles: number, sumIn: number, rowWise: boolean, dtype: number,
   ): number;
+  /** Positions the strided kernels gathered into tiles since instantiation (a testing hook, assembly/strided.ts). */
+  stridedTiledPositions(): number;
   statsRows(
     logits: number, labels: number, rows: number, K: number,
     invT: number, smoothing: number, ignoreIndex: number,
