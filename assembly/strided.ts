@@ -20,8 +20,8 @@
 // (The JS fallback reads every case in place the same way: src/js/rows.ts.)
 //
 // Everything else — the SIMD builds' K > 64, softcap and soft targets, and the scalar build's
-// soft targets (soft.ts has no strided form: it is another helper's file this round) — gathers
-// a tile of positions into contiguous rows in scratch (in cache: 4 rows for K > 64, 64 for
+// soft targets (soft.ts has no strided form yet) — gathers a tile of positions into
+// contiguous rows in scratch (in cache: 4 rows for K > 64, 64 for
 // K ≤ 64; on the SIMD builds by 4×4 transposes of four positions × four classes), runs the row
 // kernel on it, and scatters the gradient back the same way: the same code, hence the same
 // bits. stridedTiledPositions counts those positions (a testing hook: test/layout.test.ts
