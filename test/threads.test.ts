@@ -563,6 +563,35 @@ describe('the copy path (no shared memory: a page that is not cross-origin isola
     await expect(doomed).rejects.toThrow(/crossEntropyAsync: the pool's worker stopped during the call/);
     assertIdentical(await xent.crossEntropyAsync(logits, labels, o), expected, 'copies after the fault');
   }, TIMEOUT);
+  it('a worker that stops right after answering every chunk it had fails the call (Node delivers those answers and the exit in one go)', async () => {
+    const [xent] = (await copyBackends()).filter((x) => x.backend === 'wasm-simd');
+    const { logits, labels, numClasses } = bigInputs(512);
+    const o = { numClasses, smoothing: 0.1, grad: true } as const;
+    const expected = byBackend(single, 'wasm-simd').crossEntropy(logits, labels, o);
+    await xent.crossEntropyAsync(logits, labels, o); // the worker is up
+    const pool = threadingOf(xent).testing().copies!;
+    const waiting = (pool as unknown as { waiting: Map<number, unknown> }).waiting;
+    const doomed = xent.crossEntropyAsync(logits, labels, o);
+    await until(() => waiting.size === 2, 'two chunks in flight');
+    // What Node does when a worker exits with answers not yet delivered: it emits them, then
+    // 'exit', from one callback, so the call's loop runs only after the exit. Here the worker
+    // really stops first, unseen by the pool, and its answers and exit are then replayed.
+    const raw = pool.testing().raw() as NodeJS.EventEmitter & { terminate(): Promise<number> };
+    const onMessage = raw.listeners('message');
+    const onExit = raw.listeners('exit');
+    raw.removeAllListeners('message').removeAllListeners('exit').removeAllListeners('error');
+    await raw.terminate();
+    for (const id of [...waiting.keys()]) {
+      for (const f of onMessage) f({ type: 'result', id, out: { grad: new Float32Array(0), losses: new Float32Array(0), lse: null, halfGrad: null } });
+    }
+    for (const f of onExit) f(1);
+    const outcome = await Promise.race([
+      doomed.then(() => 'resolved', (error: Error) => error.message),
+      new Promise((resolve) => setTimeout(() => resolve('still pending after 5 s'), 5000)),
+    ]);
+    expect(outcome).toMatch(/crossEntropyAsync: the pool's worker stopped during the call \(it exited with code 1\)/);
+    assertIdentical(await xent.crossEntropyAsync(logits, labels, o), expected, 'copies after the fault');
+  }, TIMEOUT);
 });
 
 describe('lifetime', () => {

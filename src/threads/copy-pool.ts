@@ -45,6 +45,8 @@ export class CopyPool {
   private nextCall = 1;
   private readonly waiting = new Map<number, { resolve(out: Out): void; reject(error: Error): void; where: string }>();
   private disposed = false;
+  /** How the last worker stopped, for chunks a call would post after it stopped. */
+  private lostWhy = '';
 
   constructor(
     readonly backend: WasmBackendName | 'js',
@@ -88,9 +90,8 @@ export class CopyPool {
   /** The worker stopped: the chunks it had fail; the next call starts a new one. */
   private lost(why: string): void {
     this.handle = null;
-    for (const waiter of this.waiting.values()) {
-      waiter.reject(new Error(`${waiter.where}: the pool's worker stopped during the call (it ${why}); the call was abandoned and the next call starts a new worker`));
-    }
+    this.lostWhy = why;
+    for (const waiter of this.waiting.values()) waiter.reject(stoppedError(waiter.where, why));
     this.waiting.clear();
   }
 
@@ -243,9 +244,16 @@ export class CopyPool {
       const post = (r0: number, r1: number) => {
         const id = this.nextId++;
         const { request, transfer } = chunks.piece(r0, r1);
-        const result = new Promise<Out>((resolve, reject) => this.waiting.set(id, { resolve, reject, where }));
+        // Node hands over the messages a worker sent before its exit event in one go, with no
+        // turn for this loop in between: the loop may then go on posting to a worker that has
+        // stopped and whose chunks were all answered. Those chunks fail at once.
+        const result = new Promise<Out>((resolve, reject) => {
+          if (this.handle === handle) this.waiting.set(id, { resolve, reject, where });
+          else reject(stoppedError(where, this.lostWhy));
+        });
+        result.catch(() => {}); // awaited in turn below; an abandoned call drops it
         const job: CopyJob = { type: chunks.type, id, request, call, ...(r0 === 0 && chunks.init ? { init: chunks.init } : {}) };
-        handle.post(job, transfer);
+        if (this.handle === handle) handle.post(job, transfer);
         inFlight.push({ r0, r1, result });
       };
       handle.ref();
@@ -263,10 +271,6 @@ export class CopyPool {
           if (signal?.aborted) throw abortReason(signal);
           chunks.take(r0, r1, out);
         }
-      } catch (error) {
-        // The chunks still in flight of an abandoned call are dropped when they come back.
-        for (const { result } of inFlight) result.catch(() => {});
-        throw error;
       } finally {
         handle.unref();
       }
@@ -283,4 +287,8 @@ export class CopyPool {
   testing() {
     return { raw: () => this.handle?.raw };
   }
+}
+
+function stoppedError(where: string, why: string): Error {
+  return new Error(`${where}: the pool's worker stopped during the call (it ${why}); the call was abandoned and the next call starts a new worker`);
 }
