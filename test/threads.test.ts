@@ -284,16 +284,23 @@ describe('async calls', () => {
     const xent = await keep(createXent({ threads: 2 }));
     const { logits, labels, numClasses } = bigInputs();
     const expected = single.find((x) => x.backend === xent.backend)!.crossEntropy(logits, labels, { numClasses, smoothing: 0.1 });
-    let ticks = 0;
-    const timer = setInterval(() => ticks++, 1);
-    const started = performance.now();
-    const result = await xent.crossEntropyAsync(logits, labels, { numClasses, smoothing: 0.1 });
-    const elapsed = performance.now() - started;
-    clearInterval(timer);
-    expect(result.loss).toBe(expected.loss);
-    // A call that blocked the thread would let the timer fire at most once. Not more than that is
-    // asked: on a loaded machine a 1 ms interval fires far less often (5 ticks in 65 ms in CI).
-    expect(ticks, `${ticks} ticks in ${elapsed.toFixed(0)} ms`).toBeGreaterThanOrEqual(3);
+    // A call that blocked the thread would let the timer fire at most once. Not more than three
+    // ticks are asked, in the best of five calls: on a loaded machine a 1 ms interval fires far
+    // less often (5 ticks in 65 ms in CI; 1 in 70 ms here with four other processes on the two
+    // cores), but no attempt of a blocking call could show three.
+    const seen: string[] = [];
+    for (let attempt = 0; attempt < 5; attempt++) {
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 1);
+      const started = performance.now();
+      const result = await xent.crossEntropyAsync(logits, labels, { numClasses, smoothing: 0.1 });
+      const elapsed = performance.now() - started;
+      clearInterval(timer);
+      expect(result.loss).toBe(expected.loss);
+      seen.push(`${ticks} ticks in ${elapsed.toFixed(0)} ms`);
+      if (ticks >= 3) break;
+    }
+    expect(seen.at(-1), seen.join(', ')).toMatch(/^([3-9]|\d\d+) ticks/);
   }, TIMEOUT);
 
   it('cancel with an AbortSignal: before the call, mid-call and while queued; inputs unchanged, the instance still usable', async () => {
