@@ -12,6 +12,8 @@
 //     (xentRowsStrided), each position read and written where it is with 4·width bytes
 //     between classes (rows.ts's …Strided forms: the same @inline bodies as the row
 //     primitives, whose step is the constant 4 for rows), so each row has the rows call's bits;
+//   - the scalar build, soft targets, every option: soft.ts's row loop itself the same way
+//     (softRowsStrided; targets and gradient laid out as the logits);
 //   - the SIMD builds, class labels, K ≤ 64, no softcap, a call of four rows or more
 //     (stridedSmall below): small.ts already puts four rows in the four lanes of a vector
 //     (after a 4×4 transpose); here the lanes are four positions, loaded straight from memory
@@ -19,8 +21,7 @@
 //     lane for lane, so each row's loss, lse and gradient have small.ts's bits.
 // (The JS fallback reads every case in place the same way: src/js/rows.ts.)
 //
-// Everything else — the SIMD builds' K > 64, softcap and soft targets, and the scalar build's
-// soft targets (soft.ts has no strided form yet) — gathers a tile of positions into
+// Everything else — the SIMD builds' K > 64, softcap and soft targets — gathers a tile of positions into
 // contiguous rows in scratch (in cache: 4 rows for K > 64, 64 for
 // K ≤ 64; on the SIMD builds by 4×4 transposes of four positions × four classes), runs the row
 // kernel on it, and scatters the gradient back the same way: the same code, hence the same
@@ -61,7 +62,7 @@
 // pool sums the written losses itself (src/threads/sum.ts), the same way.
 
 import { xentRows, xentRowsStrided } from './xent';
-import { softRows } from './soft';
+import { softRows, softRowsStrided } from './soft';
 import {
   SMALL_K, addRowLosses, blockGroups, expGroup, gatherColumn, gatherWeights, groupLoss, lane, storeLanes, storeRows, storeRowsTail,
 } from './small';
@@ -148,6 +149,19 @@ export function softStrided(
   const n = outers * K * width;
   const format = dtype & ~ENCODE_GRAD;
   if (format) decodeHalf(logits + (<usize>n << 1), logits, n, format);
+  const sum = softStridedF32(logits, targets, grad, outers, K, width, smoothing, scale, weight, temperature, losses, lseOut, scratch, tiles, sumIn, rowWise);
+  if (format && (dtype & ENCODE_GRAD) && grad) encodeHalf(grad, grad, n, format);
+  return sum;
+}
+
+function softStridedF32(
+  logits: usize, targets: usize, grad: usize, outers: i32, K: i32, width: i32,
+  smoothing: f64, scale: f64, weight: usize, temperature: f64,
+  losses: usize, lseOut: usize, scratch: usize, tiles: usize, sumIn: f64, rowWise: bool,
+): f64 {
+  if (!ASC_FEATURE_SIMD) {
+    return softRowsStrided(logits, targets, grad, outers, K, width, smoothing, scale, weight, temperature, losses, lseOut, sumIn);
+  }
   const rows = outers * width;
   tiledPositions += <f64>rows;
   const T = tileRows(K);
@@ -163,8 +177,7 @@ export function softStrided(
     );
     if (grad) scatterTile(tile, grad, p, count, K, width);
   }
-  if (format && (dtype & ENCODE_GRAD) && grad) encodeHalf(grad, grad, n, format);
-  return lossSum(losses, rows, ASC_FEATURE_SIMD && K <= SMALL_K && !rowWise, sumIn);
+  return lossSum(losses, rows, K <= SMALL_K && !rowWise, sumIn);
 }
 
 /**
