@@ -18,12 +18,14 @@
 //     (stridedSmall below): small.ts already puts four rows in the four lanes of a vector
 //     (after a 4×4 transpose); here the lanes are four positions, loaded straight from memory
 //     with stride `width` — no transpose at all — and every step after the load is small.ts's,
-//     lane for lane, so each row's loss, lse and gradient have small.ts's bits.
+//     lane for lane, so each row's loss, lse and gradient have small.ts's bits;
+//   - the SIMD builds, soft targets, K ≤ 64, a call of four rows or more (stridedSoftSmall,
+//     stridedsoft.ts): softsmall.ts's steps the same way, logits and targets loaded with stride.
 // (The JS fallback reads every case in place the same way: src/js/rows.ts.)
 //
-// Everything else — the SIMD builds' K > 64, softcap and soft targets — gathers a tile of positions into
-// contiguous rows in scratch (in cache: 4 rows for K > 64, 64 for
-// K ≤ 64; on the SIMD builds by 4×4 transposes of four positions × four classes), runs the row
+// Everything else — the SIMD builds' K > 64 (class labels and soft targets) and softcap —
+// gathers a tile of positions into contiguous rows in scratch (in cache: 4 rows for K > 64,
+// 64 for K ≤ 64; by 4×4 transposes of four positions × four classes), runs the row
 // kernel on it, and scatters the gradient back the same way: the same code, hence the same
 // bits. stridedTiledPositions counts those positions (a testing hook: test/layout.test.ts
 // checks which calls gather). A SIMD kernel across four positions that keeps rows.ts's bits
@@ -37,10 +39,11 @@
 //     differs from position to position, so every lane has its own fold schedule and mask;
 //   - the K mod 4 tail is scalar in rows.ts (expMinus, mul + add): on the relaxed build
 //     the vector madd is fused, so those classes would need scalar code per lane;
-//   - softcap adds tanh4 vs tanhScalar on the same split, soft targets softsmall.ts's and
-//     soft.ts's own sums.
+//   - softcap adds tanh4 vs tanhScalar on the same split (and takes the row kernel even for
+//     K ≤ 64: small.ts has no softcap), soft targets at K > 64 soft.ts's own sums.
 // At K = 1000 the tile path costs 1.65–1.9× the rows call (bench/layout.mjs, 8×1000×512),
-// the price of the gather and scatter passes; K ≤ 64 hard labels take stridedSmall below.
+// the price of the gather and scatter passes; K ≤ 64 takes stridedSmall below (or
+// stridedSoftSmall).
 // On the scalar build the in-place loop costs about what its tiles did (bench/layout.mjs
 // --backend wasm, classAxis ÷ rows: 1.74 → 1.78 with the gradient, 1.55 → 1.63 loss only at
 // 8×1000×512, 1.16 → 1.16 and 1.11 → 1.21 at 4×21×128×128): at large K a position read in
@@ -63,6 +66,7 @@
 
 import { xentRows, xentRowsStrided } from './xent';
 import { softRows, softRowsStrided } from './soft';
+import { stridedSoftSmall } from './stridedsoft';
 import {
   SMALL_K, addRowLosses, blockGroups, expGroup, gatherColumn, gatherWeights, groupLoss, lane, storeLanes, storeRows, storeRowsTail,
 } from './small';
@@ -159,6 +163,9 @@ function softStridedF32(
   smoothing: f64, scale: f64, weight: usize, temperature: f64,
   losses: usize, lseOut: usize, scratch: usize, tiles: usize, sumIn: f64, rowWise: bool,
 ): f64 {
+  if (ASC_FEATURE_SIMD && K <= SMALL_K && !rowWise) {
+    return stridedSoftSmall(logits, targets, grad, outers, K, width, smoothing, scale, weight, temperature, losses, lseOut, sumIn, scratch, tiles);
+  }
   if (!ASC_FEATURE_SIMD) {
     return softRowsStrided(logits, targets, grad, outers, K, width, smoothing, scale, weight, temperature, losses, lseOut, sumIn);
   }

@@ -11,9 +11,9 @@
  *
  * How bits stay equal: the JS fallback and the scalar wasm build run their row code itself on
  * each position in place, with `inner` elements between classes (src/js/rows.ts; rows.ts's
- * …Strided forms); small K on the SIMD builds runs small.ts's lane math on four positions
- * per vector loaded with stride; what is left (the SIMD builds' K > 64, softcap and soft
- * targets) runs the row kernels on tiles of positions
+ * …Strided forms); small K on the SIMD builds runs small.ts's (softsmall.ts's for soft
+ * targets) lane math on four positions per vector loaded with stride; what is left (the SIMD
+ * builds' K > 64 and softcap) runs the row kernels on tiles of positions
  * gathered into rows in cache. The loss is summed from the written row losses in row order, as
  * the row kernels sum (src/threads/sum.ts). No path is left that differs. Which calls still
  * gather tiles is checked against the kernels' counter (stridedTiledPositions), so that a
@@ -47,13 +47,13 @@ function tiledPositions(xent: Xent): number {
 
 /**
  * Whether a class-axis call (inner > 1, four positions or more) still gathers tiles: on the
- * SIMD builds K > 64, softcap and soft targets; never on the scalar build (xent.ts's and
+ * SIMD builds K > 64 and softcap (soft targets too at K > 64); never on the scalar build (xent.ts's and
  * soft.ts's row loops run in place) nor on the JS fallback.
  */
 function expectsTiles(backend: string, K: number, soft: boolean, softcap: boolean): boolean {
   if (backend === 'js') return false;
   if (backend === 'wasm') return false;
-  return K > 64 || softcap || soft;
+  return K > 64 || softcap;
 }
 
 /** Runs a class-axis call and checks, against the counter, whether it gathered tiles as expected. */
