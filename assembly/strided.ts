@@ -12,8 +12,8 @@
 //     (xentRowsStrided), each position read and written where it is with 4·width bytes
 //     between classes (rows.ts's …Strided forms: the same @inline bodies as the row
 //     primitives, whose step is the constant 4 for rows), so each row has the rows call's bits;
-//   - the scalar build, soft targets, every option: soft.ts's row loop itself the same way
-//     (softRowsStrided; targets and gradient laid out as the logits);
+//   - the scalar build, soft targets, K ≤ 64, every option: soft.ts's row loop itself the
+//     same way (softRowsStrided; targets and gradient laid out as the logits);
 //   - the SIMD builds, class labels, K ≤ 64, no softcap, a call of four rows or more
 //     (stridedSmall below): small.ts already puts four rows in the four lanes of a vector
 //     (after a 4×4 transpose); here the lanes are four positions, loaded straight from memory
@@ -23,7 +23,8 @@
 //     stridedsoft.ts): softsmall.ts's steps the same way, logits and targets loaded with stride.
 // (The JS fallback reads every case in place the same way: src/js/rows.ts.)
 //
-// Everything else — the SIMD builds' K > 64 (class labels and soft targets) and softcap —
+// Everything else — the SIMD builds' K > 64 (class labels and soft targets) and softcap, the
+// scalar build's soft targets at K > 64 (in place they cost 1.4× the tiles: softStridedF32) —
 // gathers a tile of positions into contiguous rows in scratch (in cache: 4 rows for K > 64,
 // 64 for K ≤ 64; by 4×4 transposes of four positions × four classes), runs the row
 // kernel on it, and scatters the gradient back the same way: the same code, hence the same
@@ -166,7 +167,11 @@ function softStridedF32(
   if (ASC_FEATURE_SIMD && K <= SMALL_K && !rowWise) {
     return stridedSoftSmall(logits, targets, grad, outers, K, width, smoothing, scale, weight, temperature, losses, lseOut, sumIn, scratch, tiles);
   }
-  if (!ASC_FEATURE_SIMD) {
+  // The scalar build in place up to K = 64 only: past that its six strided passes per
+  // position (max; B and X over logits and targets; exps; gradient over exps and targets)
+  // cost more than the tile's three (bench/layout.mjs --backend wasm --soft, 8×1000×512 loss +
+  // gradient, classAxis ÷ rows: tiles 1.62–1.81, in place 2.34–2.60).
+  if (!ASC_FEATURE_SIMD && K <= SMALL_K) {
     return softRowsStrided(logits, targets, grad, outers, K, width, smoothing, scale, weight, temperature, losses, lseOut, sumIn);
   }
   const rows = outers * width;
@@ -184,7 +189,7 @@ function softStridedF32(
     );
     if (grad) scatterTile(tile, grad, p, count, K, width);
   }
-  return lossSum(losses, rows, K <= SMALL_K && !rowWise, sumIn);
+  return lossSum(losses, rows, ASC_FEATURE_SIMD && K <= SMALL_K && !rowWise, sumIn);
 }
 
 /**

@@ -13,8 +13,8 @@
  * each position in place, with `inner` elements between classes (src/js/rows.ts; rows.ts's
  * …Strided forms); small K on the SIMD builds runs small.ts's (softsmall.ts's for soft
  * targets) lane math on four positions per vector loaded with stride; what is left (the SIMD
- * builds' K > 64 and softcap) runs the row kernels on tiles of positions
- * gathered into rows in cache. The loss is summed from the written row losses in row order, as
+ * builds' K > 64 and softcap, the scalar build's soft targets at K > 64) runs the row kernels
+ * on tiles of positions gathered into rows in cache. The loss is summed from the written row losses in row order, as
  * the row kernels sum (src/threads/sum.ts). No path is left that differs. Which calls still
  * gather tiles is checked against the kernels' counter (stridedTiledPositions), so that a
  * case that should run in place cannot silently fall back to tiles.
@@ -47,12 +47,12 @@ function tiledPositions(xent: Xent): number {
 
 /**
  * Whether a class-axis call (inner > 1, four positions or more) still gathers tiles: on the
- * SIMD builds K > 64 and softcap (soft targets too at K > 64); never on the scalar build (xent.ts's and
- * soft.ts's row loops run in place) nor on the JS fallback.
+ * SIMD builds K > 64 and softcap (soft targets too at K > 64); on the scalar build soft
+ * targets at K > 64 (where in place was slower than the tiles); never on the JS fallback.
  */
 function expectsTiles(backend: string, K: number, soft: boolean, softcap: boolean): boolean {
   if (backend === 'js') return false;
-  if (backend === 'wasm') return false;
+  if (backend === 'wasm') return soft && K > 64;
   return K > 64 || softcap;
 }
 
