@@ -211,6 +211,38 @@ describe('softCrossEntropy with a class axis: targets laid out as the logits', (
   }
 });
 
+describe('soft targets, small K on every column grouping (four, a pair, one) and the K = 64 | 65 switch', () => {
+  it('K = 2, 5, 6, 7, 64, 65 × inner 5, 7, 12: the transposed call\'s bits, also with a 64 KiB arena (chunks inside an outer)', async () => {
+    const chunked = await createAllBackends({ arenaBytes: 65536 });
+    made.push(...chunked);
+    let seed = 500;
+    for (const xent of [...xents, ...chunked]) {
+      for (const K of [2, 5, 6, 7, 64, 65]) {
+        for (const inner of [5, 7, 12]) {
+          const outer = 40; // at K = 64, inner 12: 240 KB of logits and targets, several chunks of the 64 KiB arena
+          const { rowLogits, logits, rows } = makeCase(seed++, { outer, K, inner, negInfRate: 0.1 });
+          const random = makeRandom(seed);
+          const rowTargets = new Float32Array(rows * K);
+          for (let p = 0; p < rows; p++) {
+            let total = 0;
+            for (let k = 0; k < K; k++) total += rowTargets[p * K + k] = rowLogits[p * K + k] === -Infinity ? 0 : random();
+            for (let k = 0; k < K; k++) rowTargets[p * K + k] /= total;
+          }
+          const targets = fromRows(rowTargets, outer, K, inner);
+          const options = { smoothing: 0.05, temperature: 1.5, weight: Float32Array.from({ length: K }, (_, k) => 1 + (k % 3)), reduction: 'none', grad: true, lse: true } as const;
+          const what = `${xent.backend} soft K=${K} inner=${inner}`;
+          const strided = checkingTiles(xent, K, inner, true, false, what, () =>
+            xent.softCrossEntropy(logits, targets, { ...options, shape: [outer, K, inner], classAxis: 1 }) as Out);
+          const transposed = xent.softCrossEntropy(rowLogits, rowTargets, { ...options, numClasses: K }) as Out;
+          assertIdentical(asRows(strided, outer, K, inner) as never, transposed as never, what);
+          const sum = xent.softCrossEntropy(logits, targets, { ...options, reduction: 'sum', shape: [outer, K, inner], classAxis: 1 });
+          expect(Object.is(sum.loss, xent.softCrossEntropy(rowLogits, rowTargets, { ...options, reduction: 'sum', numClasses: K }).loss), `${what} sum`).toBe(true);
+        }
+      }
+    }
+  }, TIMEOUT);
+});
+
 describe('shapes', () => {
   for (const xent of xents) {
     it(`${xent.backend}: N×C×H×W with classAxis 1 or −3, classAxis 0, the last axis by default (= rows), empty shapes`, () => {
