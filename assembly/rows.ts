@@ -244,6 +244,21 @@ export function rowExpSumMinusOneStrided(z: usize, zStep: usize, e: usize, eStep
   return expVariantScalar(z, zStep, e, eStep, K, m, gaps, w, false);
 }
 
+/**
+ * The scalar build's rowExpSumMinusOneScaled (near false) or rowExpSumMinusOneScaledNear (near
+ * true) of a row whose classes are zStep bytes apart, the exps stored eStep bytes apart.
+ */
+export function rowExpSumMinusOneScaledStrided(z: usize, zStep: usize, e: usize, eStep: usize, K: i32, m: f32, scale: f32, near: bool): f64 {
+  if (e) {
+    return near
+      ? expLoopScalar(z, e, K, m, scale, 0, true, false, false, true, true, zStep, eStep)
+      : expLoopScalar(z, e, K, m, scale, 0, true, false, false, true, false, zStep, eStep);
+  }
+  return near
+    ? expLoopScalar(z, 0, K, m, scale, 0, false, false, false, true, true, zStep, eStep)
+    : expLoopScalar(z, 0, K, m, scale, 0, false, false, false, true, false, zStep, eStep);
+}
+
 /** expVariant's flag combinations for expLoopScalar with steps. */
 // @ts-ignore: decorator
 @inline function expVariantScalar(z: usize, zStep: usize, e: usize, eStep: usize, K: i32, m: f32, gaps: bool, w: usize, near: bool): f64 {

@@ -16,7 +16,10 @@
 //   ∂/∂z_k = (B·p_k − u_k)/T                                                   (pass 3)
 // The gradient is with respect to the logits as given (the 1/T of the chain rule is in).
 
-import { rowMax, rowMaxIndex, nearMax, rowExpSumMinusOneScaled, rowExpSumMinusOneScaledNear, rowExpSumMinusOneExact, logOfSum, runnerUp, CONFIDENT_GAP } from './rows';
+import {
+  rowMax, rowMaxIndex, nearMax, rowExpSumMinusOneScaled, rowExpSumMinusOneScaledNear, rowExpSumMinusOneExact, logOfSum, runnerUp, CONFIDENT_GAP,
+  rowMaxStrided, rowMaxIndexStrided, rowExpSumMinusOneScaledStrided, rowExpSumMinusOneExactStrided,
+} from './rows';
 import { SMALL_K } from './small';
 import { softSmall } from './softsmall';
 import { madd } from './exp';
@@ -34,6 +37,12 @@ let sumB: f64 = 0;
   return ptr + (<usize>k << 2);
 }
 
+/** Class k of a row whose classes are `step` bytes apart (4 for rows). */
+// @ts-ignore: decorator
+@inline function atStep(ptr: usize, k: i32, step: usize): usize {
+  return ptr + <usize>k * step;
+}
+
 // @ts-ignore: decorator
 @inline function lanes(v: v128): f64 {
   // (l0 + l2) + (l1 + l3) in f64: two widenings and one vector add instead of four of each.
@@ -48,10 +57,24 @@ let sumB: f64 = 0;
  * than x64 has and spills.
  */
 function rowSoftSums(z: usize, t: usize, w: usize, g: usize, K: i32, m: f32, invT: f32, keep: f32, spread: f32, near: bool): f64 {
+  return softSumsAt(z, t, w, g, K, m, invT, keep, spread, near, 4, false);
+}
+
+/**
+ * The scalar build's rowSoftSums of a row whose logits, targets and exps are `step` bytes
+ * apart (a class axis not last; w contiguous).
+ */
+function rowSoftSumsStrided(z: usize, t: usize, w: usize, g: usize, K: i32, m: f32, invT: f32, keep: f32, spread: f32, near: bool, step: usize): f64 {
+  return softSumsAt(z, t, w, g, K, m, invT, keep, spread, near, step, true);
+}
+
+// rowSoftSums' body; `strided` is a constant where inlined (the SIMD part reads rows only).
+// @ts-ignore: decorator
+@inline function softSumsAt(z: usize, t: usize, w: usize, g: usize, K: i32, m: f32, invT: f32, keep: f32, spread: f32, near: bool, step: usize, strided: bool): f64 {
   let b: f64 = 0;
   let x: f64 = 0;
   let k = 0;
-  if (ASC_FEATURE_SIMD) {
+  if (ASC_FEATURE_SIMD && !strided) {
     const mv = f32x4.splat(m);
     const iv = f32x4.splat(invT);
     const zero = f32x4.splat(0);
@@ -79,8 +102,8 @@ function rowSoftSums(z: usize, t: usize, w: usize, g: usize, K: i32, m: f32, inv
     let bp: f32 = 0;
     let xp: f32 = 0;
     for (; k < end; k++) {
-      const gap = (load<f32>(at(z, k)) - m) * invT;
-      let u = load<f32>(at(t, k)) * keep + spread;
+      const gap = (load<f32>(atStep(z, k, step)) - m) * invT;
+      let u = load<f32>(atStep(t, k, step)) * keep + spread;
       if (w) u *= load<f32>(at(w, k));
       bp += u;
       if (u != 0) xp += u * gap;
@@ -90,13 +113,24 @@ function rowSoftSums(z: usize, t: usize, w: usize, g: usize, K: i32, m: f32, inv
   }
   sumB = b;
   sumX = x;
+  if (strided) return rowExpSumMinusOneScaledStrided(z, step, g, step, K, m, invT, near);
   return near ? rowExpSumMinusOneScaledNear(z, g, K, m, invT) : rowExpSumMinusOneScaled(z, g, K, m, invT);
 }
 
 /** Pass 3: g_k ← e_k·alpha − u_k·beta. */
 function rowSoftGrad(g: usize, t: usize, w: usize, K: i32, keep: f32, spread: f32, alpha: f32, beta: f32): void {
+  softGradAt(g, t, w, K, keep, spread, alpha, beta, 4, false);
+}
+
+/** The scalar build's rowSoftGrad of a row whose exps and targets are `step` bytes apart. */
+function rowSoftGradStrided(g: usize, t: usize, w: usize, K: i32, keep: f32, spread: f32, alpha: f32, beta: f32, step: usize): void {
+  softGradAt(g, t, w, K, keep, spread, alpha, beta, step, true);
+}
+
+// @ts-ignore: decorator
+@inline function softGradAt(g: usize, t: usize, w: usize, K: i32, keep: f32, spread: f32, alpha: f32, beta: f32, step: usize, strided: bool): void {
   let k = 0;
-  if (ASC_FEATURE_SIMD) {
+  if (ASC_FEATURE_SIMD && !strided) {
     const kv = f32x4.splat(keep);
     const sv = f32x4.splat(spread);
     const av = f32x4.splat(alpha);
@@ -108,9 +142,10 @@ function rowSoftGrad(g: usize, t: usize, w: usize, K: i32, keep: f32, spread: f3
     }
   }
   for (; k < K; k++) {
-    let u = load<f32>(at(t, k)) * keep + spread;
+    let u = load<f32>(atStep(t, k, step)) * keep + spread;
     if (w) u *= load<f32>(at(w, k));
-    store<f32>(at(g, k), load<f32>(at(g, k)) * alpha + u * (-beta));
+    const gk = atStep(g, k, step);
+    store<f32>(gk, load<f32>(gk) * alpha + u * (-beta));
   }
 }
 
@@ -124,31 +159,80 @@ export function softRows(
   if (ASC_FEATURE_SIMD && K <= SMALL_K && !rowWise) {
     return softSmall(logits, targets, grad, rows, K, smoothing, scale, weight, temperature, losses, lseOut, sumIn, scratch);
   }
+  return softRowLoop(logits, targets, grad, rows, K, 1, smoothing, scale, weight, temperature, losses, lseOut, sumIn, false);
+}
+
+/**
+ * The scalar build's softRows for logits and targets laid out [outers][K][width] (a class
+ * axis not last, strided.ts; grad is 0 or the logits): position p = o·width + i is row p of
+ * the transposed call, its class k at element (o·K + k)·width + i. The same loop as softRows,
+ * reading and writing each row in place with `width` floats between classes, so every number
+ * has the rows call's bits (as xent.ts's xentRowsStrided).
+ */
+export function softRowsStrided(
+  logits: usize, targets: usize, grad: usize, outers: i32, K: i32, width: i32,
+  smoothing: f64, scale: f64, weight: usize, temperature: f64,
+  losses: usize, lseOut: usize, sumIn: f64,
+): f64 {
+  return softRowLoop(logits, targets, grad, outers * width, K, width, smoothing, scale, weight, temperature, losses, lseOut, sumIn, true);
+}
+
+/**
+ * The row loop of softRows (strided false: rows, width 1) and softRowsStrided (strided true,
+ * the scalar build only): `strided` is a constant where inlined, so the rows loop keeps its
+ * contiguous primitives and the strided one takes their …Strided forms, the same bodies with
+ * a step of 4·width bytes between classes.
+ */
+// @ts-ignore: decorator
+@inline function softRowLoop(
+  logits: usize, targets: usize, grad: usize, rows: i32, K: i32, width: i32,
+  smoothing: f64, scale: f64, weight: usize, temperature: f64,
+  losses: usize, lseOut: usize, sumIn: f64, strided: bool,
+): f64 {
   let sum = sumIn;
   const keep = <f32>(1 - smoothing);
   const spread = <f32>(smoothing / <f64>K);
   const invT = 1 / temperature;
   const rowBytes = <usize>K << 2;
   const beta = <f32>(scale * invT);
+  // Bytes between a row's classes (4 for rows), and between outers.
+  const step: usize = strided ? <usize>width << 2 : 4;
+  const outerBytes = <usize>width * rowBytes;
+  let outer: usize = 0;
+  let i: usize = 0;
   for (let r = 0; r < rows; r++) {
-    const z = logits + <usize>r * rowBytes;
-    const t = targets + <usize>r * rowBytes;
-    const g = grad ? grad + <usize>r * rowBytes : 0;
+    // The row's first byte in logits, targets and grad.
+    let offset: usize;
+    if (strided) {
+      offset = outer * outerBytes + (i << 2);
+      i++;
+      if (i == <usize>width) {
+        i = 0;
+        outer++;
+      }
+    } else {
+      offset = <usize>r * rowBytes;
+    }
+    const z = logits + offset;
+    const t = targets + offset;
+    const g = grad ? grad + offset : 0;
     // A row that may be confident gets S − 1 from the exact pass (see xent.ts), before pass 2
     // or, on the scalar build when pass 2 leaves the logits intact, after it.
     let late = !ASC_FEATURE_SIMD && g != z;
-    const m = late ? rowMaxIndex(z, K) : rowMax(z, K);
+    const m = late ? maxIndexOf(z, K, step, strided) : maxOf(z, K, step, strided);
     if (late && abs(m) == Infinity) {
-      rowMax(z, K);
+      maxOf(z, K, step, strided);
       late = false;
     }
     let confident = !late && (m - runnerUp) * <f32>invT > CONFIDENT_GAP;
-    let exactSum = confident ? rowExpSumMinusOneExact(z, K, m, <f32>invT) : 0;
+    let exactSum = confident ? exactOf(z, K, m, <f32>invT, step, strided) : 0;
     // Pass 2 reads each z_k before writing its exp over it (grad may alias logits).
-    const fastSum = rowSoftSums(z, t, weight, g, K, m, <f32>invT, keep, spread, late);
+    const fastSum = strided
+      ? rowSoftSumsStrided(z, t, weight, g, K, m, <f32>invT, keep, spread, late, step)
+      : rowSoftSums(z, t, weight, g, K, m, <f32>invT, keep, spread, late);
     if (late && !nearMax) {
       confident = true;
-      exactSum = rowExpSumMinusOneExact(z, K, m, <f32>invT);
+      exactSum = exactOf(z, K, m, <f32>invT, step, strided);
     }
     const sMinusOne = confident ? exactSum : fastSum;
     const B = sumB;
@@ -158,7 +242,28 @@ export function softRows(
     const loss = B * logS - sumX;
     if (losses) store<f32>(losses + (<usize>r << 2), <f32>loss);
     sum += <f64><f32>loss; // the row loss as written out (see xent.ts)
-    if (g) rowSoftGrad(g, t, weight, K, keep, spread, <f32>(B / S * scale * invT), beta);
+    if (g) {
+      const alpha = <f32>(B / S * scale * invT);
+      if (strided) rowSoftGradStrided(g, t, weight, K, keep, spread, alpha, beta, step);
+      else rowSoftGrad(g, t, weight, K, keep, spread, alpha, beta);
+    }
   }
   return sum;
+}
+
+// rows.ts's primitives for softRowLoop: the contiguous forms for rows, the …Strided ones
+// (the same bodies, `step` bytes between classes) for a class axis not last.
+// @ts-ignore: decorator
+@inline function maxOf(z: usize, K: i32, step: usize, strided: bool): f32 {
+  return strided ? rowMaxStrided(z, K, step) : rowMax(z, K);
+}
+
+// @ts-ignore: decorator
+@inline function maxIndexOf(z: usize, K: i32, step: usize, strided: bool): f32 {
+  return strided ? rowMaxIndexStrided(z, K, step) : rowMaxIndex(z, K);
+}
+
+// @ts-ignore: decorator
+@inline function exactOf(z: usize, K: i32, m: f32, scale: f32, step: usize, strided: bool): f64 {
+  return strided ? rowExpSumMinusOneExactStrided(z, K, m, scale, step) : rowExpSumMinusOneExact(z, K, m, scale);
 }

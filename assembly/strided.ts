@@ -12,17 +12,21 @@
 //     (xentRowsStrided), each position read and written where it is with 4·width bytes
 //     between classes (rows.ts's …Strided forms: the same @inline bodies as the row
 //     primitives, whose step is the constant 4 for rows), so each row has the rows call's bits;
+//   - the scalar build, soft targets, K ≤ 64, every option: soft.ts's row loop itself the
+//     same way (softRowsStrided; targets and gradient laid out as the logits);
 //   - the SIMD builds, class labels, K ≤ 64, no softcap, a call of four rows or more
 //     (stridedSmall below): small.ts already puts four rows in the four lanes of a vector
 //     (after a 4×4 transpose); here the lanes are four positions, loaded straight from memory
 //     with stride `width` — no transpose at all — and every step after the load is small.ts's,
-//     lane for lane, so each row's loss, lse and gradient have small.ts's bits.
+//     lane for lane, so each row's loss, lse and gradient have small.ts's bits;
+//   - the SIMD builds, soft targets, K ≤ 64, a call of four rows or more (stridedSoftSmall,
+//     stridedsoft.ts): softsmall.ts's steps the same way, logits and targets loaded with stride.
 // (The JS fallback reads every case in place the same way: src/js/rows.ts.)
 //
-// Everything else — the SIMD builds' K > 64, softcap and soft targets, and the scalar build's
-// soft targets (soft.ts has no strided form yet) — gathers a tile of positions into
-// contiguous rows in scratch (in cache: 4 rows for K > 64, 64 for
-// K ≤ 64; on the SIMD builds by 4×4 transposes of four positions × four classes), runs the row
+// Everything else — the SIMD builds' K > 64 (class labels and soft targets) and softcap, the
+// scalar build's soft targets at K > 64 (in place they cost 1.4× the tiles: softStridedF32) —
+// gathers a tile of positions into contiguous rows in scratch (in cache: 4 rows for K > 64,
+// 64 for K ≤ 64; by 4×4 transposes of four positions × four classes), runs the row
 // kernel on it, and scatters the gradient back the same way: the same code, hence the same
 // bits. stridedTiledPositions counts those positions (a testing hook: test/layout.test.ts
 // checks which calls gather). A SIMD kernel across four positions that keeps rows.ts's bits
@@ -36,10 +40,11 @@
 //     differs from position to position, so every lane has its own fold schedule and mask;
 //   - the K mod 4 tail is scalar in rows.ts (expMinus, mul + add): on the relaxed build
 //     the vector madd is fused, so those classes would need scalar code per lane;
-//   - softcap adds tanh4 vs tanhScalar on the same split, soft targets softsmall.ts's and
-//     soft.ts's own sums.
+//   - softcap adds tanh4 vs tanhScalar on the same split (and takes the row kernel even for
+//     K ≤ 64: small.ts has no softcap), soft targets at K > 64 soft.ts's own sums.
 // At K = 1000 the tile path costs 1.65–1.9× the rows call (bench/layout.mjs, 8×1000×512),
-// the price of the gather and scatter passes; K ≤ 64 hard labels take stridedSmall below.
+// the price of the gather and scatter passes; K ≤ 64 takes stridedSmall below (or
+// stridedSoftSmall).
 // On the scalar build the in-place loop costs about what its tiles did (bench/layout.mjs
 // --backend wasm, classAxis ÷ rows: 1.74 → 1.78 with the gradient, 1.55 → 1.63 loss only at
 // 8×1000×512, 1.16 → 1.16 and 1.11 → 1.21 at 4×21×128×128): at large K a position read in
@@ -61,7 +66,8 @@
 // pool sums the written losses itself (src/threads/sum.ts), the same way.
 
 import { xentRows, xentRowsStrided } from './xent';
-import { softRows } from './soft';
+import { softRows, softRowsStrided } from './soft';
+import { stridedSoftSmall } from './stridedsoft';
 import {
   SMALL_K, addRowLosses, blockGroups, expGroup, gatherColumn, gatherWeights, groupLoss, lane, storeLanes, storeRows, storeRowsTail,
 } from './small';
@@ -148,6 +154,26 @@ export function softStrided(
   const n = outers * K * width;
   const format = dtype & ~ENCODE_GRAD;
   if (format) decodeHalf(logits + (<usize>n << 1), logits, n, format);
+  const sum = softStridedF32(logits, targets, grad, outers, K, width, smoothing, scale, weight, temperature, losses, lseOut, scratch, tiles, sumIn, rowWise);
+  if (format && (dtype & ENCODE_GRAD) && grad) encodeHalf(grad, grad, n, format);
+  return sum;
+}
+
+function softStridedF32(
+  logits: usize, targets: usize, grad: usize, outers: i32, K: i32, width: i32,
+  smoothing: f64, scale: f64, weight: usize, temperature: f64,
+  losses: usize, lseOut: usize, scratch: usize, tiles: usize, sumIn: f64, rowWise: bool,
+): f64 {
+  if (ASC_FEATURE_SIMD && K <= SMALL_K && !rowWise) {
+    return stridedSoftSmall(logits, targets, grad, outers, K, width, smoothing, scale, weight, temperature, losses, lseOut, sumIn, scratch, tiles);
+  }
+  // The scalar build in place up to K = 64 only: past that its six strided passes per
+  // position (max; B and X over logits and targets; exps; gradient over exps and targets)
+  // cost more than the tile's three (bench/layout.mjs --backend wasm --soft, 8×1000×512 loss +
+  // gradient, classAxis ÷ rows: tiles 1.62–1.81, in place 2.34–2.60).
+  if (!ASC_FEATURE_SIMD && K <= SMALL_K) {
+    return softRowsStrided(logits, targets, grad, outers, K, width, smoothing, scale, weight, temperature, losses, lseOut, sumIn);
+  }
   const rows = outers * width;
   tiledPositions += <f64>rows;
   const T = tileRows(K);
@@ -163,7 +189,6 @@ export function softStrided(
     );
     if (grad) scatterTile(tile, grad, p, count, K, width);
   }
-  if (format && (dtype & ENCODE_GRAD) && grad) encodeHalf(grad, grad, n, format);
   return lossSum(losses, rows, ASC_FEATURE_SIMD && K <= SMALL_K && !rowWise, sumIn);
 }
 

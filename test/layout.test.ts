@@ -11,10 +11,10 @@
  *
  * How bits stay equal: the JS fallback and the scalar wasm build run their row code itself on
  * each position in place, with `inner` elements between classes (src/js/rows.ts; rows.ts's
- * …Strided forms); small K on the SIMD builds runs small.ts's lane math on four positions
- * per vector loaded with stride; what is left (the SIMD builds' K > 64, softcap and soft
- * targets, the scalar build's soft targets) runs the row kernels on tiles of positions
- * gathered into rows in cache. The loss is summed from the written row losses in row order, as
+ * …Strided forms); small K on the SIMD builds runs small.ts's (softsmall.ts's for soft
+ * targets) lane math on four positions per vector loaded with stride; what is left (the SIMD
+ * builds' K > 64 and softcap, the scalar build's soft targets at K > 64) runs the row kernels
+ * on tiles of positions gathered into rows in cache. The loss is summed from the written row losses in row order, as
  * the row kernels sum (src/threads/sum.ts). No path is left that differs. Which calls still
  * gather tiles is checked against the kernels' counter (stridedTiledPositions), so that a
  * case that should run in place cannot silently fall back to tiles.
@@ -47,13 +47,13 @@ function tiledPositions(xent: Xent): number {
 
 /**
  * Whether a class-axis call (inner > 1, four positions or more) still gathers tiles: on the
- * SIMD builds K > 64, softcap and soft targets; on the scalar build soft targets (soft.ts has
- * no strided form yet); never on the JS fallback.
+ * SIMD builds K > 64 and softcap (soft targets too at K > 64); on the scalar build soft
+ * targets at K > 64 (where in place was slower than the tiles); never on the JS fallback.
  */
 function expectsTiles(backend: string, K: number, soft: boolean, softcap: boolean): boolean {
   if (backend === 'js') return false;
-  if (backend === 'wasm') return soft;
-  return K > 64 || softcap || soft;
+  if (backend === 'wasm') return soft && K > 64;
+  return K > 64 || softcap;
 }
 
 /** Runs a class-axis call and checks, against the counter, whether it gathered tiles as expected. */
@@ -151,41 +151,96 @@ describe('crossEntropy with a class axis: bit for bit the transposed call, withi
   }
 });
 
+/**
+ * Soft-target cases, each a different kernel path: the exps written over the logits (grad) or
+ * not (loss only: the scalar build's late confident test), confident rows (σ 100: the exact
+ * pass), −∞ logits where the target is 0 (u·x masked), smoothing, weights, temperature.
+ */
+const SOFT_VARIANTS: { name: string; options: (K: number) => Loose; negInfRate?: number; sigma?: number }[] = [
+  { name: 'ε 0.1, none, grad, lse', options: () => ({ smoothing: 0.1, reduction: 'none', grad: true, lse: true }) },
+  { name: 'temperature 2, weights, sum, grad', options: (K) => ({ temperature: 2, weight: Float32Array.from({ length: K }, (_, k) => 1 + (k % 2)), reduction: 'sum', grad: true }) },
+  { name: 'confident rows (σ 100), loss only, lse', sigma: 100, options: () => ({ reduction: 'none', lse: true }) },
+  { name: 'confident rows (σ 100), temperature 0.5, inplace', sigma: 100, options: () => ({ temperature: 0.5, reduction: 'none', grad: 'inplace' }) },
+  { name: '−∞ logits (target 0), mean, grad, lse', negInfRate: 0.3, options: () => ({ grad: true, lse: true }) },
+  { name: '−∞ logits (target 0), ε 0, loss only', negInfRate: 0.3, options: () => ({ reduction: 'none' }) },
+];
+
 describe('softCrossEntropy with a class axis: targets laid out as the logits', () => {
   for (const xent of xents) {
-    it(`${xent.backend}: smoothing, weight, temperature, every reduction`, () => {
-      let seed = 100;
-      for (const { K, inner, outer } of sizes) {
-        const { rowLogits, logits, rows } = makeCase(seed++, { outer, K, inner });
-        const random = makeRandom(seed);
-        const rowTargets = new Float32Array(rows * K);
-        for (let p = 0; p < rows; p++) {
-          let total = 0;
-          for (let k = 0; k < K; k++) total += rowTargets[p * K + k] = random() < 0.3 ? 0 : random();
-          for (let k = 0; k < K; k++) rowTargets[p * K + k] = total > 0 ? rowTargets[p * K + k] / total : 1 / K;
-        }
-        const targets = fromRows(rowTargets, outer, K, inner);
-        for (const options of [
-          { smoothing: 0.1, reduction: 'none', grad: true, lse: true },
-          { temperature: 2, weight: Float32Array.from({ length: K }, (_, k) => 1 + (k % 2)), reduction: 'sum', grad: true },
-        ] as Loose[]) {
+    for (const variant of SOFT_VARIANTS) {
+      it(`${xent.backend}: ${variant.name}`, () => {
+        let seed = 100;
+        for (const { K, inner, outer } of sizes) {
+          const { rowLogits, logits, rows } = makeCase(seed++, { outer, K, inner, sigma: variant.sigma, negInfRate: variant.negInfRate });
+          const random = makeRandom(seed);
+          const rowTargets = new Float32Array(rows * K);
+          for (let p = 0; p < rows; p++) {
+            let total = 0;
+            // A −∞ logit gets target 0 (else the loss is ∞); one class keeps its logit finite.
+            for (let k = 0; k < K; k++) total += rowTargets[p * K + k] = random() < 0.3 || rowLogits[p * K + k] === -Infinity ? 0 : random();
+            if (total === 0) {
+              const k = rowLogits.subarray(p * K, p * K + K).findIndex((z) => z !== -Infinity);
+              rowTargets[p * K + k] = total = 1;
+            }
+            for (let k = 0; k < K; k++) rowTargets[p * K + k] /= total;
+          }
+          const targets = fromRows(rowTargets, outer, K, inner);
+          const options = variant.options(K);
+          const inplace = options.grad === 'inplace';
+          const stridedIn = inplace ? logits.slice() : logits;
+          const before = snapshot(logits);
           const what = `${xent.backend} soft K=${K} inner=${inner}`;
           const strided = checkingTiles(xent, K, inner, true, false, what, () =>
-            xent.softCrossEntropy(logits, targets, { ...options, shape: [outer, K, inner], classAxis: -2 } as never) as Out);
-          const transposed = xent.softCrossEntropy(rowLogits, rowTargets, { ...options, numClasses: K } as never) as Out;
+            xent.softCrossEntropy(stridedIn, targets, { ...options, shape: [outer, K, inner], classAxis: -2 } as never) as Out);
+          if (!inplace) assertUnchanged('logits', logits, before);
+          const rowsIn = inplace ? rowLogits.slice() : rowLogits;
+          const transposed = xent.softCrossEntropy(rowsIn, rowTargets, { ...options, numClasses: K } as never) as Out;
           assertIdentical(asRows(strided, outer, K, inner) as never, transposed as never, what);
+          if (inplace) expect(strided.grad).toBe(stridedIn);
           const reference = referenceSoftCrossEntropy(rowLogits, rowTargets, {
             numClasses: K, smoothing: options.smoothing as number | undefined, reduction: options.reduction as never,
             weight: options.weight as Float32Array | undefined, temperature: options.temperature as number | undefined,
           });
           assertMatchesReference(asRows(strided, outer, K, inner) as never, reference, {
-            reduction: options.reduction as never, numClasses: K, expectGrad: true, expectLse: options.lse === true,
+            reduction: (options.reduction as never) ?? 'mean', numClasses: K, expectGrad: options.grad !== undefined, expectLse: options.lse === true,
             perturbation: perturbationForTemperature(rowLogits, rows, K, options.temperature as number | undefined), what,
           });
         }
-      }
-    }, TIMEOUT);
+      }, TIMEOUT);
+    }
   }
+});
+
+describe('soft targets, small K on every column grouping (four, a pair, one) and the K = 64 | 65 switch', () => {
+  it('K = 2, 5, 6, 7, 64, 65 × inner 5, 7, 12: the transposed call\'s bits, also with a 64 KiB arena (chunks inside an outer)', async () => {
+    const chunked = await createAllBackends({ arenaBytes: 65536 });
+    made.push(...chunked);
+    let seed = 500;
+    for (const xent of [...xents, ...chunked]) {
+      for (const K of [2, 5, 6, 7, 64, 65]) {
+        for (const inner of [5, 7, 12]) {
+          const outer = 40; // at K = 64, inner 12: 240 KB of logits and targets, several chunks of the 64 KiB arena
+          const { rowLogits, logits, rows } = makeCase(seed++, { outer, K, inner, negInfRate: 0.1 });
+          const random = makeRandom(seed);
+          const rowTargets = new Float32Array(rows * K);
+          for (let p = 0; p < rows; p++) {
+            let total = 0;
+            for (let k = 0; k < K; k++) total += rowTargets[p * K + k] = rowLogits[p * K + k] === -Infinity ? 0 : random();
+            for (let k = 0; k < K; k++) rowTargets[p * K + k] /= total;
+          }
+          const targets = fromRows(rowTargets, outer, K, inner);
+          const options = { smoothing: 0.05, temperature: 1.5, weight: Float32Array.from({ length: K }, (_, k) => 1 + (k % 3)), reduction: 'none', grad: true, lse: true } as const;
+          const what = `${xent.backend} soft K=${K} inner=${inner}`;
+          const strided = checkingTiles(xent, K, inner, true, false, what, () =>
+            xent.softCrossEntropy(logits, targets, { ...options, shape: [outer, K, inner], classAxis: 1 }) as Out);
+          const transposed = xent.softCrossEntropy(rowLogits, rowTargets, { ...options, numClasses: K }) as Out;
+          assertIdentical(asRows(strided, outer, K, inner) as never, transposed as never, what);
+          const sum = xent.softCrossEntropy(logits, targets, { ...options, reduction: 'sum', shape: [outer, K, inner], classAxis: 1 });
+          expect(Object.is(sum.loss, xent.softCrossEntropy(rowLogits, rowTargets, { ...options, reduction: 'sum', numClasses: K }).loss), `${what} sum`).toBe(true);
+        }
+      }
+    }
+  }, TIMEOUT);
 });
 
 describe('shapes', () => {
