@@ -68,10 +68,10 @@
 import { xentRows, xentRowsStrided } from './xent';
 import { softRows, softRowsStrided } from './soft';
 import { stridedSoftSmall } from './stridedsoft';
+import { exactIfConfident, groupOffsets, loadColumns, offsetOf, startGroups } from './columns';
 import {
-  SMALL_K, addRowLosses, blockGroups, expGroup, gatherColumn, gatherWeights, groupLoss, lane, storeLanes, storeRows, storeRowsTail,
+  SMALL_K, addRowLosses, blockGroups, expGroup, gatherWeights, groupLoss, lane, storeLanes, storeRows, storeRowsTail,
 } from './small';
-import { rowExpSumMinusOneExact, CONFIDENT_SUM } from './rows';
 import { expConstant, madd } from './exp';
 import { decodeHalf, encodeHalf } from './half';
 
@@ -94,13 +94,6 @@ export function stridedTiledPositions(): f64 {
 // @ts-ignore: decorator
 @inline export function tileRows(K: i32): i32 {
   return K <= SMALL_K ? 64 : 4;
-}
-
-/** Byte offset of position p's class 0 in a [outers][K][width] block. */
-// @ts-ignore: decorator
-@inline function offsetOf(p: i32, K: i32, width: i32): usize {
-  const o = p / width;
-  return (<usize>o * <usize>K * <usize>width + <usize>(p - o * width)) << 2;
 }
 
 export function xentStrided(
@@ -322,82 +315,12 @@ function stridedSmall(
     const E0 = expConstant(0), E1 = expConstant(1), E2 = expConstant(2), E3 = expConstant(3), E4 = expConstant(4);
     const E5 = expConstant(5), E6 = expConstant(6), E7 = expConstant(7), E8 = expConstant(8), E9 = expConstant(9);
     // Stage 1, pass 1: the columns (loaded with stride) and their max, grouped as small.ts
-    // groups them (four classes, then the tail one by one), so that pmax sees the same order.
-    // The block's first position as (outer, inner index), advanced four at a time: a division
-    // per group would cost a tenth of the kernel at K = 21.
-    let outer = block / width;
-    let i = block - outer * width;
+    // groups them (four classes, then the tail one by one), so that pmax sees the same order
+    // (columns.ts).
+    startGroups(block, width);
     for (let g = 0; g < groups; g++) {
-      const r = block + (g << 2);
-      const last = min(rows - 1, r + 3);
-      const cols = scratch + <usize>g * groupBytes;
-      let o0: usize, o1: usize, o2: usize, o3: usize;
-      if (i + 3 < width && r + 3 < rows) {
-        o0 = (<usize>outer * <usize>K * <usize>width + <usize>i) << 2;
-        o1 = o0 + 4;
-        o2 = o0 + 8;
-        o3 = o0 + 12;
-      } else {
-        o0 = offsetOf(r, K, width);
-        o1 = offsetOf(min(r + 1, last), K, width);
-        o2 = offsetOf(min(r + 2, last), K, width);
-        o3 = offsetOf(last, K, width);
-      }
-      i += 4;
-      if (i >= width) {
-        outer = (r + 4) / width;
-        i = r + 4 - outer * width;
-      }
-      let ov = i32x4.splat(<i32>o0);
-      ov = i32x4.replace_lane(ov, 1, <i32>o1);
-      ov = i32x4.replace_lane(ov, 2, <i32>o2);
-      ov = i32x4.replace_lane(ov, 3, <i32>o3);
-      v128.store(offsets + (<usize>g << 4), ov);
-      const contiguous = o3 - o0 == 12;
-      let mv = f32x4.splat(-Infinity);
-      let k = 0;
-      if (contiguous) {
-        let at = logits + o0;
-        for (; k + 4 <= K; k += 4) {
-          const c0 = v128.load(at);
-          const c1 = v128.load(at + stride);
-          const c2 = v128.load(at + 2 * stride);
-          const c3 = v128.load(at + 3 * stride);
-          const to = cols + (<usize>k << 4);
-          v128.store(to, c0);
-          v128.store(to, c1, 16);
-          v128.store(to, c2, 32);
-          v128.store(to, c3, 48);
-          mv = f32x4.pmax(mv, f32x4.pmax(f32x4.pmax(c0, c1), f32x4.pmax(c2, c3)));
-          at += 4 * stride;
-        }
-        for (; k < K; k++) {
-          const v = v128.load(at);
-          v128.store(cols + (<usize>k << 4), v);
-          mv = f32x4.pmax(mv, v);
-          at += stride;
-        }
-      } else {
-        const p0 = logits + o0, p1 = logits + o1, p2 = logits + o2, p3 = logits + o3;
-        for (; k + 4 <= K; k += 4) {
-          const o = <usize>k * stride;
-          const c0 = gatherColumn(p0, p1, p2, p3, o);
-          const c1 = gatherColumn(p0, p1, p2, p3, o + stride);
-          const c2 = gatherColumn(p0, p1, p2, p3, o + 2 * stride);
-          const c3 = gatherColumn(p0, p1, p2, p3, o + 3 * stride);
-          const to = cols + (<usize>k << 4);
-          v128.store(to, c0);
-          v128.store(to, c1, 16);
-          v128.store(to, c2, 32);
-          v128.store(to, c3, 48);
-          mv = f32x4.pmax(mv, f32x4.pmax(f32x4.pmax(c0, c1), f32x4.pmax(c2, c3)));
-        }
-        for (; k < K; k++) {
-          const v = gatherColumn(p0, p1, p2, p3, <usize>k * stride);
-          v128.store(cols + (<usize>k << 4), v);
-          mv = f32x4.pmax(mv, v);
-        }
-      }
+      const ov = groupOffsets(block + (g << 2), rows, K, width, offsets + (<usize>g << 4));
+      const mv = loadColumns(logits, ov, stride, K, scratch + <usize>g * groupBytes, false);
       v128.store(maxes + (<usize>g << 4), mv);
     }
     // Stage 1, pass 2: as small.ts.
@@ -408,18 +331,7 @@ function stridedSmall(
     }
     // Confident rows: S − 1 from the exact pass over the row, gathered into one contiguous
     // row first (rowExpSumMinusOneExact's lanes run along the row, as in small.ts).
-    for (let g = 0; g < groups; g++) {
-      const at = sums + (<usize>g << 4);
-      if (!v128.any_true(f32x4.lt(v128.load(at), f32x4.splat(CONFIDENT_SUM)))) continue;
-      const r = block + (g << 2);
-      for (let j = 0; j < 4 && r + j < rows; j++) {
-        const laneAt = at + (<usize>j << 2);
-        if (load<f32>(laneAt) < CONFIDENT_SUM) {
-          gatherTile(logits, exactRow, r + j, 1, K, width);
-          store<f32>(laneAt, <f32>rowExpSumMinusOneExact(exactRow, K, load<f32>(maxes + (<usize>g << 4) + (<usize>j << 2)), 1));
-        }
-      }
-    }
+    exactIfConfident(sums, maxes, offsets, groups, block, rows, logits, K, stride, exactRow, 1);
     // Stage 2: as small.ts, with z_y read from the strided layout.
     const keepV = f32x4.splat(<f32>(1 - eps));
     const spreadV = f32x4.splat(<f32>epsOverK);

@@ -21,63 +21,9 @@
 // groups' lane offsets (16·G bytes), then one row of K floats for the exact pass.
 
 import { expConstant, log1p4, madd } from './exp';
-import { CONFIDENT_SUM, rowExpSumMinusOneExact } from './rows';
-import { addRowLosses, blockGroups, expColumns, gatherColumn, storeLanes, storeRowsTail } from './small';
-
-/** Byte offset of position p's class 0 in a [outers][K][width] block. */
-// @ts-ignore: decorator
-@inline function offsetOf(p: i32, K: i32, width: i32): usize {
-  const o = p / width;
-  return (<usize>o * <usize>K * <usize>width + <usize>(p - o * width)) << 2;
-}
-
-/**
- * Class k of the group's four positions as one vector (lane j from position j): one load when
- * they are contiguous (p1…p3 then unused), else one load per lane.
- */
-// @ts-ignore: decorator
-@inline function column(p0: usize, p1: usize, p2: usize, p3: usize, o: usize, contiguous: bool): v128 {
-  return contiguous ? v128.load(p0 + o) : gatherColumn(p0, p1, p2, p3, o);
-}
-
-/**
- * The K columns of the group's positions (at p0…p3, classes `stride` bytes apart) stored at
- * cols, their pmax returned in softSmall's grouping (transposeMax per four classes, then
- * gatherTwoColumns' pair, then the last one). The targets' max is unused and compiles away.
- */
-// @ts-ignore: decorator
-@inline function loadColumns(p0: usize, p1: usize, p2: usize, p3: usize, stride: usize, K: i32, cols: usize, contiguous: bool): v128 {
-  let mv = f32x4.splat(-Infinity);
-  let k = 0;
-  for (; k + 4 <= K; k += 4) {
-    const o = <usize>k * stride;
-    const c0 = column(p0, p1, p2, p3, o, contiguous);
-    const c1 = column(p0, p1, p2, p3, o + stride, contiguous);
-    const c2 = column(p0, p1, p2, p3, o + 2 * stride, contiguous);
-    const c3 = column(p0, p1, p2, p3, o + 3 * stride, contiguous);
-    const to = cols + (<usize>k << 4);
-    v128.store(to, c0);
-    v128.store(to, c1, 16);
-    v128.store(to, c2, 32);
-    v128.store(to, c3, 48);
-    mv = f32x4.pmax(mv, f32x4.pmax(f32x4.pmax(c0, c1), f32x4.pmax(c2, c3)));
-  }
-  if (k + 2 <= K) {
-    const o = <usize>k * stride;
-    const first = column(p0, p1, p2, p3, o, contiguous);
-    const second = column(p0, p1, p2, p3, o + stride, contiguous);
-    v128.store(cols + (<usize>k << 4), first);
-    v128.store(cols + (<usize>k << 4), second, 16);
-    mv = f32x4.pmax(mv, f32x4.pmax(first, second));
-    k += 2;
-  }
-  if (k < K) {
-    const v = column(p0, p1, p2, p3, <usize>k * stride, contiguous);
-    v128.store(cols + (<usize>k << 4), v);
-    mv = f32x4.pmax(mv, v);
-  }
-  return mv;
-}
+import { CONFIDENT_SUM } from './rows';
+import { addRowLosses, blockGroups, expColumns, storeLanes, storeRowsTail } from './small';
+import { exactIfConfident, groupOffsets, loadColumns, startGroups } from './columns';
 
 /**
  * softSmall (softsmall.ts) for logits, targets and grad (0 or the logits) laid out
@@ -111,45 +57,14 @@ export function stridedSoftSmall(
   for (let block = 0; block < rows; block += G << 2) {
     const groups = min(G, (rows - block + 3) >> 2);
     // Stage 1a: per group, the logit columns (loaded with stride) and their max, then the u
-    // columns, x, B and X as softSmall. The block's first position as (outer, inner index),
-    // advanced four at a time (a division per group costs a tenth of the kernel at K = 21).
-    let outer = block / width;
-    let i = block - outer * width;
+    // columns, x, B and X as softSmall (columns.ts: the offsets, the loads, pmax's grouping).
+    startGroups(block, width);
     for (let g = 0; g < groups; g++) {
-      const r = block + (g << 2);
-      const last = min(rows - 1, r + 3);
       const zc = zCols + <usize>g * groupBytes;
       const uc = uCols + <usize>g * groupBytes;
-      let o0: usize, o1: usize, o2: usize, o3: usize;
-      if (i + 3 < width && r + 3 < rows) {
-        o0 = (<usize>outer * <usize>K * <usize>width + <usize>i) << 2;
-        o1 = o0 + 4;
-        o2 = o0 + 8;
-        o3 = o0 + 12;
-      } else {
-        o0 = offsetOf(r, K, width);
-        o1 = offsetOf(min(r + 1, last), K, width);
-        o2 = offsetOf(min(r + 2, last), K, width);
-        o3 = offsetOf(last, K, width);
-      }
-      i += 4;
-      if (i >= width) {
-        outer = (r + 4) / width;
-        i = r + 4 - outer * width;
-      }
-      let ov = i32x4.splat(<i32>o0);
-      ov = i32x4.replace_lane(ov, 1, <i32>o1);
-      ov = i32x4.replace_lane(ov, 2, <i32>o2);
-      ov = i32x4.replace_lane(ov, 3, <i32>o3);
-      v128.store(offsets + (<usize>g << 4), ov);
-      let mv: v128;
-      if (o3 - o0 == 12) {
-        mv = loadColumns(logits + o0, 0, 0, 0, stride, K, zc, true);
-        loadColumns(targets + o0, 0, 0, 0, stride, K, uc, true);
-      } else {
-        mv = loadColumns(logits + o0, logits + o1, logits + o2, logits + o3, stride, K, zc, false);
-        loadColumns(targets + o0, targets + o1, targets + o2, targets + o3, stride, K, uc, false);
-      }
+      const ov = groupOffsets(block + (g << 2), rows, K, width, offsets + (<usize>g << 4));
+      const mv = loadColumns(logits, ov, stride, K, zc, true);
+      loadColumns(targets, ov, stride, K, uc, true);
       v128.store(maxes + (<usize>g << 4), mv);
       // B and X as softSmall: f64 pairs of lanes, folded from f32 every 8 columns.
       let b01 = f64x2.splat(0), b23 = f64x2.splat(0), x01 = f64x2.splat(0), x23 = f64x2.splat(0);
@@ -234,28 +149,4 @@ export function stridedSoftSmall(
     }
   }
   return sum;
-}
-
-/**
- * small.ts's exactIfConfident for the strided layout: each confident lane's S − 1 (below
- * CONFIDENT_SUM) replaced by rowExpSumMinusOneExact over its position's logits, copied into
- * the contiguous row at exactRow (the exact pass's lanes run along the row, as in softSmall).
- */
-function exactIfConfident(
-  sums: usize, maxes: usize, offsets: usize, groups: i32, block: i32, rows: i32,
-  logits: usize, K: i32, stride: usize, exactRow: usize, scale: f32,
-): void {
-  for (let g = 0; g < groups; g++) {
-    const at = sums + (<usize>g << 4);
-    if (!v128.any_true(f32x4.lt(v128.load(at), f32x4.splat(CONFIDENT_SUM)))) continue;
-    const r = block + (g << 2);
-    for (let j = 0; j < 4 && r + j < rows; j++) {
-      const laneAt = at + (<usize>j << 2);
-      if (load<f32>(laneAt) < CONFIDENT_SUM) {
-        const from = logits + <usize>load<i32>(offsets + (<usize>g << 4) + (<usize>j << 2));
-        for (let k = 0; k < K; k++) store<f32>(exactRow + (<usize>k << 2), load<f32>(from + <usize>k * stride));
-        store<f32>(laneAt, <f32>rowExpSumMinusOneExact(exactRow, K, load<f32>(maxes + (<usize>g << 4) + (<usize>j << 2)), scale));
-      }
-    }
-  }
 }
