@@ -29,6 +29,92 @@ import { addRowLosses, blockGroups, exactIfConfident, expColumns, gatherColumn, 
   transposeMax(p0, p1, p2, p3, o, at, f32x4.splat(0));
 }
 
+/**
+ * Stage 1a's second half for one group (softSmall; stridedsoft.ts too): the target columns at
+ * uc become u = w·((1−ε)·t + ε/K) and the logit columns at zc x = (z − m)/T ≤ 0, in place, with
+ * B = Σ u and X = Σ u·x (a term with u = 0 is 0, even against a −∞ logit) stored as four f32
+ * lanes at bAt and xAt: in f64 pairs of lanes, folded from f32 every 8 columns, so that the
+ * soft loss B·log S − X keeps the row-wise kernel's accuracy up to K = 64.
+ */
+// @ts-ignore: decorator
+@inline export function softColumnSums(
+  zc: usize, uc: usize, K: i32, mv: v128, weight: usize, keepV: v128, spreadV: v128, invTV: v128, bAt: usize, xAt: usize,
+): void {
+  const zero = f32x4.splat(0);
+  let b01 = f64x2.splat(0), b23 = f64x2.splat(0), x01 = f64x2.splat(0), x23 = f64x2.splat(0);
+  for (let k = 0; k < K; ) {
+    const end = min(K, k + 8);
+    let bv = zero;
+    let xv = zero;
+    for (; k < end; k++) {
+      const zAt = zc + (<usize>k << 4);
+      const uAt = uc + (<usize>k << 4);
+      let u = madd(v128.load(uAt), keepV, spreadV);
+      if (weight) u = f32x4.mul(u, f32x4.splat(load<f32>(weight + (<usize>k << 2))));
+      const x = f32x4.mul(f32x4.sub(v128.load(zAt), mv), invTV);
+      v128.store(uAt, u);
+      v128.store(zAt, x);
+      bv = f32x4.add(bv, u);
+      // u·x where u ≠ 0, else 0 (0·−∞ would be NaN).
+      xv = f32x4.add(xv, v128.and(f32x4.mul(u, x), f32x4.ne(u, zero)));
+    }
+    b01 = f64x2.add(b01, f64x2.promote_low_f32x4(bv));
+    b23 = f64x2.add(b23, f64x2.promote_low_f32x4(i32x4.shuffle(bv, bv, 2, 3, 2, 3)));
+    x01 = f64x2.add(x01, f64x2.promote_low_f32x4(xv));
+    x23 = f64x2.add(x23, f64x2.promote_low_f32x4(i32x4.shuffle(xv, xv, 2, 3, 2, 3)));
+  }
+  v128.store(bAt, i32x4.shuffle(f32x4.demote_f64x2_zero(b01), f32x4.demote_f64x2_zero(b23), 0, 1, 4, 5));
+  v128.store(xAt, i32x4.shuffle(f32x4.demote_f64x2_zero(x01), f32x4.demote_f64x2_zero(x23), 0, 1, 4, 5));
+}
+
+/**
+ * Stage 1b for a block's groups: e = exp(x) over each group's columns (x ≤ 0 already; kept
+ * with `grad`) and S − 1 at sums (the exact 1s of the x = 0 counted apart, as in small.ts).
+ * Returns the lanes whose S − 1 is below CONFIDENT_SUM (any set: the exact pass is due).
+ */
+// @ts-ignore: decorator
+@inline export function softExps(zCols: usize, groupBytes: usize, K: i32, groups: i32, sums: usize, alphaAt: usize, grad: bool): v128 {
+  const zero = f32x4.splat(0);
+  const E0 = expConstant(0), E1 = expConstant(1), E2 = expConstant(2), E3 = expConstant(3), E4 = expConstant(4);
+  const E5 = expConstant(5), E6 = expConstant(6), E7 = expConstant(7), E8 = expConstant(8), E9 = expConstant(9);
+  let confident = i32x4.splat(0);
+  for (let g = 0; g < groups; g++) {
+    const zc = zCols + <usize>g * groupBytes;
+    const out = sums + (<usize>g << 4);
+    const unused = alphaAt + (<usize>g << 4); // no gap sum here; alpha is written after
+    const sMinusOne = grad
+      ? expColumns(zc, K, zero, 0, out, unused, true, false, false, true, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9)
+      : expColumns(zc, K, zero, 0, out, unused, false, false, false, true, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+    confident = v128.or(confident, f32x4.lt(sMinusOne, f32x4.splat(CONFIDENT_SUM)));
+  }
+  return confident;
+}
+
+/**
+ * Stage 2 for a block's groups, four rows at once, lane-wise in f32: log S = log1p(S − 1),
+ * lse = m/T + log S, the loss B·log S − X (stored where losses ≠ 0) added to sum in row order
+ * (addRowLosses), and with `grad` the gradient's alpha = B/S·scale/T. Returns the sum.
+ */
+// @ts-ignore: decorator
+@inline export function softLosses(
+  sum: f64, block: i32, rows: i32, groups: i32, sums: usize, bSums: usize, xSums: usize, maxes: usize, alphaAt: usize,
+  invTV: v128, gradScaleV: v128, lseOut: usize, losses: usize, grad: bool,
+): f64 {
+  for (let g = 0; g < groups; g++) {
+    const r = block + (g << 2);
+    const count = min(rows - 1, r + 3) - r + 1;
+    const sMinusOne = v128.load(sums + (<usize>g << 4));
+    const B = v128.load(bSums + (<usize>g << 4));
+    const logS = log1p4(sMinusOne);
+    if (lseOut) storeLanes(lseOut + (<usize>r << 2), madd(v128.load(maxes + (<usize>g << 4)), invTV, logS), count);
+    const loss = f32x4.sub(f32x4.mul(B, logS), v128.load(xSums + (<usize>g << 4)));
+    if (losses) storeLanes(losses + (<usize>r << 2), loss, count);
+    sum = addRowLosses(sum, loss, count);
+    if (grad) v128.store(alphaAt + (<usize>g << 4), f32x4.mul(f32x4.div(B, f32x4.add(sMinusOne, f32x4.splat(1))), gradScaleV));
+  }
+  return sum;
+}
+
 export function softSmall(
   logits: usize, targets: usize, grad: usize, rows: i32, K: i32,
   smoothing: f64, scale: f64, weight: usize, temperature: f64,
@@ -49,7 +135,6 @@ export function softSmall(
   const keepV = f32x4.splat(<f32>(1 - smoothing));
   const spreadV = f32x4.splat(<f32>(smoothing / <f64>K));
   const invTV = f32x4.splat(<f32>invT);
-  const zero = f32x4.splat(0);
   for (let block = 0; block < rows; block += G << 2) {
     const groups = min(G, (rows - block + 3) >> 2);
     // Stage 1a: per group, the logit columns and their max, then the u columns, x, B and X.
@@ -88,62 +173,15 @@ export function softSmall(
       if (k < K) {
         v128.store(uc + (<usize>k << 4), gatherColumn(targets + o0, targets + o1, targets + o2, targets + o3, <usize>k << 2));
       }
-      // B and X in f64 pairs of lanes, folded from f32 every 8 columns: the soft loss
-      // B·log S − X keeps the row-wise kernel's accuracy up to K = 64.
-      let b01 = f64x2.splat(0), b23 = f64x2.splat(0), x01 = f64x2.splat(0), x23 = f64x2.splat(0);
-      for (k = 0; k < K; ) {
-        const end = min(K, k + 8);
-        let bv = zero;
-        let xv = zero;
-        for (; k < end; k++) {
-          const zAt = zc + (<usize>k << 4);
-          const uAt = uc + (<usize>k << 4);
-          let u = madd(v128.load(uAt), keepV, spreadV);
-          if (weight) u = f32x4.mul(u, f32x4.splat(load<f32>(weight + (<usize>k << 2))));
-          const x = f32x4.mul(f32x4.sub(v128.load(zAt), mv), invTV);
-          v128.store(uAt, u);
-          v128.store(zAt, x);
-          bv = f32x4.add(bv, u);
-          // u·x where u ≠ 0, else 0 (0·−∞ would be NaN).
-          xv = f32x4.add(xv, v128.and(f32x4.mul(u, x), f32x4.ne(u, zero)));
-        }
-        b01 = f64x2.add(b01, f64x2.promote_low_f32x4(bv));
-        b23 = f64x2.add(b23, f64x2.promote_low_f32x4(i32x4.shuffle(bv, bv, 2, 3, 2, 3)));
-        x01 = f64x2.add(x01, f64x2.promote_low_f32x4(xv));
-        x23 = f64x2.add(x23, f64x2.promote_low_f32x4(i32x4.shuffle(xv, xv, 2, 3, 2, 3)));
-      }
-      v128.store(bSums + (<usize>g << 4), i32x4.shuffle(f32x4.demote_f64x2_zero(b01), f32x4.demote_f64x2_zero(b23), 0, 1, 4, 5));
-      v128.store(xSums + (<usize>g << 4), i32x4.shuffle(f32x4.demote_f64x2_zero(x01), f32x4.demote_f64x2_zero(x23), 0, 1, 4, 5));
+      softColumnSums(zc, uc, K, mv, weight, keepV, spreadV, invTV, bSums + (<usize>g << 4), xSums + (<usize>g << 4));
     }
     // Stage 1b: e = exp(x) over the columns (x ≤ 0 already), S − 1.
-    const E0 = expConstant(0), E1 = expConstant(1), E2 = expConstant(2), E3 = expConstant(3), E4 = expConstant(4);
-    const E5 = expConstant(5), E6 = expConstant(6), E7 = expConstant(7), E8 = expConstant(8), E9 = expConstant(9);
-    let confident = i32x4.splat(0);
-    for (let g = 0; g < groups; g++) {
-      const zc = zCols + <usize>g * groupBytes;
-      const out = sums + (<usize>g << 4);
-      const unused = alphaAt + (<usize>g << 4); // no gap sum here; alpha is written after
-      const sMinusOne = grad
-        ? expColumns(zc, K, zero, 0, out, unused, true, false, false, true, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9)
-        : expColumns(zc, K, zero, 0, out, unused, false, false, false, true, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-      confident = v128.or(confident, f32x4.lt(sMinusOne, f32x4.splat(CONFIDENT_SUM)));
-    }
+    const confident = softExps(zCols, groupBytes, K, groups, sums, alphaAt, grad != 0);
     // Confident rows: S − 1 from the exact pass over their logits (small.ts).
     if (v128.any_true(confident)) exactIfConfident(sums, maxes, groups, block, rows, logits, K, <f32>invT);
     // Stage 2: per group, four rows at once: log S, lse, loss, alpha.
     const gradScaleV = f32x4.splat(<f32>(scale * invT));
-    for (let g = 0; g < groups; g++) {
-      const r = block + (g << 2);
-      const count = min(rows - 1, r + 3) - r + 1;
-      const sMinusOne = v128.load(sums + (<usize>g << 4));
-      const B = v128.load(bSums + (<usize>g << 4));
-      const logS = log1p4(sMinusOne);
-      if (lseOut) storeLanes(lseOut + (<usize>r << 2), madd(v128.load(maxes + (<usize>g << 4)), invTV, logS), count);
-      const loss = f32x4.sub(f32x4.mul(B, logS), v128.load(xSums + (<usize>g << 4)));
-      if (losses) storeLanes(losses + (<usize>r << 2), loss, count);
-      sum = addRowLosses(sum, loss, count);
-      if (grad) v128.store(alphaAt + (<usize>g << 4), f32x4.mul(f32x4.div(B, f32x4.add(sMinusOne, f32x4.splat(1))), gradScaleV));
-    }
+    sum = softLosses(sum, block, rows, groups, sums, bSums, xSums, maxes, alphaAt, invTV, gradScaleV, lseOut, losses, grad != 0);
     if (!grad) continue;
     // Stage 3: g = e·alpha − u·scale/T, back to the rows (storeRows: spare lanes alias the
     // last row, stored before its real lane).

@@ -20,9 +20,9 @@
 // Scratch: softSmall's (16·G·(2K + 5) bytes, G = blockGroups(K)) at `scratch`; at `extra` the G
 // groups' lane offsets (16·G bytes), then one row of K floats for the exact pass.
 
-import { expConstant, log1p4, madd } from './exp';
-import { CONFIDENT_SUM } from './rows';
-import { addRowLosses, blockGroups, expColumns, storeLanes, storeRowsTail } from './small';
+import { madd } from './exp';
+import { blockGroups, storeRowsTail } from './small';
+import { softColumnSums, softExps, softLosses } from './softsmall';
 import { exactIfConfident, groupOffsets, loadColumns, startGroups } from './columns';
 
 /**
@@ -53,7 +53,6 @@ export function stridedSoftSmall(
   const keepV = f32x4.splat(<f32>(1 - smoothing));
   const spreadV = f32x4.splat(<f32>(smoothing / <f64>K));
   const invTV = f32x4.splat(<f32>invT);
-  const zero = f32x4.splat(0);
   for (let block = 0; block < rows; block += G << 2) {
     const groups = min(G, (rows - block + 3) >> 2);
     // Stage 1a: per group, the logit columns (loaded with stride) and their max, then the u
@@ -66,62 +65,16 @@ export function stridedSoftSmall(
       const mv = loadColumns(logits, ov, stride, K, zc, true);
       loadColumns(targets, ov, stride, K, uc, true);
       v128.store(maxes + (<usize>g << 4), mv);
-      // B and X as softSmall: f64 pairs of lanes, folded from f32 every 8 columns.
-      let b01 = f64x2.splat(0), b23 = f64x2.splat(0), x01 = f64x2.splat(0), x23 = f64x2.splat(0);
-      for (let k = 0; k < K; ) {
-        const end = min(K, k + 8);
-        let bv = zero;
-        let xv = zero;
-        for (; k < end; k++) {
-          const zAt = zc + (<usize>k << 4);
-          const uAt = uc + (<usize>k << 4);
-          let u = madd(v128.load(uAt), keepV, spreadV);
-          if (weight) u = f32x4.mul(u, f32x4.splat(load<f32>(weight + (<usize>k << 2))));
-          const x = f32x4.mul(f32x4.sub(v128.load(zAt), mv), invTV);
-          v128.store(uAt, u);
-          v128.store(zAt, x);
-          bv = f32x4.add(bv, u);
-          // u·x where u ≠ 0, else 0 (0·−∞ would be NaN).
-          xv = f32x4.add(xv, v128.and(f32x4.mul(u, x), f32x4.ne(u, zero)));
-        }
-        b01 = f64x2.add(b01, f64x2.promote_low_f32x4(bv));
-        b23 = f64x2.add(b23, f64x2.promote_low_f32x4(i32x4.shuffle(bv, bv, 2, 3, 2, 3)));
-        x01 = f64x2.add(x01, f64x2.promote_low_f32x4(xv));
-        x23 = f64x2.add(x23, f64x2.promote_low_f32x4(i32x4.shuffle(xv, xv, 2, 3, 2, 3)));
-      }
-      v128.store(bSums + (<usize>g << 4), i32x4.shuffle(f32x4.demote_f64x2_zero(b01), f32x4.demote_f64x2_zero(b23), 0, 1, 4, 5));
-      v128.store(xSums + (<usize>g << 4), i32x4.shuffle(f32x4.demote_f64x2_zero(x01), f32x4.demote_f64x2_zero(x23), 0, 1, 4, 5));
+      softColumnSums(zc, uc, K, mv, weight, keepV, spreadV, invTV, bSums + (<usize>g << 4), xSums + (<usize>g << 4));
     }
     // Stage 1b: as softSmall.
-    const E0 = expConstant(0), E1 = expConstant(1), E2 = expConstant(2), E3 = expConstant(3), E4 = expConstant(4);
-    const E5 = expConstant(5), E6 = expConstant(6), E7 = expConstant(7), E8 = expConstant(8), E9 = expConstant(9);
-    let confident = i32x4.splat(0);
-    for (let g = 0; g < groups; g++) {
-      const zc = zCols + <usize>g * groupBytes;
-      const out = sums + (<usize>g << 4);
-      const unused = alphaAt + (<usize>g << 4); // no gap sum here; alpha is written after
-      const sMinusOne = grad
-        ? expColumns(zc, K, zero, 0, out, unused, true, false, false, true, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9)
-        : expColumns(zc, K, zero, 0, out, unused, false, false, false, true, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-      confident = v128.or(confident, f32x4.lt(sMinusOne, f32x4.splat(CONFIDENT_SUM)));
-    }
+    const confident = softExps(zCols, groupBytes, K, groups, sums, alphaAt, grad != 0);
     // Confident rows: S − 1 from the exact pass over the row's logits (still intact: the
     // gradient is written in stage 3), gathered into one contiguous row first.
     if (v128.any_true(confident)) exactIfConfident(sums, maxes, offsets, groups, block, rows, logits, K, stride, exactRow, <f32>invT);
     // Stage 2: as softSmall.
     const gradScaleV = f32x4.splat(<f32>(scale * invT));
-    for (let g = 0; g < groups; g++) {
-      const r = block + (g << 2);
-      const count = min(rows - 1, r + 3) - r + 1;
-      const sMinusOne = v128.load(sums + (<usize>g << 4));
-      const B = v128.load(bSums + (<usize>g << 4));
-      const logS = log1p4(sMinusOne);
-      if (lseOut) storeLanes(lseOut + (<usize>r << 2), madd(v128.load(maxes + (<usize>g << 4)), invTV, logS), count);
-      const loss = f32x4.sub(f32x4.mul(B, logS), v128.load(xSums + (<usize>g << 4)));
-      storeLanes(losses + (<usize>r << 2), loss, count);
-      sum = addRowLosses(sum, loss, count);
-      if (grad) v128.store(alphaAt + (<usize>g << 4), f32x4.mul(f32x4.div(B, f32x4.add(sMinusOne, f32x4.splat(1))), gradScaleV));
-    }
+    sum = softLosses(sum, block, rows, groups, sums, bSums, xSums, maxes, alphaAt, invTV, gradScaleV, lseOut, losses, grad != 0);
     if (!grad) continue;
     // Stage 3: g = e·alpha − u·scale/T per column, stored with stride (no transpose back);
     // spare lanes alias the last position, stored before its real lane (storeRowsTail).
