@@ -45,18 +45,43 @@
 /** exp(x) for x ≤ 0 (scalar). */
 // @ts-ignore: decorator
 @inline export function expMinus(x: f32): f32 {
-  let n = x * LOG2E + MAGIC_BIAS;
+  return expMinusK(x, LOG2E, MAGIC_BIAS, MINUS_LN2_HI, MINUS_LN2_LO, C5, C4, C3, C2, C1, DENORM_CUTOFF);
+}
+
+// The scalar exp's constants in a memory table, for hot loops that load them into locals once
+// before the loop (`const S0 = expScalarConstant(0)` … `S9`) and call expMinusK. V8 builds an
+// f32 constant from an immediate at each use (two instructions: a move to a general register
+// and one to an xmm register), and in the scalar build's exp pass, where ten of them meet a
+// dozen live values, it did so for every one on every element; loaded values stay in
+// registers or are read from their stack slot as the operand itself.
+const SCALAR_TABLE = memory.data<f32>([LOG2E, MAGIC_BIAS, MINUS_LN2_HI, MINUS_LN2_LO, C5, C4, C3, C2, C1, DENORM_CUTOFF]);
+
+/** Constant i (0…9) of the scalar exp: see expMinusK. */
+// @ts-ignore: decorator
+@inline export function expScalarConstant(i: i32): f32 {
+  return load<f32>(SCALAR_TABLE + (<usize>i << 2));
+}
+
+/**
+ * expMinus with its ten constants S0…S9 = expScalarConstant(0…9) passed in (hoisted by the
+ * caller out of its loop): the same operations in the same order, so the same bits.
+ */
+// @ts-ignore: decorator
+@inline export function expMinusK(
+  x: f32, S0: f32, S1: f32, S2: f32, S3: f32, S4: f32, S5: f32, S6: f32, S7: f32, S8: f32, S9: f32,
+): f32 {
+  let n = x * S0 + S1;
   const s = reinterpret<f32>(reinterpret<u32>(n) << 23);
-  n -= MAGIC_BIAS;
-  let t = n * MINUS_LN2_HI + x;
-  t = n * MINUS_LN2_LO + t;
-  let p = C5 * t + C4;
-  p = p * t + C3;
-  p = p * t + C2;
-  p = p * t + C1;
+  n -= S1;
+  let t = n * S2 + x;
+  t = n * S3 + t;
+  let p = S4 * t + S5;
+  p = p * t + S6;
+  p = p * t + S7;
+  p = p * t + S8;
   t *= s;
   const f = t * p + s;
-  return x < DENORM_CUTOFF ? 0 : f;
+  return x < S9 ? 0 : f;
 }
 
 /** a·b + c: fused on the relaxed-SIMD build, two roundings elsewhere. */

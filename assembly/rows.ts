@@ -22,7 +22,7 @@
 // same @inline bodies, with step the constant 4 for rows, so both have the same bits. Those
 // forms are for the scalar build only (the SIMD parts read contiguous rows).
 
-import { expMinus, expMinus4k, expConstant, madd } from './exp';
+import { expMinus, expMinusK, expScalarConstant, expMinus4k, expConstant, madd } from './exp';
 
 // @ts-ignore: decorator
 @inline const BLOCK: i32 = 256;
@@ -361,6 +361,8 @@ let rangeTies: i32 = 0;
   let rest: f64 = 0;
   let gapTotal: f64 = 0;
   let high = 0;
+  const S0 = expScalarConstant(0), S1 = expScalarConstant(1), S2 = expScalarConstant(2), S3 = expScalarConstant(3), S4 = expScalarConstant(4);
+  const S5 = expScalarConstant(5), S6 = expScalarConstant(6), S7 = expScalarConstant(7), S8 = expScalarConstant(8), S9 = expScalarConstant(9);
   for (let k = 0; k < K; ) {
     if (k == top) {
       // exp(0) = 1: stored for the gradient, not summed; its gap is 0.
@@ -374,7 +376,7 @@ let rangeTies: i32 = 0;
     for (; k < end; k++) {
       let x = load<f32>(atStep(z, k, zStep)) - m;
       if (scaled) x *= scale;
-      const v = expMinus(x);
+      const v = expMinusK(x, S0, S1, S2, S3, S4, S5, S6, S7, S8, S9);
       if (keepExps) store<f32>(atStep(e, k, eStep), v);
       part += v;
       if (gaps) gapPart += weighted ? x * load<f32>(at(w, k)) : x;
