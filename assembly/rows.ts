@@ -244,6 +244,63 @@ export function rowExpSumMinusOne(z: usize, e: usize, K: i32, m: f32, gaps: bool
   return expVariant(z, e, K, m, gaps, w, false);
 }
 
+/**
+ * What rowExpSumMinusOne(z, 0, K, m, gaps, w) leaves in secondSum, bit for bit, without its
+ * exps (SIMD builds): the same gap sums over the same ranges and blocks, in the same order.
+ * For a confident row without the gradient, whose S − 1 comes from rowExpSumMinusOneExact:
+ * its exp pass was there for the gaps alone. Returns 0 (that S − 1 is not computed). Call
+ * it right after rowMax on the same row (it reads maxChunk).
+ */
+export function rowGapSum(z: usize, K: i32, m: f32, gaps: bool, w: usize): f64 {
+  if (!gaps) {
+    secondSum = 0;
+    return 0;
+  }
+  return w ? gapLoop(z, K, m, w, true) : gapLoop(z, K, m, 0, false);
+}
+
+// @ts-ignore: decorator
+@inline function gapLoop(z: usize, K: i32, m: f32, w: usize, weighted: bool): f64 {
+  const vectorEnd = K & ~3;
+  const c0 = maxChunk;
+  const c1 = min(vectorEnd, c0 + CHUNK);
+  // expLoop's rangeGaps: three ranges, each its blocks' sums, added in that order.
+  let gapTotal: f64 = 0;
+  gapTotal += gapRange(z, 0, c0, m, w, weighted);
+  gapTotal += gapRange(z, c0, c1, m, w, weighted);
+  gapTotal += gapRange(z, c1, vectorEnd, m, w, weighted);
+  if (vectorEnd < K) {
+    let gapPart: f32 = 0;
+    for (let k = vectorEnd; k < K; k++) {
+      const x = load<f32>(at(z, k)) - m;
+      gapPart += weighted ? x * load<f32>(at(w, k)) : x;
+    }
+    gapTotal += <f64>gapPart;
+  }
+  secondSum = gapTotal;
+  return 0;
+}
+
+/** expRange's gap sum alone (SIMD): one vector per step adds them in expRange's order. */
+// @ts-ignore: decorator
+@inline function gapRange(z: usize, from: i32, to: i32, m: f32, w: usize, weighted: bool): f64 {
+  let gapTotal: f64 = 0;
+  if (ASC_FEATURE_SIMD) {
+    const mv = f32x4.splat(m);
+    let k = from;
+    while (k < to) {
+      const end = min(to, k + BLOCK);
+      let gv = f32x4.splat(0);
+      for (; k < end; k += 4) {
+        const x = f32x4.sub(v128.load(at(z, k)), mv);
+        gv = weighted ? madd(x, v128.load(at(w, k)), gv) : f32x4.add(gv, x);
+      }
+      gapTotal += horizontalSum(gv);
+    }
+  }
+  return gapTotal;
+}
+
 /** rowExpSumMinusOne for S = Σ_k exp(scale·(z_k − m)) (soft targets: scale = 1/T), no gaps. */
 export function rowExpSumMinusOneScaled(z: usize, e: usize, K: i32, m: f32, scale: f32): f64 {
   return expVariantScaled(z, e, K, m, scale, false);
