@@ -338,9 +338,16 @@ export function xentSmall(
       const cols = scratch + <usize>g * groupBytes;
       // Row pointers of the four lanes (spare lanes repeat the last row).
       const p0 = logits + <usize>r * rowBytes;
-      const p1 = logits + <usize>min(r + 1, last) * rowBytes;
-      const p2 = logits + <usize>min(r + 2, last) * rowBytes;
-      const p3 = logits + <usize>last * rowBytes;
+      let p1: usize, p2: usize, p3: usize;
+      if (last == r + 3) {
+        p1 = p0 + rowBytes;
+        p2 = p1 + rowBytes;
+        p3 = p2 + rowBytes;
+      } else {
+        p1 = logits + <usize>min(r + 1, last) * rowBytes;
+        p2 = logits + <usize>min(r + 2, last) * rowBytes;
+        p3 = logits + <usize>last * rowBytes;
+      }
       // Pass 1: 4×4 transposes of row vectors (single gathers for the K mod 4 tail), max.
       let mv = f32x4.splat(-Infinity);
       let k = 0;
@@ -435,9 +442,16 @@ export function xentSmall(
       const alphas = v128.load(alphaAt + (<usize>g << 4));
       const fixes = v128.load(fixAt + (<usize>g << 4));
       const q0 = grad + <usize>r * rowBytes;
-      const q1 = grad + <usize>min(r + 1, last) * rowBytes;
-      const q2 = grad + <usize>min(r + 2, last) * rowBytes;
-      const q3 = grad + <usize>last * rowBytes;
+      let q1: usize, q2: usize, q3: usize;
+      if (count == 4) {
+        q1 = q0 + rowBytes;
+        q2 = q1 + rowBytes;
+        q3 = q2 + rowBytes;
+      } else {
+        q1 = grad + <usize>min(r + 1, last) * rowBytes;
+        q2 = grad + <usize>min(r + 2, last) * rowBytes;
+        q3 = grad + <usize>last * rowBytes;
+      }
       // Spare lanes alias the last row with dummy values: lane 3 is stored first, so the
       // real lane of that row, stored after it, wins.
       const weighted = weight != 0 && smoothed;
