@@ -45,18 +45,43 @@
 /** exp(x) for x ≤ 0 (scalar). */
 // @ts-ignore: decorator
 @inline export function expMinus(x: f32): f32 {
-  let n = x * LOG2E + MAGIC_BIAS;
+  return expMinusK(x, LOG2E, MAGIC_BIAS, MINUS_LN2_HI, MINUS_LN2_LO, C5, C4, C3, C2, C1, DENORM_CUTOFF);
+}
+
+// The scalar exp's constants in a memory table, for hot loops that load them into locals once
+// before the loop (`const S0 = expScalarConstant(0)` … `S9`) and call expMinusK. V8 builds an
+// f32 constant from an immediate at each use (two instructions: a move to a general register
+// and one to an xmm register), and in the scalar build's exp pass, where ten of them meet a
+// dozen live values, it did so for every one on every element; loaded values stay in
+// registers or are read from their stack slot as the operand itself.
+const SCALAR_TABLE = memory.data<f32>([LOG2E, MAGIC_BIAS, MINUS_LN2_HI, MINUS_LN2_LO, C5, C4, C3, C2, C1, DENORM_CUTOFF]);
+
+/** Constant i (0…9) of the scalar exp: see expMinusK. */
+// @ts-ignore: decorator
+@inline export function expScalarConstant(i: i32): f32 {
+  return load<f32>(SCALAR_TABLE + (<usize>i << 2));
+}
+
+/**
+ * expMinus with its ten constants S0…S9 = expScalarConstant(0…9) passed in (hoisted by the
+ * caller out of its loop): the same operations in the same order, so the same bits.
+ */
+// @ts-ignore: decorator
+@inline export function expMinusK(
+  x: f32, S0: f32, S1: f32, S2: f32, S3: f32, S4: f32, S5: f32, S6: f32, S7: f32, S8: f32, S9: f32,
+): f32 {
+  let n = x * S0 + S1;
   const s = reinterpret<f32>(reinterpret<u32>(n) << 23);
-  n -= MAGIC_BIAS;
-  let t = n * MINUS_LN2_HI + x;
-  t = n * MINUS_LN2_LO + t;
-  let p = C5 * t + C4;
-  p = p * t + C3;
-  p = p * t + C2;
-  p = p * t + C1;
+  n -= S1;
+  let t = n * S2 + x;
+  t = n * S3 + t;
+  let p = S4 * t + S5;
+  p = p * t + S6;
+  p = p * t + S7;
+  p = p * t + S8;
   t *= s;
   const f = t * p + s;
-  return x < DENORM_CUTOFF ? 0 : f;
+  return x < S9 ? 0 : f;
 }
 
 /** a·b + c: fused on the relaxed-SIMD build, two roundings elsewhere. */
@@ -180,6 +205,35 @@ export function copyFloor(dst: usize, src: usize, n: i32): void {
 // @ts-ignore: decorator
 @inline const SQRT_HALF: f32 = 0.707106781186547524;
 
+// log1p4's constants, four lanes each, in memory tables: V8 builds a v128.const from an
+// immediate at every use (three instructions), where a load from the table is one. On the
+// small-K kernels' per-group path its eleven constants were a tenth of the group's work.
+const LOG_FLOATS = memory.data<f32>([
+  1, 1, 1, 1,
+  SQRT_HALF, SQRT_HALF, SQRT_HALF, SQRT_HALF,
+  2 * SQRT_HALF, 2 * SQRT_HALF, 2 * SQRT_HALF, 2 * SQRT_HALF,
+  LOG_R2, LOG_R2, LOG_R2, LOG_R2,
+  LOG_R1, LOG_R1, LOG_R1, LOG_R1,
+  LOG_R0, LOG_R0, LOG_R0, LOG_R0,
+  0.693359375, 0.693359375, 0.693359375, 0.693359375, // ln 2, high part
+  -2.12194440e-4, -2.12194440e-4, -2.12194440e-4, -2.12194440e-4, // ln 2, low part
+], 16);
+const LOG_INTS = memory.data<i32>([
+  126, 126, 126, 126,
+  0x007FFFFF, 0x007FFFFF, 0x007FFFFF, 0x007FFFFF,
+  0x3F000000, 0x3F000000, 0x3F000000, 0x3F000000,
+], 16);
+
+// @ts-ignore: decorator
+@inline function logFloat(i: i32): v128 {
+  return v128.load(LOG_FLOATS + (<usize>i << 4));
+}
+
+// @ts-ignore: decorator
+@inline function logInt(i: i32): v128 {
+  return v128.load(LOG_INTS + (<usize>i << 4));
+}
+
 /**
  * log(1 + u) for four lanes u ≥ 0: log S from S − 1, the sum of exps kept apart from the
  * max's exact 1. Where 1 + u < √2 (so e = 0 and f = 1 + u), the numerator of s is u itself
@@ -188,22 +242,22 @@ export function copyFloor(dst: usize, src: usize, n: i32): void {
  */
 // @ts-ignore: decorator
 @inline export function log1p4(u: v128): v128 {
-  const one = f32x4.splat(1);
+  const one = logFloat(0);
   const x = f32x4.add(u, one);
   // f in [0.5, 1) and its exponent e, then renormalised to [√½, √2).
-  let e = i32x4.sub(i32x4.shr_u(x, 23), i32x4.splat(126));
-  let f = v128.or(v128.and(x, i32x4.splat(0x007FFFFF)), i32x4.splat(0x3F000000));
-  const below = f32x4.lt(f, f32x4.splat(SQRT_HALF));
+  let e = i32x4.sub(i32x4.shr_u(x, 23), logInt(0)); // − 126
+  let f = v128.or(v128.and(x, logInt(1)), logInt(2));
+  const below = f32x4.lt(f, logFloat(1)); // f < √½
   e = i32x4.add(e, below); // the mask is −1 where f < √½
   f = f32x4.add(f, v128.and(f, below));
   // x < 2·√½ exactly where e = 0 and f = x (x/2 < √½ above, the same rounding). The test
   // is x ≥ 2·√½, false for NaN: a NaN u then goes into s itself, and so into the result.
-  const far = f32x4.ge(x, f32x4.splat(2 * SQRT_HALF));
+  const far = f32x4.ge(x, logFloat(2));
   const s = f32x4.div(laneSelect(f32x4.sub(f, one), u, far), f32x4.add(f, one));
   const w = f32x4.mul(s, s);
-  const R = madd(madd(f32x4.splat(LOG_R2), w, f32x4.splat(LOG_R1)), w, f32x4.splat(LOG_R0));
+  const R = madd(madd(logFloat(3), w, logFloat(4)), w, logFloat(5));
   const s2 = f32x4.add(s, s);
   const logF = madd(f32x4.mul(s2, w), R, s2);
   const ef = f32x4.convert_i32x4_s(e);
-  return madd(ef, f32x4.splat(0.693359375), madd(ef, f32x4.splat(-2.12194440e-4), logF));
+  return madd(ef, logFloat(6), madd(ef, logFloat(7), logF));
 }

@@ -22,7 +22,7 @@
 // same @inline bodies, with step the constant 4 for rows, so both have the same bits. Those
 // forms are for the scalar build only (the SIMD parts read contiguous rows).
 
-import { expMinus, expMinus4k, expConstant, madd } from './exp';
+import { expMinus, expMinusK, expScalarConstant, expMinus4k, expConstant, madd } from './exp';
 
 // @ts-ignore: decorator
 @inline const BLOCK: i32 = 256;
@@ -104,24 +104,50 @@ export function rowMaxStrided(z: usize, K: i32, step: usize): f32 {
     // Per chunk the lanes' maxima; per lane the best chunk so far (its first element).
     let best = f32x4.splat(-Infinity);
     let bestChunk = i32x4.splat(0);
-    let chunk = i32x4.splat(0);
     for (let c = 0; c < vectorEnd; c += CHUNK) {
-      const end = min(vectorEnd, c + CHUNK);
-      // Four vectors per iteration (the first one twice: harmless for a max), so that the
-      // loop's bookkeeping pays for the chunk's.
-      let m0 = v128.load(at(z, c));
-      let m1 = m0, m2 = m0, m3 = m0;
-      for (k = c; k + 16 <= end; k += 16) {
-        m0 = f32x4.pmax(m0, v128.load(at(z, k)));
-        m1 = f32x4.pmax(m1, v128.load(at(z, k), 16));
-        m2 = f32x4.pmax(m2, v128.load(at(z, k), 32));
-        m3 = f32x4.pmax(m3, v128.load(at(z, k), 48));
+      // Four running maxima per chunk (m_j over its vectors 4i + j; CHUNK = 64 is sixteen
+      // vectors), the first vector taken twice into m0 (harmless: pmax(a, a) is a, NaN too).
+      let m0: v128, m1: v128, m2: v128, m3: v128;
+      if (c + CHUNK <= vectorEnd) {
+        // A whole chunk, unrolled: the loop below's pmax operations in its order, without
+        // its bookkeeping (four loop steps per chunk cost a third of the pass at K = 1000).
+        const p = at(z, c);
+        m0 = v128.load(p);
+        m1 = f32x4.pmax(m0, v128.load(p, 16));
+        m2 = f32x4.pmax(m0, v128.load(p, 32));
+        m3 = f32x4.pmax(m0, v128.load(p, 48));
+        m0 = f32x4.pmax(m0, v128.load(p, 64));
+        m1 = f32x4.pmax(m1, v128.load(p, 80));
+        m2 = f32x4.pmax(m2, v128.load(p, 96));
+        m3 = f32x4.pmax(m3, v128.load(p, 112));
+        m0 = f32x4.pmax(m0, v128.load(p, 128));
+        m1 = f32x4.pmax(m1, v128.load(p, 144));
+        m2 = f32x4.pmax(m2, v128.load(p, 160));
+        m3 = f32x4.pmax(m3, v128.load(p, 176));
+        m0 = f32x4.pmax(m0, v128.load(p, 192));
+        m1 = f32x4.pmax(m1, v128.load(p, 208));
+        m2 = f32x4.pmax(m2, v128.load(p, 224));
+        m3 = f32x4.pmax(m3, v128.load(p, 240));
+      } else {
+        // The row's last, partial chunk: four vectors per step, then one.
+        const end = vectorEnd;
+        m0 = v128.load(at(z, c));
+        m1 = m0;
+        m2 = m0;
+        m3 = m0;
+        for (k = c; k + 16 <= end; k += 16) {
+          m0 = f32x4.pmax(m0, v128.load(at(z, k)));
+          m1 = f32x4.pmax(m1, v128.load(at(z, k), 16));
+          m2 = f32x4.pmax(m2, v128.load(at(z, k), 32));
+          m3 = f32x4.pmax(m3, v128.load(at(z, k), 48));
+        }
+        for (; k < end; k += 4) m0 = f32x4.pmax(m0, v128.load(at(z, k)));
       }
-      for (; k < end; k += 4) m0 = f32x4.pmax(m0, v128.load(at(z, k)));
       const top = f32x4.pmax(f32x4.pmax(m0, m1), f32x4.pmax(m2, m3));
-      bestChunk = v128.bitselect(chunk, bestChunk, f32x4.gt(top, best));
+      // bestChunk ← c where top > best: chunks come in increasing order and bestChunk ≥ 0,
+      // so a max with (c & mask) does it (two operations; a bitselect takes three in V8).
+      bestChunk = i32x4.max_s(bestChunk, v128.and(i32x4.splat(c), f32x4.gt(top, best)));
       best = f32x4.pmax(best, top);
-      chunk = i32x4.add(chunk, i32x4.splat(CHUNK));
     }
     k = vectorEnd;
     if (vectorEnd > 0) {
@@ -216,6 +242,63 @@ export let nearMax: bool = false;
  */
 export function rowExpSumMinusOne(z: usize, e: usize, K: i32, m: f32, gaps: bool, w: usize): f64 {
   return expVariant(z, e, K, m, gaps, w, false);
+}
+
+/**
+ * What rowExpSumMinusOne(z, 0, K, m, gaps, w) leaves in secondSum, bit for bit, without its
+ * exps (SIMD builds): the same gap sums over the same ranges and blocks, in the same order.
+ * For a confident row without the gradient, whose S − 1 comes from rowExpSumMinusOneExact:
+ * its exp pass was there for the gaps alone. Returns 0 (that S − 1 is not computed). Call
+ * it right after rowMax on the same row (it reads maxChunk).
+ */
+export function rowGapSum(z: usize, K: i32, m: f32, gaps: bool, w: usize): f64 {
+  if (!gaps) {
+    secondSum = 0;
+    return 0;
+  }
+  return w ? gapLoop(z, K, m, w, true) : gapLoop(z, K, m, 0, false);
+}
+
+// @ts-ignore: decorator
+@inline function gapLoop(z: usize, K: i32, m: f32, w: usize, weighted: bool): f64 {
+  const vectorEnd = K & ~3;
+  const c0 = maxChunk;
+  const c1 = min(vectorEnd, c0 + CHUNK);
+  // expLoop's rangeGaps: three ranges, each its blocks' sums, added in that order.
+  let gapTotal: f64 = 0;
+  gapTotal += gapRange(z, 0, c0, m, w, weighted);
+  gapTotal += gapRange(z, c0, c1, m, w, weighted);
+  gapTotal += gapRange(z, c1, vectorEnd, m, w, weighted);
+  if (vectorEnd < K) {
+    let gapPart: f32 = 0;
+    for (let k = vectorEnd; k < K; k++) {
+      const x = load<f32>(at(z, k)) - m;
+      gapPart += weighted ? x * load<f32>(at(w, k)) : x;
+    }
+    gapTotal += <f64>gapPart;
+  }
+  secondSum = gapTotal;
+  return 0;
+}
+
+/** expRange's gap sum alone (SIMD): one vector per step adds them in expRange's order. */
+// @ts-ignore: decorator
+@inline function gapRange(z: usize, from: i32, to: i32, m: f32, w: usize, weighted: bool): f64 {
+  let gapTotal: f64 = 0;
+  if (ASC_FEATURE_SIMD) {
+    const mv = f32x4.splat(m);
+    let k = from;
+    while (k < to) {
+      const end = min(to, k + BLOCK);
+      let gv = f32x4.splat(0);
+      for (; k < end; k += 4) {
+        const x = f32x4.sub(v128.load(at(z, k)), mv);
+        gv = weighted ? madd(x, v128.load(at(w, k)), gv) : f32x4.add(gv, x);
+      }
+      gapTotal += horizontalSum(gv);
+    }
+  }
+  return gapTotal;
 }
 
 /** rowExpSumMinusOne for S = Σ_k exp(scale·(z_k − m)) (soft targets: scale = 1/T), no gaps. */
@@ -350,6 +433,8 @@ let rangeTies: i32 = 0;
   let rest: f64 = 0;
   let gapTotal: f64 = 0;
   let high = 0;
+  const S0 = expScalarConstant(0), S1 = expScalarConstant(1), S2 = expScalarConstant(2), S3 = expScalarConstant(3), S4 = expScalarConstant(4);
+  const S5 = expScalarConstant(5), S6 = expScalarConstant(6), S7 = expScalarConstant(7), S8 = expScalarConstant(8), S9 = expScalarConstant(9);
   for (let k = 0; k < K; ) {
     if (k == top) {
       // exp(0) = 1: stored for the gradient, not summed; its gap is 0.
@@ -363,7 +448,7 @@ let rangeTies: i32 = 0;
     for (; k < end; k++) {
       let x = load<f32>(atStep(z, k, zStep)) - m;
       if (scaled) x *= scale;
-      const v = expMinus(x);
+      const v = expMinusK(x, S0, S1, S2, S3, S4, S5, S6, S7, S8, S9);
       if (keepExps) store<f32>(atStep(e, k, eStep), v);
       part += v;
       if (gaps) gapPart += weighted ? x * load<f32>(at(w, k)) : x;

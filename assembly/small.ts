@@ -338,9 +338,16 @@ export function xentSmall(
       const cols = scratch + <usize>g * groupBytes;
       // Row pointers of the four lanes (spare lanes repeat the last row).
       const p0 = logits + <usize>r * rowBytes;
-      const p1 = logits + <usize>min(r + 1, last) * rowBytes;
-      const p2 = logits + <usize>min(r + 2, last) * rowBytes;
-      const p3 = logits + <usize>last * rowBytes;
+      let p1: usize, p2: usize, p3: usize;
+      if (last == r + 3) {
+        p1 = p0 + rowBytes;
+        p2 = p1 + rowBytes;
+        p3 = p2 + rowBytes;
+      } else {
+        p1 = logits + <usize>min(r + 1, last) * rowBytes;
+        p2 = logits + <usize>min(r + 2, last) * rowBytes;
+        p3 = logits + <usize>last * rowBytes;
+      }
       // Pass 1: 4×4 transposes of row vectors (single gathers for the K mod 4 tail), max.
       let mv = f32x4.splat(-Infinity);
       let k = 0;
@@ -383,29 +390,37 @@ export function xentSmall(
       const mv = v128.load(maxes + (<usize>g << 4));
       const sv = v128.load(gapSums + (<usize>g << 4));
       const sMinusOne = v128.load(sums + (<usize>g << 4));
-      const y0 = load<i32>(labels + (<usize>r << 2));
-      const y1 = load<i32>(labels + (<usize>min(r + 1, last) << 2));
-      const y2 = load<i32>(labels + (<usize>min(r + 2, last) << 2));
-      const y3 = load<i32>(labels + (<usize>last << 2));
+      // The labels (spare lanes repeat the last row's) and the rows of the four lanes.
+      const q0 = logits + <usize>r * rowBytes;
       let live: v128;
+      let q1: usize, q2: usize, q3: usize;
       if (count == 4) {
+        // A whole group (all but maybe the call's last): one load, rows a row apart.
         live = v128.load(labels + (<usize>r << 2));
+        q1 = q0 + rowBytes;
+        q2 = q1 + rowBytes;
+        q3 = q2 + rowBytes;
       } else {
-        live = i32x4.splat(y0);
-        live = i32x4.replace_lane(live, 1, y1);
-        live = i32x4.replace_lane(live, 2, y2);
-        live = i32x4.replace_lane(live, 3, y3);
+        live = i32x4.splat(load<i32>(labels + (<usize>r << 2)));
+        live = i32x4.replace_lane(live, 1, load<i32>(labels + (<usize>min(r + 1, last) << 2)));
+        live = i32x4.replace_lane(live, 2, load<i32>(labels + (<usize>min(r + 2, last) << 2)));
+        live = i32x4.replace_lane(live, 3, load<i32>(labels + (<usize>last << 2)));
+        q1 = logits + <usize>min(r + 1, last) * rowBytes;
+        q2 = logits + <usize>min(r + 2, last) * rowBytes;
+        q3 = logits + <usize>last * rowBytes;
       }
       const ignored = i32x4.eq(live, i32x4.splat(ignoreIndex));
-      // z_y and w_y per lane (an ignored row reads class 0: its values are masked out).
-      const c0 = <usize>(y0 == ignoreIndex ? 0 : y0) << 2;
-      const c1 = <usize>(y1 == ignoreIndex ? 0 : y1) << 2;
-      const c2 = <usize>(y2 == ignoreIndex ? 0 : y2) << 2;
-      const c3 = <usize>(y3 == ignoreIndex ? 0 : y3) << 2;
-      let zy = f32x4.splat(load<f32>(logits + <usize>r * rowBytes + c0));
-      zy = f32x4.replace_lane(zy, 1, load<f32>(logits + <usize>min(r + 1, last) * rowBytes + c1));
-      zy = f32x4.replace_lane(zy, 2, load<f32>(logits + <usize>min(r + 2, last) * rowBytes + c2));
-      zy = f32x4.replace_lane(zy, 3, load<f32>(logits + <usize>last * rowBytes + c3));
+      // z_y and w_y per lane (an ignored row reads class 0: its values are masked out): the
+      // byte offsets 4·y, 0 where ignored, in one vector.
+      const offsets = i32x4.shl(v128.andnot(live, ignored), 2);
+      const c0 = <usize>i32x4.extract_lane(offsets, 0);
+      const c1 = <usize>i32x4.extract_lane(offsets, 1);
+      const c2 = <usize>i32x4.extract_lane(offsets, 2);
+      const c3 = <usize>i32x4.extract_lane(offsets, 3);
+      let zy = f32x4.splat(load<f32>(q0 + c0));
+      zy = f32x4.replace_lane(zy, 1, load<f32>(q1 + c1));
+      zy = f32x4.replace_lane(zy, 2, load<f32>(q2 + c2));
+      zy = f32x4.replace_lane(zy, 3, load<f32>(q3 + c3));
       const wy = weight ? gatherWeights(weight, c0, c1, c2, c3) : f32x4.splat(1);
       const loss = groupLoss(
         mv, sv, sMinusOne, zy, wy, ignored, keepV, spreadV, weightSumV, zLossV, scaleV, smoothed, zLoss != 0,
@@ -427,9 +442,16 @@ export function xentSmall(
       const alphas = v128.load(alphaAt + (<usize>g << 4));
       const fixes = v128.load(fixAt + (<usize>g << 4));
       const q0 = grad + <usize>r * rowBytes;
-      const q1 = grad + <usize>min(r + 1, last) * rowBytes;
-      const q2 = grad + <usize>min(r + 2, last) * rowBytes;
-      const q3 = grad + <usize>last * rowBytes;
+      let q1: usize, q2: usize, q3: usize;
+      if (count == 4) {
+        q1 = q0 + rowBytes;
+        q2 = q1 + rowBytes;
+        q3 = q2 + rowBytes;
+      } else {
+        q1 = grad + <usize>min(r + 1, last) * rowBytes;
+        q2 = grad + <usize>min(r + 2, last) * rowBytes;
+        q3 = grad + <usize>last * rowBytes;
+      }
       // Spare lanes alias the last row with dummy values: lane 3 is stored first, so the
       // real lane of that row, stored after it, wins.
       const weighted = weight != 0 && smoothed;

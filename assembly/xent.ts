@@ -25,7 +25,7 @@
 
 import { xentSmall, SMALL_K } from './small';
 import {
-  rowMax, rowMaxIndex, nearMax, rowExpSumMinusOne, rowExpSumMinusOneNear, rowExpSumMinusOneExact, logOfSum, rowGrad, rowSoftcap, capFactor, secondSum, runnerUp, CONFIDENT_GAP,
+  rowMax, rowMaxIndex, nearMax, rowExpSumMinusOne, rowExpSumMinusOneNear, rowGapSum, rowExpSumMinusOneExact, logOfSum, rowGrad, rowSoftcap, capFactor, secondSum, runnerUp, CONFIDENT_GAP,
   rowMaxStrided, rowMaxIndexStrided, rowExpSumMinusOneStrided, rowExpSumMinusOneExactStrided, rowGradStrided, rowSoftcapStrided,
 } from './rows';
 
@@ -132,11 +132,14 @@ export function xentRowsStrided(
     // (weighted) sum of the gaps z_k − m for the smoothing term.
     const smoothed = eps > 0 && !ignored;
     const e = wantGrad ? g : 0;
+    // A confident row without the gradient (SIMD builds) needs step 2 for its gap sum alone.
     const fastSum = strided
       ? rowExpSumMinusOneStrided(z, zStep, e, step, K, m, smoothed, weight, late)
       : late
         ? rowExpSumMinusOneNear(z, e, K, m, smoothed, weight)
-        : rowExpSumMinusOne(z, e, K, m, smoothed, weight);
+        : ASC_FEATURE_SIMD && confident && !e
+          ? rowGapSum(z, K, m, smoothed, weight)
+          : rowExpSumMinusOne(z, e, K, m, smoothed, weight);
     const gapSum = secondSum;
     if (late && !nearMax) {
       confident = true;
