@@ -5,6 +5,9 @@
 // positions of one outer are contiguous, so a class of all four is one vector load; a group
 // across an outer's end, or the short last group (its spare lanes repeat its last position),
 // is loaded lane by lane.
+//
+// The row loops with a step (xent.ts xentRowLoop, soft.ts softRowLoop; the scalar build) walk
+// the same layout one position at a time: nextRow.
 
 import { rowExpSumMinusOneExact, CONFIDENT_SUM } from './rows';
 import { gatherColumn } from './small';
@@ -145,4 +148,31 @@ export function exactIfConfident(
       }
     }
   }
+}
+
+/** The row loops' next position as (outer, index within the outer): see nextRow. */
+let rowOuter: usize = 0;
+let rowIndex: usize = 0;
+
+/** Starts a row loop at position 0. */
+// @ts-ignore: decorator
+@inline export function startRows(): void {
+  rowOuter = 0;
+  rowIndex = 0;
+}
+
+/**
+ * The byte offset of row r, rows taken in order from startRows: r·rowBytes for rows, and
+ * with `strided` (a constant where inlined) position r of a [outers][K][width] block, the
+ * position advanced one at a time without a division.
+ */
+// @ts-ignore: decorator
+@inline export function nextRow(r: i32, rowBytes: usize, outerBytes: usize, width: i32, strided: bool): usize {
+  if (!strided) return <usize>r * rowBytes;
+  const offset = rowOuter * outerBytes + (rowIndex << 2);
+  if (++rowIndex == <usize>width) {
+    rowIndex = 0;
+    rowOuter++;
+  }
+  return offset;
 }

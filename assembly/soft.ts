@@ -21,6 +21,7 @@ import {
   rowMaxStrided, rowMaxIndexStrided, rowExpSumMinusOneScaledStrided, rowExpSumMinusOneExactStrided,
 } from './rows';
 import { SMALL_K } from './small';
+import { nextRow, startRows } from './columns';
 import { softSmall } from './softsmall';
 import { madd } from './exp';
 
@@ -198,21 +199,10 @@ export function softRowsStrided(
   // Bytes between a row's classes (4 for rows), and between outers.
   const step: usize = strided ? <usize>width << 2 : 4;
   const outerBytes = <usize>width * rowBytes;
-  let outer: usize = 0;
-  let i: usize = 0;
+  startRows();
   for (let r = 0; r < rows; r++) {
     // The row's first byte in logits, targets and grad.
-    let offset: usize;
-    if (strided) {
-      offset = outer * outerBytes + (i << 2);
-      i++;
-      if (i == <usize>width) {
-        i = 0;
-        outer++;
-      }
-    } else {
-      offset = <usize>r * rowBytes;
-    }
+    const offset = nextRow(r, rowBytes, outerBytes, width, strided);
     const z = logits + offset;
     const t = targets + offset;
     const g = grad ? grad + offset : 0;

@@ -24,6 +24,7 @@
 // split into chunks or threads.
 
 import { xentSmall, SMALL_K } from './small';
+import { nextRow, startRows } from './columns';
 import {
   rowMax, rowMaxIndex, nearMax, rowExpSumMinusOne, rowExpSumMinusOneNear, rowGapSum, rowExpSumMinusOneExact, logOfSum, rowGrad, rowSoftcap, capFactor, secondSum, runnerUp, CONFIDENT_GAP,
   rowMaxStrided, rowMaxIndexStrided, rowExpSumMinusOneStrided, rowExpSumMinusOneExactStrided, rowGradStrided, rowSoftcapStrided,
@@ -80,21 +81,10 @@ export function xentRowsStrided(
   // Bytes between a row's classes (4 for rows), and between outers.
   const step: usize = strided ? <usize>width << 2 : 4;
   const outerBytes = <usize>width * rowBytes;
-  let outer: usize = 0;
-  let i: usize = 0;
+  startRows();
   for (let r = 0; r < rows; r++) {
     // The row's first byte in logits and grad.
-    let offset: usize;
-    if (strided) {
-      offset = outer * outerBytes + (i << 2);
-      i++;
-      if (i == <usize>width) {
-        i = 0;
-        outer++;
-      }
-    } else {
-      offset = <usize>r * rowBytes;
-    }
+    const offset = nextRow(r, rowBytes, outerBytes, width, strided);
     const z0 = logits + offset;
     const g = grad ? grad + offset : 0;
     const y = load<i32>(labels + (<usize>r << 2));
