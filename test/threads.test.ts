@@ -479,11 +479,17 @@ describe('faults', () => {
 
   it('a worker terminated mid-call rejects that call with a clear Error; it is replaced and the next call is right', async () => {
     const { xent, logits, labels, pool, expected } = await setup(1024);
+    // Worker 1 waits at its first command, so that it dies with chunks it has not finished:
+    // terminated at a free moment it could finish its last chunk first, and the call then
+    // rightly succeeds on worker 0 (seen once in CI under load).
+    pool.testing().holdAtNextCommand(1);
     const call = xent.crossEntropyAsync(logits, labels, options);
     await until(() => pool.testing().members()[1].pending > 0, 'chunks on worker 1');
     const victim = pool.testing().members()[1].raw as { terminate(): Promise<number> };
     void victim.terminate();
-    await expect(call).rejects.toThrow(/crossEntropyAsync: worker 1 of the pool stopped during the call \(it exited with code 1\)/);
+    // A short message, not the whole result, if the call resolves.
+    const outcome = await call.then(() => 'the call resolved', (error: Error) => error.message);
+    expect(outcome).toMatch(/crossEntropyAsync: worker 1 of the pool stopped during the call \(it exited with code 1\)/);
     await pool.testing().settled();
     const members = pool.testing().members();
     expect(members.every((m) => m.ready && m.death === null)).toBe(true);
