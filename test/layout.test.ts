@@ -152,6 +152,25 @@ describe('crossEntropy with a class axis: bit for bit the transposed call, withi
 });
 
 /**
+ * Random probability targets for rows × K logits in rows: a share `zeros` of the classes (and
+ * every class whose logit is −∞, else the loss is ∞) gets 0; a row left with nothing puts all
+ * its mass on its first finite logit.
+ */
+function targetsFor(rowLogits: Float32Array, rows: number, K: number, random: () => number, zeros: number): Float32Array {
+  const rowTargets = new Float32Array(rows * K);
+  for (let p = 0; p < rows; p++) {
+    let total = 0;
+    for (let k = 0; k < K; k++) total += rowTargets[p * K + k] = (zeros > 0 && random() < zeros) || rowLogits[p * K + k] === -Infinity ? 0 : random();
+    if (total === 0) {
+      const k = rowLogits.subarray(p * K, p * K + K).findIndex((z) => z !== -Infinity);
+      rowTargets[p * K + k] = total = 1;
+    }
+    for (let k = 0; k < K; k++) rowTargets[p * K + k] /= total;
+  }
+  return rowTargets;
+}
+
+/**
  * Soft-target cases, each a different kernel path: the exps written over the logits (grad) or
  * not (loss only: the scalar build's late confident test), confident rows (σ 100: the exact
  * pass), −∞ logits where the target is 0 (u·x masked), smoothing, weights, temperature.
@@ -172,18 +191,7 @@ describe('softCrossEntropy with a class axis: targets laid out as the logits', (
         let seed = 100;
         for (const { K, inner, outer } of sizes) {
           const { rowLogits, logits, rows } = makeCase(seed++, { outer, K, inner, sigma: variant.sigma, negInfRate: variant.negInfRate });
-          const random = makeRandom(seed);
-          const rowTargets = new Float32Array(rows * K);
-          for (let p = 0; p < rows; p++) {
-            let total = 0;
-            // A −∞ logit gets target 0 (else the loss is ∞); one class keeps its logit finite.
-            for (let k = 0; k < K; k++) total += rowTargets[p * K + k] = random() < 0.3 || rowLogits[p * K + k] === -Infinity ? 0 : random();
-            if (total === 0) {
-              const k = rowLogits.subarray(p * K, p * K + K).findIndex((z) => z !== -Infinity);
-              rowTargets[p * K + k] = total = 1;
-            }
-            for (let k = 0; k < K; k++) rowTargets[p * K + k] /= total;
-          }
+          const rowTargets = targetsFor(rowLogits, rows, K, makeRandom(seed), 0.3);
           const targets = fromRows(rowTargets, outer, K, inner);
           const options = variant.options(K);
           const inplace = options.grad === 'inplace';
@@ -221,13 +229,7 @@ describe('soft targets, small K on every column grouping (four, a pair, one) and
         for (const inner of [5, 7, 12]) {
           const outer = 40; // at K = 64, inner 12: 240 KB of logits and targets, several chunks of the 64 KiB arena
           const { rowLogits, logits, rows } = makeCase(seed++, { outer, K, inner, negInfRate: 0.1 });
-          const random = makeRandom(seed);
-          const rowTargets = new Float32Array(rows * K);
-          for (let p = 0; p < rows; p++) {
-            let total = 0;
-            for (let k = 0; k < K; k++) total += rowTargets[p * K + k] = rowLogits[p * K + k] === -Infinity ? 0 : random();
-            for (let k = 0; k < K; k++) rowTargets[p * K + k] /= total;
-          }
+          const rowTargets = targetsFor(rowLogits, rows, K, makeRandom(seed), 0);
           const targets = fromRows(rowTargets, outer, K, inner);
           const options = { smoothing: 0.05, temperature: 1.5, weight: Float32Array.from({ length: K }, (_, k) => 1 + (k % 3)), reduction: 'none', grad: true, lse: true } as const;
           const what = `${xent.backend} soft K=${K} inner=${inner}`;

@@ -247,13 +247,14 @@ export class CopyPool {
         // Node hands over the messages a worker sent before its exit event in one go, with no
         // turn for this loop in between: the loop may then go on posting to a worker that has
         // stopped and whose chunks were all answered. Those chunks fail at once.
+        const alive = this.handle === handle;
         const result = new Promise<Out>((resolve, reject) => {
-          if (this.handle === handle) this.waiting.set(id, { resolve, reject, where });
+          if (alive) this.waiting.set(id, { resolve, reject, where });
           else reject(stoppedError(where, this.lostWhy));
         });
         result.catch(() => {}); // awaited in turn below; an abandoned call drops it
         const job: CopyJob = { type: chunks.type, id, request, call, ...(r0 === 0 && chunks.init ? { init: chunks.init } : {}) };
-        if (this.handle === handle) handle.post(job, transfer);
+        if (alive) handle.post(job, transfer);
         inFlight.push({ r0, r1, result });
       };
       handle.ref();
