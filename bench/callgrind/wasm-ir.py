@@ -29,7 +29,7 @@ for line in open(cg, errors='replace'):
         if i >= 0 and a < ranges[i][1]:
             tot[ranges[i][2]] = tot.get(ranges[i][2], 0) + ir
     else:
-        skip = False if not line.startswith('calls=') else skip
+        skip = False  # any other line ends a call's cost line (calls= lines were handled above)
 print(f'total Ir {total}, wasm {sum(tot.values())}, logits {logits}')
 for name, v in sorted(tot.items(), key=lambda x: -x[1])[:12]:
     print(f'  {name:30s} {v:14d}  {v/logits:8.3f} /logit')
