@@ -229,6 +229,18 @@ async function until(ready: () => boolean, what: string, timeoutMs = 20_000): Pr
   }
 }
 
+/**
+ * How a call ended, in a few words: 'resolved', or the error's name and message. A failed
+ * `expect(call).rejects` on a call that resolved would print its result: with a big gradient
+ * that takes more than the heap (vitest formats all 16 M numbers) and kills the test process.
+ */
+function outcome(call: Promise<unknown>): Promise<string> {
+  return call.then(
+    () => 'resolved',
+    (error: unknown) => (error instanceof Error || error instanceof DOMException ? `${error.name}: ${error.message}` : `rejected with ${String(error)}`),
+  );
+}
+
 /** A big call: long enough that it is still running when a test interferes. */
 function bigInputs(rows = 1024, numClasses = 32000) {
   const logits = new Float32Array(rows * numClasses);
@@ -313,15 +325,15 @@ describe('async calls', () => {
 
     const aborted = AbortSignal.abort();
     const early = xent.crossEntropyAsync(logits, labels, { numClasses, grad, signal: aborted });
-    await expect(early).rejects.toMatchObject({ name: 'AbortError' });
-    await expect(early).rejects.toBeInstanceOf(DOMException);
+    expect(await outcome(early)).toMatch(/^AbortError: /);
+    await expect(early.catch((error: unknown) => error instanceof DOMException)).resolves.toBe(true);
 
     const controller = new AbortController();
     const midCall = xent.crossEntropyAsync(logits, labels, { numClasses, smoothing: 0.1, grad, signal: controller.signal });
     const pool = sharedPoolOf(xent);
     await until(() => pool.testing().members().some((m) => m.pending > 0), 'chunks on the workers');
     controller.abort();
-    await expect(midCall).rejects.toMatchObject({ name: 'AbortError' });
+    expect(await outcome(midCall)).toMatch(/^AbortError: /);
     assertUnchanged('logits', logits, before);
 
     // Queued behind a running call, aborted with a reason of its own: rejects at once with it.
@@ -502,7 +514,7 @@ describe('faults', () => {
     const { xent, logits, labels, pool, expected } = await setup(256, 400);
 
     pool.testing().exitAtNextCommand(1);
-    await expect(xent.crossEntropyAsync(logits, labels, options)).rejects.toThrow(/worker 1 of the pool stopped during the call \(it exited with code 1\)/);
+    expect(await outcome(xent.crossEntropyAsync(logits, labels, options))).toMatch(/worker 1 of the pool stopped during the call \(it exited with code 1\)/);
     await pool.testing().settled();
 
     // The main thread blocks in Atomics.wait (bounded) and cannot see the exit event: the stall
@@ -524,7 +536,7 @@ describe('faults', () => {
     expect(() => xent.crossEntropy(logits, labels, options)).toThrow(/worker 0 of the pool stopped during the call \(it made no progress for 0.3 s\)/);
     await pool.testing().settled();
     pool.testing().hangAtNextCommand(1);
-    await expect(xent.crossEntropyAsync(logits, labels, options)).rejects.toThrow(/worker 1 of the pool stopped during the call \(it made no progress for 0.3 s\)/);
+    expect(await outcome(xent.crossEntropyAsync(logits, labels, options))).toMatch(/worker 1 of the pool stopped during the call \(it made no progress for 0.3 s\)/);
     await pool.testing().settled();
     assertIdentical(await xent.crossEntropyAsync(logits, labels, options), expected, 'async after two hangs');
     assertIdentical(xent.crossEntropy(logits, labels, options), expected, 'sync after two hangs');
@@ -564,16 +576,28 @@ describe('the copy path (no shared memory: a page that is not cross-origin isola
     const { logits, labels, numClasses } = bigInputs(512);
     const o = { numClasses, smoothing: 0.1, grad: true } as const;
     const expected = byBackend(single, 'wasm-simd').crossEntropy(logits, labels, o);
-    const controller = new AbortController();
-    const call = xent.crossEntropyAsync(logits, labels, { ...o, signal: controller.signal });
-    setTimeout(() => controller.abort(), 0); // the first turn of the event loop: the call is under way
-    await expect(call).rejects.toMatchObject({ name: 'AbortError' });
+    // An abort from the first turn of the event loop, and a worker terminated 5 ms into a call:
+    // on a loaded machine either may land only after the call has finished (the call is right
+    // then, and is tried again); one that never lands fails.
     const pool = threadingOf(xent).testing().copies!;
-    const doomed = xent.crossEntropyAsync(logits, labels, o);
-    await until(() => pool.testing().raw() !== undefined, 'the copy worker');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    void (pool.testing().raw() as { terminate(): Promise<number> }).terminate();
-    await expect(doomed).rejects.toThrow(/crossEntropyAsync: the pool's worker stopped during the call/);
+    const tries = async (what: string, attempt: () => Promise<string>, wanted: RegExp) => {
+      const seen: string[] = [];
+      for (let i = 0; i < 5 && !wanted.test(seen.at(-1) ?? ''); i++) seen.push(await attempt());
+      expect(seen.at(-1), `${what}: ${seen.join('; ')}`).toMatch(wanted);
+    };
+    await tries('an abort mid-call', async () => {
+      const controller = new AbortController();
+      const call = xent.crossEntropyAsync(logits, labels, { ...o, signal: controller.signal });
+      setTimeout(() => controller.abort(), 0);
+      return outcome(call);
+    }, /^AbortError: /);
+    await tries('a worker terminated mid-call', async () => {
+      const doomed = xent.crossEntropyAsync(logits, labels, o);
+      await until(() => pool.testing().raw() !== undefined, 'the copy worker');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      void (pool.testing().raw() as { terminate(): Promise<number> } | undefined)?.terminate();
+      return outcome(doomed);
+    }, /crossEntropyAsync: the pool's worker stopped during the call/);
     assertIdentical(await xent.crossEntropyAsync(logits, labels, o), expected, 'copies after the fault');
   }, TIMEOUT);
   it('a worker that stops right after answering every chunk it had fails the call (Node delivers those answers and the exit in one go)', async () => {
@@ -584,16 +608,17 @@ describe('the copy path (no shared memory: a page that is not cross-origin isola
     await xent.crossEntropyAsync(logits, labels, o); // the worker is up
     const pool = threadingOf(xent).testing().copies!;
     const waiting = (pool as unknown as { waiting: Map<number, unknown> }).waiting;
-    const doomed = xent.crossEntropyAsync(logits, labels, o);
-    await until(() => waiting.size === 2, 'two chunks in flight');
     // What Node does when a worker exits with answers not yet delivered: it emits them, then
     // 'exit', from one callback, so the call's loop runs only after the exit. Here the worker
-    // really stops first, unseen by the pool, and its answers and exit are then replayed.
+    // really stops first, unseen by the pool, so that the call's first two chunks (of 64) stay
+    // in flight whatever the machine's speed; their answers and the exit are then replayed.
     const raw = pool.testing().raw() as NodeJS.EventEmitter & { terminate(): Promise<number> };
     const onMessage = raw.listeners('message');
     const onExit = raw.listeners('exit');
     raw.removeAllListeners('message').removeAllListeners('exit').removeAllListeners('error');
     await raw.terminate();
+    const doomed = xent.crossEntropyAsync(logits, labels, o);
+    await until(() => waiting.size === 2, 'two chunks in flight');
     for (const id of [...waiting.keys()]) {
       for (const f of onMessage) f({ type: 'result', id, out: { grad: new Float32Array(0), losses: new Float32Array(0), lse: null, halfGrad: null } });
     }
@@ -762,7 +787,7 @@ describe('evaluation calls: the copy path, cancellation and errors', () => {
     const call = evaluator.addAsync(big.logits, big.labels, { signal: controller.signal });
     await until(() => sharedPoolOf(xent).testing().members().some((m) => m.pending > 0), 'chunks on the workers');
     controller.abort();
-    await expect(call).rejects.toMatchObject({ name: 'AbortError' });
+    expect(await outcome(call)).toMatch(/^AbortError: /);
     assertSame(evaluator.state(), state, 'the evaluator after an aborted addAsync');
     await evaluator.addAsync(big.logits, big.labels);
     const fresh = xent.createEvaluator({ numClasses: big.numClasses });
