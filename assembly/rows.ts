@@ -65,9 +65,9 @@ export let secondSum: f64 = 0;
 export let runnerUp: f32 = -Infinity;
 
 /**
- * Set by rowMax. SIMD builds: the first element of a CHUNK-element chunk of the row's first
- * K & ~3 that holds the max, or K & ~3 when only the tail does: pass 2 masks the ties there.
- * The scalar build: the index of a max, which pass 2 leaves out of its sum.
+ * Set by rowMax on the SIMD builds: the first element of a CHUNK-element chunk of the row's
+ * first K & ~3 that holds the max, or K & ~3 when only the tail does: pass 2 masks the ties
+ * there. (The scalar build's pass 2 sums S in f64 and needs no index: see expLoopScalar.)
  */
 export let maxChunk: i32 = 0;
 
@@ -167,18 +167,18 @@ export function rowMaxStrided(z: usize, K: i32, step: usize): f32 {
         : i32x4.extract_lane(bestChunk, 3);
     }
   } else {
-    // The scalar build: the max, its index and the runner-up exactly, with branches (a new
-    // maximum is rare after the first few elements, so they predict well).
+    // The scalar build: the max and the runner-up exactly, on orderKey's integers (selects,
+    // no branches: at small K a new max or runner-up is frequent and mispredicted).
+    let mk = orderKey(-Infinity);
+    let sk = mk;
     for (k = 0; k < K; k++) {
-      const v = load<f32>(atStep(z, k, step));
-      if (v > m) {
-        second = m;
-        m = v;
-        chunkAt = k;
-      } else if (v > second) {
-        second = v;
-      }
+      const key = orderKey(load<f32>(atStep(z, k, step)));
+      const lower = key < mk ? key : mk;
+      sk = lower > sk ? lower : sk;
+      mk = key > mk ? key : mk;
     }
+    m = fromOrderKey(mk);
+    second = fromOrderKey(sk);
   }
   // The SIMD builds' tail: exact top-two updates; a new max there leaves no chunk to mask.
   for (; k < K; k++) {
@@ -194,37 +194,51 @@ export function rowMaxStrided(z: usize, K: i32, step: usize): f32 {
 }
 
 /**
- * The scalar build's pass 1 when the confident test can wait until after pass 2: the max and
- * maxChunk (its index) as rowMax finds them, without the runner-up (one branch per element
- * instead of two, which mispredict at small K and cost a fifth of a long row's time). Pass 2
- * then sets nearMax, which decides the same test exactly: see expLoopScalar.
+ * The scalar build's pass 1 when the confident test can wait until after pass 2: the max
+ * alone, as rowMax finds it, without the runner-up (one branch per element instead of two,
+ * which mispredict at small K and cost a fifth of a long row's time). Pass 2 then sets
+ * nearMax, which decides the same test exactly: see expLoopScalar.
  */
-export function rowMaxIndex(z: usize, K: i32): f32 {
-  return rowMaxIndexAt(z, K, 4);
+export function rowMaxOnly(z: usize, K: i32): f32 {
+  return rowMaxOnlyAt(z, K, 4);
 }
 
-/** rowMaxIndex of a row whose classes are `step` bytes apart. */
-export function rowMaxIndexStrided(z: usize, K: i32, step: usize): f32 {
-  return rowMaxIndexAt(z, K, step);
+/** rowMaxOnly of a row whose classes are `step` bytes apart. */
+export function rowMaxOnlyStrided(z: usize, K: i32, step: usize): f32 {
+  return rowMaxOnlyAt(z, K, step);
 }
 
 // @ts-ignore: decorator
-@inline function rowMaxIndexAt(z: usize, K: i32, step: usize): f32 {
-  let m: f32 = -Infinity;
-  let top = 0;
+@inline function rowMaxOnlyAt(z: usize, K: i32, step: usize): f32 {
+  let mk = orderKey(-Infinity);
   for (let k = 0; k < K; k++) {
-    const v = load<f32>(atStep(z, k, step));
-    if (v > m) {
-      m = v;
-      top = k;
-    }
+    const key = orderKey(load<f32>(atStep(z, k, step)));
+    mk = key > mk ? key : mk;
   }
-  maxChunk = top;
-  return m;
+  return fromOrderKey(mk);
 }
 
 /**
- * Set by the scalar build's rowExpSumMinusOneNear and rowExpSumMinusOneScaledNear: whether a
+ * An i32 in the order of the floats (−0 just below +0): a negative float's magnitude bits
+ * flipped. The scalar build's maxima compare these, so that V8 selects with cmov where a
+ * float comparison would branch. A NaN (never a max of the float comparisons) orders above
+ * +∞ (or below −∞ with its sign set); a NaN max still makes the row's S NaN, as the NaN
+ * logit does anyway.
+ */
+// @ts-ignore: decorator
+@inline function orderKey(v: f32): i32 {
+  const b = reinterpret<i32>(v);
+  return b ^ ((b >> 31) & 0x7FFFFFFF);
+}
+
+/** The float of an orderKey (the map is its own inverse). */
+// @ts-ignore: decorator
+@inline function fromOrderKey(key: i32): f32 {
+  return reinterpret<f32>(key ^ ((key >> 31) & 0x7FFFFFFF));
+}
+
+/**
+ * Set by the scalar build's rowExpSumMinusOneNear and rowSoftExpSums (near): whether a
  * gap x_k = (z_k − m)·scale other than the max's own is ≥ −CONFIDENT_GAP. For a finite m this
  * is exactly ¬((m − runnerUp)·scale > CONFIDENT_GAP): float32 rounding is monotone and odd, so
  * the runner-up's gap is the largest, and a NaN logit counts in neither.
@@ -303,19 +317,15 @@ export function rowGapSum(z: usize, K: i32, m: f32, gaps: bool, w: usize): f64 {
 
 /** rowExpSumMinusOne for S = Σ_k exp(scale·(z_k − m)) (soft targets: scale = 1/T), no gaps. */
 export function rowExpSumMinusOneScaled(z: usize, e: usize, K: i32, m: f32, scale: f32): f64 {
-  return expVariantScaled(z, e, K, m, scale, false);
+  return e ? expLoop(z, e, K, m, scale, 0, true, false, false, true, false) : expLoop(z, 0, K, m, scale, 0, false, false, false, true, false);
 }
 
 /**
- * The scalar build's rowExpSumMinusOne and rowExpSumMinusOneScaled after rowMaxIndex: they
- * also set nearMax, mostly from the sums they make anyway (expLoopScalar).
+ * The scalar build's rowExpSumMinusOne after rowMaxOnly: it also sets nearMax, mostly from
+ * the sums it makes anyway (expLoopScalar). rowSoftExpSums' near form does the same.
  */
 export function rowExpSumMinusOneNear(z: usize, e: usize, K: i32, m: f32, gaps: bool, w: usize): f64 {
   return expVariant(z, e, K, m, gaps, w, true);
-}
-
-export function rowExpSumMinusOneScaledNear(z: usize, e: usize, K: i32, m: f32, scale: f32): f64 {
-  return expVariantScaled(z, e, K, m, scale, true);
 }
 
 /**
@@ -327,19 +337,46 @@ export function rowExpSumMinusOneStrided(z: usize, zStep: usize, e: usize, eStep
   return expVariantScalar(z, zStep, e, eStep, K, m, gaps, w, false);
 }
 
+/** Set by rowSoftExpSums: B = Σ_k u_k (soft.ts; X = Σ_k u_k·x_k goes into secondSum). */
+export let massSum: f64 = 0;
+
 /**
- * The scalar build's rowExpSumMinusOneScaled (near false) or rowExpSumMinusOneScaledNear (near
- * true) of a row whose classes are zStep bytes apart, the exps stored eStep bytes apart.
+ * The scalar build's pass 2 for probability targets (soft.ts): rowExpSumMinusOneScaled, and
+ * with `near` nearMax as rowExpSumMinusOneNear sets it, summing soft.ts's B and X in the same loop, from the
+ * same gaps x_k = (z_k − m)·scale, into massSum and secondSum. One pass over the row instead
+ * of two (the scalar build has no vector registers to run out of). Targets, logits and exps
+ * are `step` bytes apart (4 for rows); w (class weights, or 0) is contiguous. Blocks of
+ * SOFT_BLOCK_SCALAR, split at the max as expLoopScalar's: the max's u_k is added on its own.
  */
-export function rowExpSumMinusOneScaledStrided(z: usize, zStep: usize, e: usize, eStep: usize, K: i32, m: f32, scale: f32, near: bool): f64 {
+export function rowSoftExpSums(z: usize, t: usize, w: usize, e: usize, K: i32, m: f32, scale: f32, keep: f32, spread: f32, near: bool): f64 {
+  return softVariantScalar(z, t, w, e, K, m, scale, keep, spread, near, 4);
+}
+
+/** rowSoftExpSums of a row whose classes are `step` bytes apart (a class axis not last). */
+export function rowSoftExpSumsStrided(z: usize, t: usize, w: usize, e: usize, K: i32, m: f32, scale: f32, keep: f32, spread: f32, near: bool, step: usize): f64 {
+  return softVariantScalar(z, t, w, e, K, m, scale, keep, spread, near, step);
+}
+
+// @ts-ignore: decorator
+@inline function softVariantScalar(z: usize, t: usize, w: usize, e: usize, K: i32, m: f32, scale: f32, keep: f32, spread: f32, near: bool, step: usize): f64 {
   if (e) {
+    if (w) {
+      return near
+        ? expLoopScalar(z, e, K, m, scale, w, true, false, true, true, true, step, step, t, keep, spread, true)
+        : expLoopScalar(z, e, K, m, scale, w, true, false, true, true, false, step, step, t, keep, spread, true);
+    }
     return near
-      ? expLoopScalar(z, e, K, m, scale, 0, true, false, false, true, true, zStep, eStep)
-      : expLoopScalar(z, e, K, m, scale, 0, true, false, false, true, false, zStep, eStep);
+      ? expLoopScalar(z, e, K, m, scale, 0, true, false, false, true, true, step, step, t, keep, spread, true)
+      : expLoopScalar(z, e, K, m, scale, 0, true, false, false, true, false, step, step, t, keep, spread, true);
+  }
+  if (w) {
+    return near
+      ? expLoopScalar(z, 0, K, m, scale, w, false, false, true, true, true, step, step, t, keep, spread, true)
+      : expLoopScalar(z, 0, K, m, scale, w, false, false, true, true, false, step, step, t, keep, spread, true);
   }
   return near
-    ? expLoopScalar(z, 0, K, m, scale, 0, false, false, false, true, true, zStep, eStep)
-    : expLoopScalar(z, 0, K, m, scale, 0, false, false, false, true, false, zStep, eStep);
+    ? expLoopScalar(z, 0, K, m, scale, 0, false, false, false, true, true, step, step, t, keep, spread, true)
+    : expLoopScalar(z, 0, K, m, scale, 0, false, false, false, true, false, step, step, t, keep, spread, true);
 }
 
 /** expVariant's flag combinations for expLoopScalar with steps. */
@@ -364,10 +401,6 @@ export function rowExpSumMinusOneScaledStrided(z: usize, zStep: usize, e: usize,
   return w ? expLoop(z, 0, K, m, 1, w, false, true, true, false, near) : expLoop(z, 0, K, m, 1, 0, false, true, false, false, near);
 }
 
-// @ts-ignore: decorator
-@inline function expVariantScaled(z: usize, e: usize, K: i32, m: f32, scale: f32, near: bool): f64 {
-  return e ? expLoop(z, e, K, m, scale, 0, true, false, false, true, near) : expLoop(z, 0, K, m, scale, 0, false, false, false, true, near);
-}
 
 /** What expRange adds up besides its return value (once per range, not per element). */
 let rangeGaps: f64 = 0;
@@ -412,81 +445,101 @@ let rangeTies: i32 = 0;
 }
 
 /**
- * The scalar build's pass 2: one f32 partial sum per BLOCK_SCALAR elements folded into f64 (it
- * used to run 256 terms in one partial: ~10 ulp on a long row's gradient), the max at index
- * maxChunk left out of the sum (its exp, exactly 1, is still stored): a block ends where the
- * max is, so the one loop below needs no per-element test. Other ties are summed as 1s
- * (then S − 1 ≥ 1). (Two loops, one on each side of the max, were 10 % slower in V8.)
+ * The scalar build's pass 2: S summed in f64 term by term, the max's exact 1 and any other
+ * ties included, and S − 1 = S − 1 in f64 (exact while S ≤ 2). Every caller takes S − 1 from
+ * here only for a row that is not confident, where a gap is ≥ −CONFIDENT_GAP and so S − 1 ≥
+ * e^−6·(1 − 2e-7): the f64 sum's K roundings of 2⁻⁵³ are then ~1e-13 of it, more accurate than
+ * the f32 partials it replaced, and the loop has fixed bounds. (Blocks that ended at the
+ * max's index left it out of an f32 partial, but the loop then exited at a place that
+ * changes from row to row: a mispredicted branch a row, 7 % of a row at K = 10.) The gap
+ * sums (and soft.ts's B and X) keep one f32 partial per block of BLOCK_SCALAR (or
+ * SOFT_BLOCK_SCALAR) elements, folded into f64.
  */
 // @ts-ignore: decorator
 @inline function expLoopScalar(
   z: usize, e: usize, K: i32, m: f32, scale: f32, w: usize,
   keepExps: bool, gaps: bool, weighted: bool, scaled: bool, near: bool, zStep: usize, eStep: usize,
+  t: usize = 0, keep: f32 = 0, spread: f32 = 0, soft: bool = false,
 ): f64 {
-  // A max of ±∞ makes its own gap ∞ − ∞: S is NaN (the sum below would leave it out).
+  // A max of ±∞ makes its own gap ∞ − ∞: S is NaN.
   if (abs(m) == Infinity) {
     secondSum = NaN;
+    if (soft) massSum = NaN;
     if (near) nearMax = true;
     return NaN;
   }
-  const top = maxChunk;
-  let rest: f64 = 0;
+  let total: f64 = 0;
   let gapTotal: f64 = 0;
-  let high = 0;
+  let massTotal: f64 = 0;
   const S0 = expScalarConstant(0), S1 = expScalarConstant(1), S2 = expScalarConstant(2), S3 = expScalarConstant(3), S4 = expScalarConstant(4);
   const S5 = expScalarConstant(5), S6 = expScalarConstant(6), S7 = expScalarConstant(7), S8 = expScalarConstant(8), S9 = expScalarConstant(9);
   for (let k = 0; k < K; ) {
-    if (k == top) {
-      // exp(0) = 1: stored for the gradient, not summed; its gap is 0.
-      if (keepExps) store<f32>(atStep(e, k, eStep), 1);
-      k++;
-      continue;
-    }
-    const end = min(k < top ? top : K, k + BLOCK_SCALAR);
-    let part: f32 = 0;
+    const end = min(K, k + (soft ? SOFT_BLOCK_SCALAR : BLOCK_SCALAR));
     let gapPart: f32 = 0;
+    let massPart: f32 = 0;
     for (; k < end; k++) {
       let x = load<f32>(atStep(z, k, zStep)) - m;
       if (scaled) x *= scale;
+      if (soft) {
+        // Read before the exp is stored: e may be z.
+        const u = softMass(t, w, k, keep, spread, zStep, weighted);
+        massPart += u;
+        // u·x where u ≠ 0, else 0 (0·−∞ would be NaN).
+        if (u != 0) gapPart += u * x;
+      }
       const v = expMinusK(x, S0, S1, S2, S3, S4, S5, S6, S7, S8, S9);
       if (keepExps) store<f32>(atStep(e, k, eStep), v);
-      part += v;
+      total += <f64>v;
       if (gaps) gapPart += weighted ? x * load<f32>(at(w, k)) : x;
     }
-    // A float32 sum of terms ≥ 0 is ≥ each of them (NaN counts as high).
-    if (near) high |= <i32>!(part < NEAR_PART);
-    rest += <f64>part;
     gapTotal += <f64>gapPart;
+    if (soft) massTotal += <f64>massPart;
   }
   secondSum = gapTotal;
+  if (soft) massSum = massTotal;
+  const rest = total - 1;
   if (near) {
-    // nearMax from the sums where they settle it, else from the gaps themselves.
-    nearMax = high == 0 ? false : rest > <f64>K * NEAR_SUM ? true : anyNear(z, K, m, scale, top, zStep);
+    // nearMax from the sum where it settles it, else from the gaps themselves.
+    nearMax = rest < <f64>NEAR_PART ? false : rest > <f64>K * NEAR_SUM ? true : anyNear(z, K, m, scale, zStep);
   }
   return rest;
 }
 
 /**
- * expMinus(x) for x ≥ −CONFIDENT_GAP is ≥ e^−6·(1 − 1.85e-7) (exp.ts), above NEAR_PART: a
- * block of exps whose sum is below NEAR_PART has every gap below −CONFIDENT_GAP. A row whose
- * S − 1 is above K·NEAR_SUM has an exp above e^−6·(1 + 9e-5) (each f32 block sum is within
- * 64·2⁻²⁴ of its terms' sum), so a gap above −CONFIDENT_GAP.
+ * expMinus(x) for x ≥ −CONFIDENT_GAP is ≥ e^−6·(1 − 1.85e-7) (exp.ts), above NEAR_PART: a row
+ * whose S − 1 (summed in f64, within 1e-12 of its terms' sum) is below NEAR_PART has every gap
+ * but the max's below −CONFIDENT_GAP. A row whose S − 1 is above K·NEAR_SUM has an exp above
+ * e^−6·(1 + 1e-4) other than the max's 1 (or a tie at the max), so a gap above −CONFIDENT_GAP.
  */
 // @ts-ignore: decorator
 @inline const NEAR_PART: f32 = 0.0024787274; // e^−6·(1 − 1e-5)
 // @ts-ignore: decorator
 @inline const NEAR_SUM: f64 = 0.0024790000519; // e^−6·(1 + 1e-4)
 
-/** Whether a gap (z_k − m)·scale, k ≠ top, is ≥ −CONFIDENT_GAP, as pass 2 computes it. */
-function anyNear(z: usize, K: i32, m: f32, scale: f32, top: i32, step: usize): bool {
+/**
+ * Whether a gap (z_k − m)·scale other than the max's own is ≥ −CONFIDENT_GAP, as pass 2
+ * computes it: the max's gap is 0, so whether two gaps are (a tie at the max counts).
+ */
+function anyNear(z: usize, K: i32, m: f32, scale: f32, step: usize): bool {
+  let near = 0;
   for (let k = 0; k < K; k++) {
-    if (k != top && (load<f32>(atStep(z, k, step)) - m) * scale >= -CONFIDENT_GAP) return true;
+    if ((load<f32>(atStep(z, k, step)) - m) * scale >= -CONFIDENT_GAP && ++near == 2) return true;
   }
   return false;
 }
 
 // @ts-ignore: decorator
 @inline const BLOCK_SCALAR: i32 = 64;
+// soft.ts's BLOCK: B and X add many small target masses, so their f32 partials stay short.
+// @ts-ignore: decorator
+@inline const SOFT_BLOCK_SCALAR: i32 = 32;
+
+/** u_k = (t_k·keep + spread)·w_k (soft.ts), targets laid out as the logits. */
+// @ts-ignore: decorator
+@inline function softMass(t: usize, w: usize, k: i32, keep: f32, spread: f32, step: usize, weighted: bool): f32 {
+  const u = load<f32>(atStep(t, k, step)) * keep + spread;
+  return weighted ? u * load<f32>(at(w, k)) : u;
+}
 
 /**
  * The exps of z[from..to) (a multiple of 4 long), their sum in f64 returned, the gap sum

@@ -17,8 +17,8 @@
 // The gradient is with respect to the logits as given (the 1/T of the chain rule is in).
 
 import {
-  rowMax, rowMaxIndex, nearMax, rowExpSumMinusOneScaled, rowExpSumMinusOneScaledNear, rowExpSumMinusOneExact, logOfSum, runnerUp, CONFIDENT_GAP,
-  rowMaxStrided, rowMaxIndexStrided, rowExpSumMinusOneScaledStrided, rowExpSumMinusOneExactStrided,
+  rowMax, rowMaxOnly, nearMax, rowExpSumMinusOneScaled, rowExpSumMinusOneExact, logOfSum, runnerUp, CONFIDENT_GAP,
+  rowMaxStrided, rowMaxOnlyStrided, rowExpSumMinusOneExactStrided, rowSoftExpSums, rowSoftExpSumsStrided, massSum, secondSum,
 } from './rows';
 import { SMALL_K } from './small';
 import { nextRow, startRows } from './columns';
@@ -53,9 +53,10 @@ let sumB: f64 = 0;
 
 /**
  * Pass 2: B and X into sumB, sumX, then S − 1 (rows.ts: ties at the max counted exactly) with
- * the exps stored at g unless g = 0. B and X are summed first, while z is intact (g may alias
- * it), in a loop of their own: fused with the exps, the loop needs more vector registers
- * than x64 has and spills.
+ * the exps stored at g unless g = 0. SIMD builds sum B and X first, while z is intact (g may
+ * alias it), in a loop of their own: fused with the exps, the loop needs more vector
+ * registers than x64 has and spills. The scalar build sums them in its exp loop
+ * (rows.ts's rowSoftExpSums), a pass over the row fewer.
  */
 function rowSoftSums(z: usize, t: usize, w: usize, g: usize, K: i32, m: f32, invT: f32, keep: f32, spread: f32, near: bool): f64 {
   return softSumsAt(z, t, w, g, K, m, invT, keep, spread, near, 4, false);
@@ -72,10 +73,19 @@ function rowSoftSumsStrided(z: usize, t: usize, w: usize, g: usize, K: i32, m: f
 // rowSoftSums' body; `strided` is a constant where inlined (the SIMD part reads rows only).
 // @ts-ignore: decorator
 @inline function softSumsAt(z: usize, t: usize, w: usize, g: usize, K: i32, m: f32, invT: f32, keep: f32, spread: f32, near: bool, step: usize, strided: bool): f64 {
+  if (!ASC_FEATURE_SIMD) {
+    const rest = strided
+      ? rowSoftExpSumsStrided(z, t, w, g, K, m, invT, keep, spread, near, step)
+      : rowSoftExpSums(z, t, w, g, K, m, invT, keep, spread, near);
+    sumB = massSum;
+    sumX = secondSum;
+    return rest;
+  }
+  // SIMD builds (rows only: their strided soft kernels are stridedsoft.ts and tiles).
   let b: f64 = 0;
   let x: f64 = 0;
   let k = 0;
-  if (ASC_FEATURE_SIMD && !strided) {
+  {
     const mv = f32x4.splat(m);
     const iv = f32x4.splat(invT);
     const zero = f32x4.splat(0);
@@ -98,13 +108,13 @@ function rowSoftSumsStrided(z: usize, t: usize, w: usize, g: usize, K: i32, m: f
       x += lanes(xv);
     }
   }
-  while (k < K) {
-    const end = min(K, k + BLOCK);
+  // The K mod 4 tail (fewer than BLOCK).
+  if (k < K) {
     let bp: f32 = 0;
     let xp: f32 = 0;
-    for (; k < end; k++) {
-      const gap = (load<f32>(atStep(z, k, step)) - m) * invT;
-      let u = load<f32>(atStep(t, k, step)) * keep + spread;
+    for (; k < K; k++) {
+      const gap = (load<f32>(at(z, k)) - m) * invT;
+      let u = load<f32>(at(t, k)) * keep + spread;
       if (w) u *= load<f32>(at(w, k));
       bp += u;
       if (u != 0) xp += u * gap;
@@ -114,8 +124,7 @@ function rowSoftSumsStrided(z: usize, t: usize, w: usize, g: usize, K: i32, m: f
   }
   sumB = b;
   sumX = x;
-  if (strided) return rowExpSumMinusOneScaledStrided(z, step, g, step, K, m, invT, near);
-  return near ? rowExpSumMinusOneScaledNear(z, g, K, m, invT) : rowExpSumMinusOneScaled(z, g, K, m, invT);
+  return rowExpSumMinusOneScaled(z, g, K, m, invT);
 }
 
 /** Pass 3: g_k ← e_k·alpha − u_k·beta. */
@@ -209,7 +218,7 @@ export function softRowsStrided(
     // A row that may be confident gets S − 1 from the exact pass (see xent.ts), before pass 2
     // or, on the scalar build when pass 2 leaves the logits intact, after it.
     let late = !ASC_FEATURE_SIMD && g != z;
-    const m = late ? maxIndexOf(z, K, step, strided) : maxOf(z, K, step, strided);
+    const m = late ? maxOnlyOf(z, K, step, strided) : maxOf(z, K, step, strided);
     if (late && abs(m) == Infinity) {
       maxOf(z, K, step, strided);
       late = false;
@@ -249,8 +258,8 @@ export function softRowsStrided(
 }
 
 // @ts-ignore: decorator
-@inline function maxIndexOf(z: usize, K: i32, step: usize, strided: bool): f32 {
-  return strided ? rowMaxIndexStrided(z, K, step) : rowMaxIndex(z, K);
+@inline function maxOnlyOf(z: usize, K: i32, step: usize, strided: bool): f32 {
+  return strided ? rowMaxOnlyStrided(z, K, step) : rowMaxOnly(z, K);
 }
 
 // @ts-ignore: decorator

@@ -26,8 +26,8 @@
 import { xentSmall, SMALL_K } from './small';
 import { nextRow, startRows } from './columns';
 import {
-  rowMax, rowMaxIndex, nearMax, rowExpSumMinusOne, rowExpSumMinusOneNear, rowGapSum, rowExpSumMinusOneExact, logOfSum, rowGrad, rowSoftcap, capFactor, secondSum, runnerUp, CONFIDENT_GAP,
-  rowMaxStrided, rowMaxIndexStrided, rowExpSumMinusOneStrided, rowExpSumMinusOneExactStrided, rowGradStrided, rowSoftcapStrided,
+  rowMax, rowMaxOnly, nearMax, rowExpSumMinusOne, rowExpSumMinusOneNear, rowGapSum, rowExpSumMinusOneExact, logOfSum, rowGrad, rowSoftcap, capFactor, secondSum, runnerUp, CONFIDENT_GAP,
+  rowMaxStrided, rowMaxOnlyStrided, rowExpSumMinusOneStrided, rowExpSumMinusOneExactStrided, rowGradStrided, rowSoftcapStrided,
 } from './rows';
 
 export function xentRows(
@@ -106,10 +106,10 @@ export function xentRowsStrided(
     // Step 1: the max. A row that may be confident (every other logit more than
     // CONFIDENT_GAP below m) gets its S − 1 from the exact pass, before step 2 may write the
     // exps over the logits. The scalar build tests that after step 2 when step 2 leaves the
-    // logits intact (rowMaxIndex), and m is finite.
+    // logits intact (rowMaxOnly), and m is finite.
     const wantGrad = g != 0 && !ignored;
     let late = !ASC_FEATURE_SIMD && !(wantGrad && g == z);
-    const m = late ? maxIndexOf(z, K, zStep, strided) : maxOf(z, K, zStep, strided);
+    const m = late ? maxOnlyOf(z, K, zStep, strided) : maxOf(z, K, zStep, strided);
     if (late && abs(m) == Infinity) {
       maxOf(z, K, zStep, strided);
       late = false;
@@ -179,8 +179,8 @@ export function xentRowsStrided(
 }
 
 // @ts-ignore: decorator
-@inline function maxIndexOf(z: usize, K: i32, step: usize, strided: bool): f32 {
-  return strided ? rowMaxIndexStrided(z, K, step) : rowMaxIndex(z, K);
+@inline function maxOnlyOf(z: usize, K: i32, step: usize, strided: bool): f32 {
+  return strided ? rowMaxOnlyStrided(z, K, step) : rowMaxOnly(z, K);
 }
 
 // @ts-ignore: decorator
