@@ -260,7 +260,7 @@ export function rowExpSumMinusOne(z: usize, e: usize, K: i32, m: f32, gaps: bool
 
 /**
  * What rowExpSumMinusOne(z, 0, K, m, gaps, w) leaves in secondSum, bit for bit, without its
- * exps (SIMD builds): the same gap sums over the same ranges and blocks, in the same order.
+ * exps (SIMD builds): the same gap sums over the same blocks, in the same order.
  * For a confident row without the gradient, whose S − 1 comes from rowExpSumMinusOneExact:
  * its exp pass was there for the gaps alone. Returns 0 (that S − 1 is not computed). Call
  * it right after rowMax on the same row (it reads maxChunk).
@@ -276,13 +276,8 @@ export function rowGapSum(z: usize, K: i32, m: f32, gaps: bool, w: usize): f64 {
 // @ts-ignore: decorator
 @inline function gapLoop(z: usize, K: i32, m: f32, w: usize, weighted: bool): f64 {
   const vectorEnd = K & ~3;
-  const c0 = maxChunk;
-  const c1 = min(vectorEnd, c0 + CHUNK);
-  // expLoop's rangeGaps: three ranges, each its blocks' sums, added in that order.
-  let gapTotal: f64 = 0;
-  gapTotal += gapRange(z, 0, c0, m, w, weighted);
-  gapTotal += gapRange(z, c0, c1, m, w, weighted);
-  gapTotal += gapRange(z, c1, vectorEnd, m, w, weighted);
+  // expLoop's gap sums: its blocks, in order.
+  let gapTotal = gapRange(z, 0, vectorEnd, m, w, weighted);
   if (vectorEnd < K) {
     let gapPart: f32 = 0;
     for (let k = vectorEnd; k < K; k++) {
@@ -295,7 +290,7 @@ export function rowGapSum(z: usize, K: i32, m: f32, gaps: bool, w: usize): f64 {
   return 0;
 }
 
-/** expRange's gap sum alone (SIMD): one vector per step adds them in expRange's order. */
+/** expLoop's gap sum alone (SIMD): one vector per step adds them in expLoop's order. */
 // @ts-ignore: decorator
 @inline function gapRange(z: usize, from: i32, to: i32, m: f32, w: usize, weighted: bool): f64 {
   let gapTotal: f64 = 0;
@@ -402,12 +397,17 @@ export function rowSoftExpSumsStrided(z: usize, t: usize, w: usize, e: usize, K:
 }
 
 
-/** What expRange adds up besides its return value (once per range, not per element). */
-let rangeGaps: f64 = 0;
-let rangeTies: i32 = 0;
-
 // Compiled once per flag combination (the flags are constants after inlining), so the
 // loops carry no per-element branch.
+//
+// SIMD builds: blocks of BLOCK elements from the row's start, each summed in four f32 lanes
+// and folded into f64. The max's chunk (CHUNK divides BLOCK, so it lies in one block) is
+// summed with its ties masked out and counted, inside its block: that block runs three loops
+// (before the chunk, the chunk, after it), every other block one. (Three ranges, [0, c0), the
+// chunk and the rest, each in blocks of its own, cost more folds, three loads of the
+// constants and loop exits that moved with the max: 4 % of the pass at K = 1000.) Every loop
+// takes two vectors per iteration (its own bookkeeping is a sixth of its work otherwise),
+// adding them to the sums one after the other.
 // @ts-ignore: decorator
 @inline function expLoop(
   z: usize, e: usize, K: i32, m: f32, scale: f32, w: usize,
@@ -417,13 +417,149 @@ let rangeTies: i32 = 0;
   const vectorEnd = K & ~3;
   const c0 = maxChunk;
   const c1 = min(vectorEnd, c0 + CHUNK);
-  rangeGaps = 0;
-  rangeTies = 0;
-  let rest = expRange(z, e, 0, c0, m, scale, w, false, keepExps, gaps, weighted, scaled);
-  rest += expRange(z, e, c0, c1, m, scale, w, true, keepExps, gaps, weighted, scaled);
-  rest += expRange(z, e, c1, vectorEnd, m, scale, w, false, keepExps, gaps, weighted, scaled);
-  let gapTotal = rangeGaps;
-  let ties = rangeTies;
+  let rest: f64 = 0;
+  let gapTotal: f64 = 0;
+  let ties = 0;
+  let k = 0;
+  if (ASC_FEATURE_SIMD) {
+    const mv = f32x4.splat(m);
+    const sv = f32x4.splat(scale);
+    const zero = f32x4.splat(0);
+    const E0 = expConstant(0), E1 = expConstant(1), E2 = expConstant(2), E3 = expConstant(3), E4 = expConstant(4);
+    const E5 = expConstant(5), E6 = expConstant(6), E7 = expConstant(7), E8 = expConstant(8), E9 = expConstant(9);
+    let tv = i32x4.splat(0); // minus the ties per lane (a true mask is −1)
+    while (k < vectorEnd) {
+      const end = min(vectorEnd, k + BLOCK);
+      let acc = zero;
+      let gv = zero;
+      if (c0 >= k && c0 < end) {
+        // The block of the max: before its chunk,
+        for (; k + 8 <= c0; k += 8) {
+          let x0 = f32x4.sub(v128.load(at(z, k)), mv);
+          let x1 = f32x4.sub(v128.load(at(z, k), 16), mv);
+          if (scaled) {
+            x0 = f32x4.mul(x0, sv);
+            x1 = f32x4.mul(x1, sv);
+          }
+          let v0 = expMinus4k(x0, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+          let v1 = expMinus4k(x1, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+          if (keepExps) {
+            v128.store(at(e, k), v0);
+            v128.store(at(e, k), v1, 16);
+          }
+          acc = f32x4.add(f32x4.add(acc, v0), v1);
+          if (gaps) {
+            gv = weighted ? madd(x0, v128.load(at(w, k)), gv) : f32x4.add(gv, x0);
+            gv = weighted ? madd(x1, v128.load(at(w, k), 16), gv) : f32x4.add(gv, x1);
+          }
+        }
+        for (; k < c0; k += 4) {
+          let x = f32x4.sub(v128.load(at(z, k)), mv);
+          if (scaled) x = f32x4.mul(x, sv);
+          let v = expMinus4k(x, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+          if (keepExps) v128.store(at(e, k), v);
+          acc = f32x4.add(acc, v);
+          if (gaps) gv = weighted ? madd(x, v128.load(at(w, k)), gv) : f32x4.add(gv, x);
+        }
+        // the chunk, where ties (x = 0, exactly 1) add +0 and are counted (a NaN gap is no tie),
+        for (; k + 8 <= c1; k += 8) {
+          let x0 = f32x4.sub(v128.load(at(z, k)), mv);
+          let x1 = f32x4.sub(v128.load(at(z, k), 16), mv);
+          if (scaled) {
+            x0 = f32x4.mul(x0, sv);
+            x1 = f32x4.mul(x1, sv);
+          }
+          let v0 = expMinus4k(x0, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+          let v1 = expMinus4k(x1, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+          if (keepExps) {
+            v128.store(at(e, k), v0);
+            v128.store(at(e, k), v1, 16);
+          }
+          const t0 = f32x4.eq(x0, zero);
+          const t1 = f32x4.eq(x1, zero);
+          tv = i32x4.add(tv, i32x4.add(t0, t1));
+          v0 = v128.andnot(v0, t0);
+          v1 = v128.andnot(v1, t1);
+          acc = f32x4.add(f32x4.add(acc, v0), v1);
+          if (gaps) {
+            gv = weighted ? madd(x0, v128.load(at(w, k)), gv) : f32x4.add(gv, x0);
+            gv = weighted ? madd(x1, v128.load(at(w, k), 16), gv) : f32x4.add(gv, x1);
+          }
+        }
+        for (; k < c1; k += 4) {
+          let x = f32x4.sub(v128.load(at(z, k)), mv);
+          if (scaled) x = f32x4.mul(x, sv);
+          let v = expMinus4k(x, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+          if (keepExps) v128.store(at(e, k), v);
+          const t = f32x4.eq(x, zero);
+          tv = i32x4.add(tv, t);
+          v = v128.andnot(v, t);
+          acc = f32x4.add(acc, v);
+          if (gaps) gv = weighted ? madd(x, v128.load(at(w, k)), gv) : f32x4.add(gv, x);
+        }
+        // and after it.
+        for (; k + 8 <= end; k += 8) {
+          let x0 = f32x4.sub(v128.load(at(z, k)), mv);
+          let x1 = f32x4.sub(v128.load(at(z, k), 16), mv);
+          if (scaled) {
+            x0 = f32x4.mul(x0, sv);
+            x1 = f32x4.mul(x1, sv);
+          }
+          let v0 = expMinus4k(x0, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+          let v1 = expMinus4k(x1, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+          if (keepExps) {
+            v128.store(at(e, k), v0);
+            v128.store(at(e, k), v1, 16);
+          }
+          acc = f32x4.add(f32x4.add(acc, v0), v1);
+          if (gaps) {
+            gv = weighted ? madd(x0, v128.load(at(w, k)), gv) : f32x4.add(gv, x0);
+            gv = weighted ? madd(x1, v128.load(at(w, k), 16), gv) : f32x4.add(gv, x1);
+          }
+        }
+        for (; k < end; k += 4) {
+          let x = f32x4.sub(v128.load(at(z, k)), mv);
+          if (scaled) x = f32x4.mul(x, sv);
+          let v = expMinus4k(x, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+          if (keepExps) v128.store(at(e, k), v);
+          acc = f32x4.add(acc, v);
+          if (gaps) gv = weighted ? madd(x, v128.load(at(w, k)), gv) : f32x4.add(gv, x);
+        }
+      } else {
+        // Any other block (all of them when only the tail holds the max: c0 = vectorEnd).
+        for (; k + 8 <= end; k += 8) {
+          let x0 = f32x4.sub(v128.load(at(z, k)), mv);
+          let x1 = f32x4.sub(v128.load(at(z, k), 16), mv);
+          if (scaled) {
+            x0 = f32x4.mul(x0, sv);
+            x1 = f32x4.mul(x1, sv);
+          }
+          let v0 = expMinus4k(x0, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+          let v1 = expMinus4k(x1, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+          if (keepExps) {
+            v128.store(at(e, k), v0);
+            v128.store(at(e, k), v1, 16);
+          }
+          acc = f32x4.add(f32x4.add(acc, v0), v1);
+          if (gaps) {
+            gv = weighted ? madd(x0, v128.load(at(w, k)), gv) : f32x4.add(gv, x0);
+            gv = weighted ? madd(x1, v128.load(at(w, k), 16), gv) : f32x4.add(gv, x1);
+          }
+        }
+        for (; k < end; k += 4) {
+          let x = f32x4.sub(v128.load(at(z, k)), mv);
+          if (scaled) x = f32x4.mul(x, sv);
+          let v = expMinus4k(x, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+          if (keepExps) v128.store(at(e, k), v);
+          acc = f32x4.add(acc, v);
+          if (gaps) gv = weighted ? madd(x, v128.load(at(w, k)), gv) : f32x4.add(gv, x);
+        }
+      }
+      rest += horizontalSum(acc);
+      if (gaps) gapTotal += horizontalSum(gv);
+    }
+    ties = -(i32x4.extract_lane(tv, 0) + i32x4.extract_lane(tv, 1) + i32x4.extract_lane(tv, 2) + i32x4.extract_lane(tv, 3));
+  }
   // The K mod 4 tail, ties masked.
   if (vectorEnd < K) {
     let part: f32 = 0;
@@ -539,82 +675,6 @@ function anyNear(z: usize, K: i32, m: f32, scale: f32, step: usize): bool {
 @inline function softMass(t: usize, w: usize, k: i32, keep: f32, spread: f32, step: usize, weighted: bool): f32 {
   const u = load<f32>(atStep(t, k, step)) * keep + spread;
   return weighted ? u * load<f32>(at(w, k)) : u;
-}
-
-/**
- * The exps of z[from..to) (a multiple of 4 long), their sum in f64 returned, the gap sum
- * into rangeGaps; with `masked`, ties (x = z_k − m = 0: exactly 1) are left out and counted
- * into rangeTies. A tie adds +0 to its lane; a NaN gap is no tie and makes the sum NaN.
- */
-// @ts-ignore: decorator
-@inline function expRange(
-  z: usize, e: usize, from: i32, to: i32, m: f32, scale: f32, w: usize,
-  masked: bool, keepExps: bool, gaps: bool, weighted: bool, scaled: bool,
-): f64 {
-  let rest: f64 = 0;
-  let gapTotal: f64 = 0;
-  let ties = 0;
-  let k = from;
-  if (ASC_FEATURE_SIMD) {
-    const mv = f32x4.splat(m);
-    const sv = f32x4.splat(scale);
-    const zero = f32x4.splat(0);
-    const E0 = expConstant(0), E1 = expConstant(1), E2 = expConstant(2), E3 = expConstant(3), E4 = expConstant(4);
-    const E5 = expConstant(5), E6 = expConstant(6), E7 = expConstant(7), E8 = expConstant(8), E9 = expConstant(9);
-    let tv = i32x4.splat(0); // minus the ties per lane (a true mask is −1)
-    while (k < to) {
-      const end = min(to, k + BLOCK);
-      let acc = zero;
-      let gv = zero;
-      // Two vectors per iteration: the loop's own bookkeeping is a sixth of its work otherwise.
-      // The sums still add the vectors one after the other, so the order is unchanged.
-      for (; k + 8 <= end; k += 8) {
-        let x0 = f32x4.sub(v128.load(at(z, k)), mv);
-        let x1 = f32x4.sub(v128.load(at(z, k), 16), mv);
-        if (scaled) {
-          x0 = f32x4.mul(x0, sv);
-          x1 = f32x4.mul(x1, sv);
-        }
-        let v0 = expMinus4k(x0, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-        let v1 = expMinus4k(x1, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-        if (keepExps) {
-          v128.store(at(e, k), v0);
-          v128.store(at(e, k), v1, 16);
-        }
-        if (masked) {
-          const t0 = f32x4.eq(x0, zero);
-          const t1 = f32x4.eq(x1, zero);
-          tv = i32x4.add(tv, i32x4.add(t0, t1));
-          v0 = v128.andnot(v0, t0);
-          v1 = v128.andnot(v1, t1);
-        }
-        acc = f32x4.add(f32x4.add(acc, v0), v1);
-        if (gaps) {
-          gv = weighted ? madd(x0, v128.load(at(w, k)), gv) : f32x4.add(gv, x0);
-          gv = weighted ? madd(x1, v128.load(at(w, k), 16), gv) : f32x4.add(gv, x1);
-        }
-      }
-      for (; k < end; k += 4) {
-        let x = f32x4.sub(v128.load(at(z, k)), mv);
-        if (scaled) x = f32x4.mul(x, sv);
-        let v = expMinus4k(x, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-        if (keepExps) v128.store(at(e, k), v);
-        if (masked) {
-          const t = f32x4.eq(x, zero);
-          tv = i32x4.add(tv, t);
-          v = v128.andnot(v, t);
-        }
-        acc = f32x4.add(acc, v);
-        if (gaps) gv = weighted ? madd(x, v128.load(at(w, k)), gv) : f32x4.add(gv, x);
-      }
-      rest += horizontalSum(acc);
-      if (gaps) gapTotal += horizontalSum(gv);
-    }
-    if (masked) ties = -(i32x4.extract_lane(tv, 0) + i32x4.extract_lane(tv, 1) + i32x4.extract_lane(tv, 2) + i32x4.extract_lane(tv, 3));
-  }
-  if (gaps) rangeGaps += gapTotal;
-  if (masked) rangeTies += ties;
-  return rest;
 }
 
 /**
