@@ -4,8 +4,8 @@
 //
 // SIMD builds sum in four f32 lanes over blocks of BLOCK elements (64 per lane) folded into
 // f64 after each block: f32 lanes keep the loop as fast as the exp, the f64 fold keeps the
-// error of a 128 000-class row near one f32 rounding per block. The scalar build folds its
-// one f32 partial every 64 elements, as accurate as a SIMD lane.
+// error of a 128 000-class row near one f32 rounding per block. The scalar build sums S in
+// f64 term by term (and its gaps in an f32 partial folded every 64 elements).
 //
 // S − 1, not S: the exp of the max itself is exactly exp(0) = 1, and a confident row's S is
 // 1 + (tiny), the tiny part its whole loss; summed into an f32 lane that holds the 1 it
@@ -14,8 +14,9 @@
 // every element costs three vector operations per four (~10 % of the pass); instead pass 1
 // notes a chunk of CHUNK elements that holds the max, and pass 2 masks that chunk and the
 // K mod 4 tail only. Ties elsewhere are summed as the 1s they are: they make S − 1 ≥ 1,
-// where rounding against a 1 costs nothing relative. The scalar build knows the max's index
-// and leaves just that element out.
+// where rounding against a 1 costs nothing relative. The scalar build sums every exp into
+// f64 and subtracts the 1: its S − 1 is used only for rows that are not confident, where it
+// is ≥ e^−6 and f64 keeps it to 1e-13 (expLoopScalar).
 //
 // The scalar build's loops also read rows whose classes are `step` bytes apart (a class axis
 // not last, [outer][K][inner]: step = 4·inner, strided.ts) through the …Strided forms: the
@@ -337,11 +338,11 @@ export let massSum: f64 = 0;
 
 /**
  * The scalar build's pass 2 for probability targets (soft.ts): rowExpSumMinusOneScaled, and
- * with `near` nearMax as rowExpSumMinusOneNear sets it, summing soft.ts's B and X in the same loop, from the
- * same gaps x_k = (z_k − m)·scale, into massSum and secondSum. One pass over the row instead
+ * with `near` nearMax as rowExpSumMinusOneNear sets it, summing soft.ts's B and X in the
+ * same loop, from the same gaps x_k = (z_k − m)·scale, into massSum and secondSum. One pass over the row instead
  * of two (the scalar build has no vector registers to run out of). Targets, logits and exps
- * are `step` bytes apart (4 for rows); w (class weights, or 0) is contiguous. Blocks of
- * SOFT_BLOCK_SCALAR, split at the max as expLoopScalar's: the max's u_k is added on its own.
+ * are `step` bytes apart (4 for rows); w (class weights, or 0) is contiguous. B and X in f32
+ * partials over blocks of SOFT_BLOCK_SCALAR, folded into f64.
  */
 export function rowSoftExpSums(z: usize, t: usize, w: usize, e: usize, K: i32, m: f32, scale: f32, keep: f32, spread: f32, near: bool): f64 {
   return softVariantScalar(z, t, w, e, K, m, scale, keep, spread, near, 4);
