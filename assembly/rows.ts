@@ -403,10 +403,16 @@ export function rowSoftExpSumsStrided(z: usize, t: usize, w: usize, e: usize, K:
 //
 // SIMD builds: blocks of BLOCK elements from the row's start, each summed in four f32 lanes
 // and folded into f64. The max's chunk (CHUNK divides BLOCK, so it lies in one block) is
-// summed with its ties masked out and counted, inside its block: that block runs three spans
+// summed with its ties masked out and counted, inside its block: that block runs three loops
 // (before the chunk, the chunk, after it), every other block one. (Three ranges, [0, c0), the
 // chunk and the rest, each in blocks of its own, cost more folds, three loads of the
-// constants and loop exits that moved with the max: 4 % of the pass at K = 1000.)
+// constants and loop exits that moved with the max: 4 % of the pass at K = 1000.) Every loop
+// takes two vectors per iteration (its own bookkeeping is a sixth of its work otherwise),
+// adding them to the sums one after the other. The loops are spelled out rather than one
+// @inline span function: it would have to hand three running sums (exps, gaps, ties) from span
+// to span, and it can return one; a v128 global does not compile in the scalar build, and a
+// slot in static memory is shared by the pool's threads (a race: tried, and the pool tests
+// caught it).
 // @ts-ignore: decorator
 @inline function expLoop(
   z: usize, e: usize, K: i32, m: f32, scale: f32, w: usize,
@@ -426,25 +432,137 @@ export function rowSoftExpSumsStrided(z: usize, t: usize, w: usize, e: usize, K:
     const zero = f32x4.splat(0);
     const E0 = expConstant(0), E1 = expConstant(1), E2 = expConstant(2), E3 = expConstant(3), E4 = expConstant(4);
     const E5 = expConstant(5), E6 = expConstant(6), E7 = expConstant(7), E8 = expConstant(8), E9 = expConstant(9);
-    v128.store(SPAN, zero, 16);
+    let tv = i32x4.splat(0); // minus the ties per lane (a true mask is −1)
     while (k < vectorEnd) {
       const end = min(vectorEnd, k + BLOCK);
       let acc = zero;
-      if (gaps) v128.store(SPAN, zero);
+      let gv = zero;
       if (c0 >= k && c0 < end) {
-        // The block of the max: before its chunk, the chunk (ties masked), after it.
-        acc = expSpan(z, e, k, c0, acc, mv, sv, w, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9, false, keepExps, gaps, weighted, scaled);
-        acc = expSpan(z, e, c0, c1, acc, mv, sv, w, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9, true, keepExps, gaps, weighted, scaled);
-        acc = expSpan(z, e, c1, end, acc, mv, sv, w, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9, false, keepExps, gaps, weighted, scaled);
+        // The block of the max: before its chunk,
+        for (; k + 8 <= c0; k += 8) {
+          let x0 = f32x4.sub(v128.load(at(z, k)), mv);
+          let x1 = f32x4.sub(v128.load(at(z, k), 16), mv);
+          if (scaled) {
+            x0 = f32x4.mul(x0, sv);
+            x1 = f32x4.mul(x1, sv);
+          }
+          let v0 = expMinus4k(x0, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+          let v1 = expMinus4k(x1, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+          if (keepExps) {
+            v128.store(at(e, k), v0);
+            v128.store(at(e, k), v1, 16);
+          }
+          acc = f32x4.add(f32x4.add(acc, v0), v1);
+          if (gaps) {
+            gv = weighted ? madd(x0, v128.load(at(w, k)), gv) : f32x4.add(gv, x0);
+            gv = weighted ? madd(x1, v128.load(at(w, k), 16), gv) : f32x4.add(gv, x1);
+          }
+        }
+        for (; k < c0; k += 4) {
+          let x = f32x4.sub(v128.load(at(z, k)), mv);
+          if (scaled) x = f32x4.mul(x, sv);
+          let v = expMinus4k(x, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+          if (keepExps) v128.store(at(e, k), v);
+          acc = f32x4.add(acc, v);
+          if (gaps) gv = weighted ? madd(x, v128.load(at(w, k)), gv) : f32x4.add(gv, x);
+        }
+        // the chunk, where ties (x = 0, exactly 1) add +0 and are counted (a NaN gap is no tie),
+        for (; k + 8 <= c1; k += 8) {
+          let x0 = f32x4.sub(v128.load(at(z, k)), mv);
+          let x1 = f32x4.sub(v128.load(at(z, k), 16), mv);
+          if (scaled) {
+            x0 = f32x4.mul(x0, sv);
+            x1 = f32x4.mul(x1, sv);
+          }
+          let v0 = expMinus4k(x0, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+          let v1 = expMinus4k(x1, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+          if (keepExps) {
+            v128.store(at(e, k), v0);
+            v128.store(at(e, k), v1, 16);
+          }
+          const t0 = f32x4.eq(x0, zero);
+          const t1 = f32x4.eq(x1, zero);
+          tv = i32x4.add(tv, i32x4.add(t0, t1));
+          v0 = v128.andnot(v0, t0);
+          v1 = v128.andnot(v1, t1);
+          acc = f32x4.add(f32x4.add(acc, v0), v1);
+          if (gaps) {
+            gv = weighted ? madd(x0, v128.load(at(w, k)), gv) : f32x4.add(gv, x0);
+            gv = weighted ? madd(x1, v128.load(at(w, k), 16), gv) : f32x4.add(gv, x1);
+          }
+        }
+        for (; k < c1; k += 4) {
+          let x = f32x4.sub(v128.load(at(z, k)), mv);
+          if (scaled) x = f32x4.mul(x, sv);
+          let v = expMinus4k(x, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+          if (keepExps) v128.store(at(e, k), v);
+          const t = f32x4.eq(x, zero);
+          tv = i32x4.add(tv, t);
+          v = v128.andnot(v, t);
+          acc = f32x4.add(acc, v);
+          if (gaps) gv = weighted ? madd(x, v128.load(at(w, k)), gv) : f32x4.add(gv, x);
+        }
+        // and after it.
+        for (; k + 8 <= end; k += 8) {
+          let x0 = f32x4.sub(v128.load(at(z, k)), mv);
+          let x1 = f32x4.sub(v128.load(at(z, k), 16), mv);
+          if (scaled) {
+            x0 = f32x4.mul(x0, sv);
+            x1 = f32x4.mul(x1, sv);
+          }
+          let v0 = expMinus4k(x0, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+          let v1 = expMinus4k(x1, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+          if (keepExps) {
+            v128.store(at(e, k), v0);
+            v128.store(at(e, k), v1, 16);
+          }
+          acc = f32x4.add(f32x4.add(acc, v0), v1);
+          if (gaps) {
+            gv = weighted ? madd(x0, v128.load(at(w, k)), gv) : f32x4.add(gv, x0);
+            gv = weighted ? madd(x1, v128.load(at(w, k), 16), gv) : f32x4.add(gv, x1);
+          }
+        }
+        for (; k < end; k += 4) {
+          let x = f32x4.sub(v128.load(at(z, k)), mv);
+          if (scaled) x = f32x4.mul(x, sv);
+          let v = expMinus4k(x, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+          if (keepExps) v128.store(at(e, k), v);
+          acc = f32x4.add(acc, v);
+          if (gaps) gv = weighted ? madd(x, v128.load(at(w, k)), gv) : f32x4.add(gv, x);
+        }
       } else {
         // Any other block (all of them when only the tail holds the max: c0 = vectorEnd).
-        acc = expSpan(z, e, k, end, acc, mv, sv, w, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9, false, keepExps, gaps, weighted, scaled);
+        for (; k + 8 <= end; k += 8) {
+          let x0 = f32x4.sub(v128.load(at(z, k)), mv);
+          let x1 = f32x4.sub(v128.load(at(z, k), 16), mv);
+          if (scaled) {
+            x0 = f32x4.mul(x0, sv);
+            x1 = f32x4.mul(x1, sv);
+          }
+          let v0 = expMinus4k(x0, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+          let v1 = expMinus4k(x1, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+          if (keepExps) {
+            v128.store(at(e, k), v0);
+            v128.store(at(e, k), v1, 16);
+          }
+          acc = f32x4.add(f32x4.add(acc, v0), v1);
+          if (gaps) {
+            gv = weighted ? madd(x0, v128.load(at(w, k)), gv) : f32x4.add(gv, x0);
+            gv = weighted ? madd(x1, v128.load(at(w, k), 16), gv) : f32x4.add(gv, x1);
+          }
+        }
+        for (; k < end; k += 4) {
+          let x = f32x4.sub(v128.load(at(z, k)), mv);
+          if (scaled) x = f32x4.mul(x, sv);
+          let v = expMinus4k(x, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+          if (keepExps) v128.store(at(e, k), v);
+          acc = f32x4.add(acc, v);
+          if (gaps) gv = weighted ? madd(x, v128.load(at(w, k)), gv) : f32x4.add(gv, x);
+        }
       }
-      k = end;
       rest += horizontalSum(acc);
-      if (gaps) gapTotal += horizontalSum(v128.load(SPAN));
+      if (gaps) gapTotal += horizontalSum(gv);
     }
-    const tv = v128.load(SPAN, 16);
     ties = -(i32x4.extract_lane(tv, 0) + i32x4.extract_lane(tv, 1) + i32x4.extract_lane(tv, 2) + i32x4.extract_lane(tv, 3));
   }
   // The K mod 4 tail, ties masked.
@@ -465,71 +583,6 @@ export function rowSoftExpSumsStrided(z: usize, t: usize, w: usize, e: usize, K:
   }
   secondSum = gapTotal;
   return rest + <f64>(ties - 1);
-}
-
-// expSpan's running sums besides its return value, in memory (the scalar build has no v128
-// globals): the block's gap lanes at SPAN, minus the ties per lane at SPAN + 16.
-const SPAN = memory.data(32, 16);
-
-/**
- * The exps of z[from..to) (a multiple of 4 long) added to sum's lanes (returned), the gaps to
- * those at SPAN; with `masked`, ties (x = z_k − m = 0: exactly 1) add +0 and are counted into
- * SPAN + 16 (a NaN gap is no tie and makes the sum NaN). Two vectors per iteration (the loop's
- * own bookkeeping is a sixth of its work otherwise), added one after the other.
- */
-// @ts-ignore: decorator
-@inline function expSpan(
-  z: usize, e: usize, from: i32, to: i32, sum: v128, mv: v128, sv: v128, w: usize,
-  E0: v128, E1: v128, E2: v128, E3: v128, E4: v128, E5: v128, E6: v128, E7: v128, E8: v128, E9: v128,
-  masked: bool, keepExps: bool, gaps: bool, weighted: bool, scaled: bool,
-): v128 {
-  let acc = sum;
-  let gv = gaps ? v128.load(SPAN) : sum;
-  let tv = masked ? v128.load(SPAN, 16) : sum;
-  const zero = f32x4.splat(0);
-  let k = from;
-  for (; k + 8 <= to; k += 8) {
-    let x0 = f32x4.sub(v128.load(at(z, k)), mv);
-    let x1 = f32x4.sub(v128.load(at(z, k), 16), mv);
-    if (scaled) {
-      x0 = f32x4.mul(x0, sv);
-      x1 = f32x4.mul(x1, sv);
-    }
-    let v0 = expMinus4k(x0, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-    let v1 = expMinus4k(x1, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-    if (keepExps) {
-      v128.store(at(e, k), v0);
-      v128.store(at(e, k), v1, 16);
-    }
-    if (masked) {
-      const t0 = f32x4.eq(x0, zero);
-      const t1 = f32x4.eq(x1, zero);
-      tv = i32x4.add(tv, i32x4.add(t0, t1));
-      v0 = v128.andnot(v0, t0);
-      v1 = v128.andnot(v1, t1);
-    }
-    acc = f32x4.add(f32x4.add(acc, v0), v1);
-    if (gaps) {
-      gv = weighted ? madd(x0, v128.load(at(w, k)), gv) : f32x4.add(gv, x0);
-      gv = weighted ? madd(x1, v128.load(at(w, k), 16), gv) : f32x4.add(gv, x1);
-    }
-  }
-  for (; k < to; k += 4) {
-    let x = f32x4.sub(v128.load(at(z, k)), mv);
-    if (scaled) x = f32x4.mul(x, sv);
-    let v = expMinus4k(x, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-    if (keepExps) v128.store(at(e, k), v);
-    if (masked) {
-      const t = f32x4.eq(x, zero);
-      tv = i32x4.add(tv, t);
-      v = v128.andnot(v, t);
-    }
-    acc = f32x4.add(acc, v);
-    if (gaps) gv = weighted ? madd(x, v128.load(at(w, k)), gv) : f32x4.add(gv, x);
-  }
-  if (gaps) v128.store(SPAN, gv);
-  if (masked) v128.store(SPAN, tv, 16);
-  return acc;
 }
 
 /**
