@@ -24,7 +24,8 @@
 // (The JS fallback reads every case in place the same way: src/js/rows.ts.)
 //
 // Everything else — the SIMD builds' K > 64 (class labels and soft targets) and softcap, the
-// scalar build's soft targets at K > 64 (in place they cost 1.4× the tiles: softStridedF32) —
+// scalar build's soft targets at K > 64 (in place they cost more than the tiles with the
+// gradient: softStridedF32) —
 // gathers a tile of positions into contiguous rows in scratch (in cache: 4 rows for K > 64,
 // 64 for K ≤ 64; by 4×4 transposes of four positions × four classes), runs the row
 // kernel on it, and scatters the gradient back the same way: the same code, hence the same
@@ -34,10 +35,10 @@
 //   - rows.ts's lanes are the classes k mod 4, so four positions need four accumulator
 //     vectors (one per k mod 4) for S − 1 and the gap sum, and their horizontal sum in f64
 //     in lane order 0, 1, 2, 3 at every fold;
-//   - the folds are per position: blocks of 256 classes from 0 up to that row's max chunk
-//     c0, the masked chunk [c0, c0 + 64), then blocks from c0 + 64, with (range 1 + range 2)
-//     + range 3 added in that order, and c0 (the first chunk, in lane order, holding the max)
-//     differs from position to position, so every lane has its own fold schedule and mask;
+//   - the folds are blocks of 256 classes from 0 for every position (since 2266bdf), but the
+//     masked chunk [c0, c0 + 64) (c0: the first chunk, in lane order, holding the max) differs
+//     from position to position, so every lane has its own mask, and rowMax's per-lane chunk
+//     maxima, runner-up and c0 have to be tracked per position;
 //   - the K mod 4 tail is scalar in rows.ts (expMinus, mul + add): on the relaxed build
 //     the vector madd is fused, so those classes would need scalar code per lane;
 //   - softcap adds tanh4 vs tanhScalar on the same split (and takes the row kernel even for
@@ -160,10 +161,11 @@ function softStridedF32(
   if (ASC_FEATURE_SIMD && K <= SMALL_K && !rowWise) {
     return stridedSoftSmall(logits, targets, grad, outers, K, width, smoothing, scale, weight, temperature, losses, lseOut, sumIn, scratch, tiles);
   }
-  // The scalar build in place up to K = 64 only: past that its six strided passes per
-  // position (max; B and X over logits and targets; exps; gradient over exps and targets)
-  // cost more than the tile's three (bench/layout.mjs --backend wasm --soft, 8×1000×512 loss +
-  // gradient, classAxis ÷ rows: tiles 1.62–1.81, in place 2.34–2.60).
+  // The scalar build in place up to K = 64 only: past that its strided passes per position
+  // (max; exps with B and X over logits and targets; gradient over exps and targets) cost more
+  // than the tile's with the gradient (bench/layout.mjs --backend wasm --soft, 8×1000×512,
+  // classAxis ÷ rows: tiles 1.62–1.92, in place 2.34–2.60; with B and X fused into the exp
+  // pass, 5b38b81, 2.54 with the gradient and 1.47 against the tiles' 1.57 loss only).
   if (!ASC_FEATURE_SIMD && K <= SMALL_K) {
     return softRowsStrided(logits, targets, grad, outers, K, width, smoothing, scale, weight, temperature, losses, lseOut, sumIn);
   }
