@@ -196,9 +196,8 @@ export function rowMaxStrided(z: usize, K: i32, step: usize): f32 {
 
 /**
  * The scalar build's pass 1 when the confident test can wait until after pass 2: the max
- * alone, as rowMax finds it, without the runner-up (one branch per element instead of two,
- * which mispredict at small K and cost a fifth of a long row's time). Pass 2 then sets
- * nearMax, which decides the same test exactly: see expLoopScalar.
+ * alone, as rowMax finds it, without the runner-up (one select per element instead of two).
+ * Pass 2 then sets nearMax, which decides the same test exactly: see expLoopScalar.
  */
 export function rowMaxOnly(z: usize, K: i32): f32 {
   return rowMaxOnlyAt(z, K, 4);
@@ -403,8 +402,8 @@ export function rowSoftExpSumsStrided(z: usize, t: usize, w: usize, e: usize, K:
 //
 // SIMD builds: blocks of BLOCK elements from the row's start, each summed in four f32 lanes
 // and folded into f64. The max's chunk (CHUNK divides BLOCK, so it lies in one block) is
-// summed with its ties masked out and counted, inside its block: that block runs three loops
-// (before the chunk, the chunk, after it), every other block one. (Three ranges, [0, c0), the
+// summed with its ties masked out and counted, inside its block: that block runs two loops
+// more (before the chunk, the chunk) ahead of the one loop every block runs to its end. (Three ranges, [0, c0), the
 // chunk and the rest, each in blocks of its own, cost more folds, three loads of the
 // constants and loop exits that moved with the max: 4 % of the pass at K = 1000.) Every loop
 // takes two vectors per iteration (its own bookkeeping is a sixth of its work otherwise),
@@ -438,7 +437,7 @@ export function rowSoftExpSumsStrided(z: usize, t: usize, w: usize, e: usize, K:
       let acc = zero;
       let gv = zero;
       if (c0 >= k && c0 < end) {
-        // The block of the max: before its chunk,
+        // The block of the max: its classes before the max's chunk, then the chunk itself,
         for (; k + 8 <= c0; k += 8) {
           let x0 = f32x4.sub(v128.load(at(z, k)), mv);
           let x1 = f32x4.sub(v128.load(at(z, k), 16), mv);
@@ -466,7 +465,7 @@ export function rowSoftExpSumsStrided(z: usize, t: usize, w: usize, e: usize, K:
           acc = f32x4.add(acc, v);
           if (gaps) gv = weighted ? madd(x, v128.load(at(w, k)), gv) : f32x4.add(gv, x);
         }
-        // the chunk, where ties (x = 0, exactly 1) add +0 and are counted (a NaN gap is no tie),
+        // where ties (x = 0, exactly 1) add +0 and are counted (a NaN gap is no tie).
         for (; k + 8 <= c1; k += 8) {
           let x0 = f32x4.sub(v128.load(at(z, k)), mv);
           let x1 = f32x4.sub(v128.load(at(z, k), 16), mv);
@@ -502,63 +501,35 @@ export function rowSoftExpSumsStrided(z: usize, t: usize, w: usize, e: usize, K:
           acc = f32x4.add(acc, v);
           if (gaps) gv = weighted ? madd(x, v128.load(at(w, k)), gv) : f32x4.add(gv, x);
         }
-        // and after it.
-        for (; k + 8 <= end; k += 8) {
-          let x0 = f32x4.sub(v128.load(at(z, k)), mv);
-          let x1 = f32x4.sub(v128.load(at(z, k), 16), mv);
-          if (scaled) {
-            x0 = f32x4.mul(x0, sv);
-            x1 = f32x4.mul(x1, sv);
-          }
-          let v0 = expMinus4k(x0, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-          let v1 = expMinus4k(x1, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-          if (keepExps) {
-            v128.store(at(e, k), v0);
-            v128.store(at(e, k), v1, 16);
-          }
-          acc = f32x4.add(f32x4.add(acc, v0), v1);
-          if (gaps) {
-            gv = weighted ? madd(x0, v128.load(at(w, k)), gv) : f32x4.add(gv, x0);
-            gv = weighted ? madd(x1, v128.load(at(w, k), 16), gv) : f32x4.add(gv, x1);
-          }
+      }
+      // The rest of the block: after the chunk in the max's block, all of any other block (of
+      // every block when only the tail holds the max: c0 = vectorEnd).
+      for (; k + 8 <= end; k += 8) {
+        let x0 = f32x4.sub(v128.load(at(z, k)), mv);
+        let x1 = f32x4.sub(v128.load(at(z, k), 16), mv);
+        if (scaled) {
+          x0 = f32x4.mul(x0, sv);
+          x1 = f32x4.mul(x1, sv);
         }
-        for (; k < end; k += 4) {
-          let x = f32x4.sub(v128.load(at(z, k)), mv);
-          if (scaled) x = f32x4.mul(x, sv);
-          let v = expMinus4k(x, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-          if (keepExps) v128.store(at(e, k), v);
-          acc = f32x4.add(acc, v);
-          if (gaps) gv = weighted ? madd(x, v128.load(at(w, k)), gv) : f32x4.add(gv, x);
+        let v0 = expMinus4k(x0, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+        let v1 = expMinus4k(x1, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+        if (keepExps) {
+          v128.store(at(e, k), v0);
+          v128.store(at(e, k), v1, 16);
         }
-      } else {
-        // Any other block (all of them when only the tail holds the max: c0 = vectorEnd).
-        for (; k + 8 <= end; k += 8) {
-          let x0 = f32x4.sub(v128.load(at(z, k)), mv);
-          let x1 = f32x4.sub(v128.load(at(z, k), 16), mv);
-          if (scaled) {
-            x0 = f32x4.mul(x0, sv);
-            x1 = f32x4.mul(x1, sv);
-          }
-          let v0 = expMinus4k(x0, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-          let v1 = expMinus4k(x1, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-          if (keepExps) {
-            v128.store(at(e, k), v0);
-            v128.store(at(e, k), v1, 16);
-          }
-          acc = f32x4.add(f32x4.add(acc, v0), v1);
-          if (gaps) {
-            gv = weighted ? madd(x0, v128.load(at(w, k)), gv) : f32x4.add(gv, x0);
-            gv = weighted ? madd(x1, v128.load(at(w, k), 16), gv) : f32x4.add(gv, x1);
-          }
+        acc = f32x4.add(f32x4.add(acc, v0), v1);
+        if (gaps) {
+          gv = weighted ? madd(x0, v128.load(at(w, k)), gv) : f32x4.add(gv, x0);
+          gv = weighted ? madd(x1, v128.load(at(w, k), 16), gv) : f32x4.add(gv, x1);
         }
-        for (; k < end; k += 4) {
-          let x = f32x4.sub(v128.load(at(z, k)), mv);
-          if (scaled) x = f32x4.mul(x, sv);
-          let v = expMinus4k(x, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-          if (keepExps) v128.store(at(e, k), v);
-          acc = f32x4.add(acc, v);
-          if (gaps) gv = weighted ? madd(x, v128.load(at(w, k)), gv) : f32x4.add(gv, x);
-        }
+      }
+      for (; k < end; k += 4) {
+        let x = f32x4.sub(v128.load(at(z, k)), mv);
+        if (scaled) x = f32x4.mul(x, sv);
+        let v = expMinus4k(x, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
+        if (keepExps) v128.store(at(e, k), v);
+        acc = f32x4.add(acc, v);
+        if (gaps) gv = weighted ? madd(x, v128.load(at(w, k)), gv) : f32x4.add(gv, x);
       }
       rest += horizontalSum(acc);
       if (gaps) gapTotal += horizontalSum(gv);

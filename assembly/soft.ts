@@ -85,28 +85,26 @@ function rowSoftSumsStrided(z: usize, t: usize, w: usize, g: usize, K: i32, m: f
   let b: f64 = 0;
   let x: f64 = 0;
   let k = 0;
-  {
-    const mv = f32x4.splat(m);
-    const iv = f32x4.splat(invT);
-    const zero = f32x4.splat(0);
-    const kv = f32x4.splat(keep);
-    const sp = f32x4.splat(spread);
-    const vectorEnd = K & ~3;
-    while (k < vectorEnd) {
-      const end = min(vectorEnd, k + BLOCK);
-      let bv = zero;
-      let xv = zero;
-      for (; k < end; k += 4) {
-        const gap = f32x4.mul(f32x4.sub(v128.load(at(z, k)), mv), iv);
-        let u = madd(v128.load(at(t, k)), kv, sp);
-        if (w) u = f32x4.mul(u, v128.load(at(w, k)));
-        bv = f32x4.add(bv, u);
-        // u·x where u ≠ 0, else 0 (0·−∞ would be NaN).
-        xv = f32x4.add(xv, v128.and(f32x4.mul(u, gap), f32x4.ne(u, zero)));
-      }
-      b += lanes(bv);
-      x += lanes(xv);
+  const mv = f32x4.splat(m);
+  const iv = f32x4.splat(invT);
+  const zero = f32x4.splat(0);
+  const kv = f32x4.splat(keep);
+  const sp = f32x4.splat(spread);
+  const vectorEnd = K & ~3;
+  while (k < vectorEnd) {
+    const end = min(vectorEnd, k + BLOCK);
+    let bv = zero;
+    let xv = zero;
+    for (; k < end; k += 4) {
+      const gap = f32x4.mul(f32x4.sub(v128.load(at(z, k)), mv), iv);
+      let u = madd(v128.load(at(t, k)), kv, sp);
+      if (w) u = f32x4.mul(u, v128.load(at(w, k)));
+      bv = f32x4.add(bv, u);
+      // u·x where u ≠ 0, else 0 (0·−∞ would be NaN).
+      xv = f32x4.add(xv, v128.and(f32x4.mul(u, gap), f32x4.ne(u, zero)));
     }
+    b += lanes(bv);
+    x += lanes(xv);
   }
   // The K mod 4 tail (fewer than BLOCK).
   if (k < K) {
