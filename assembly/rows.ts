@@ -154,18 +154,24 @@ export function rowMaxStrided(z: usize, K: i32, step: usize): f32 {
     if (vectorEnd > 0) {
       // Lane j holds the max of the z_k with k ≡ j (mod 4): m is the largest lane, the
       // runner-up bound the second largest, and maxChunk the chunk of the first lane holding m.
-      const b0 = f32x4.extract_lane(best, 0), b1 = f32x4.extract_lane(best, 1);
-      const b2 = f32x4.extract_lane(best, 2), b3 = f32x4.extract_lane(best, 3);
-      const hi01 = b1 > b0 ? b1 : b0, lo01 = b1 > b0 ? b0 : b1;
-      const hi23 = b3 > b2 ? b3 : b2, lo23 = b3 > b2 ? b2 : b3;
-      m = hi23 > hi01 ? hi23 : hi01;
-      const lower = hi23 > hi01 ? hi01 : hi23;
-      const lo = lo23 > lo01 ? lo23 : lo01;
-      second = lo > lower ? lo : lower;
-      chunkAt = b0 == m ? i32x4.extract_lane(bestChunk, 0)
-        : b1 == m ? i32x4.extract_lane(bestChunk, 1)
-        : b2 == m ? i32x4.extract_lane(bestChunk, 2)
-        : i32x4.extract_lane(bestChunk, 3);
+      // All in vectors and integer selects: V8 compiles float selects to branches, and at the
+      // end of every row those were mispredicted (a tenth of this pass at K = 1000). The
+      // second largest of four is the largest of the six pairwise minima (rotations by one
+      // and by two lanes cover them all).
+      const r1 = v128.shuffle<f32>(best, best, 1, 2, 3, 0);
+      const r2 = v128.shuffle<f32>(best, best, 2, 3, 0, 1);
+      const hm = f32x4.pmax(best, r2);
+      const mv = f32x4.pmax(hm, v128.shuffle<f32>(hm, hm, 1, 0, 3, 2));
+      const pairs = f32x4.pmax(f32x4.pmin(best, r1), f32x4.pmin(best, r2));
+      const sv = f32x4.pmax(pairs, v128.shuffle<f32>(pairs, pairs, 2, 3, 0, 1));
+      m = f32x4.extract_lane(mv, 0);
+      second = f32x4.extract_lane(f32x4.pmax(sv, v128.shuffle<f32>(sv, sv, 1, 0, 3, 2)), 0);
+      // The chunk of the first lane holding m (the last lane's when none does: a NaN).
+      const lanes = i32x4.bitmask(f32x4.eq(best, mv)) | 8;
+      const first = ctz(lanes);
+      const c01 = first == 0 ? i32x4.extract_lane(bestChunk, 0) : i32x4.extract_lane(bestChunk, 1);
+      const c23 = first == 2 ? i32x4.extract_lane(bestChunk, 2) : i32x4.extract_lane(bestChunk, 3);
+      chunkAt = first < 2 ? c01 : c23;
     }
   } else {
     // The scalar build: the max and the runner-up exactly, on orderKey's integers (selects,
