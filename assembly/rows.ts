@@ -154,8 +154,8 @@ export function rowMaxStrided(z: usize, K: i32, step: usize): f32 {
     if (vectorEnd > 0) {
       // Lane j holds the max of the z_k with k ≡ j (mod 4): m is the largest lane, the
       // runner-up bound the second largest, and maxChunk the chunk of the first lane holding m.
-      // All in vectors and integer selects: V8 compiles float selects to branches, and at the
-      // end of every row those were mispredicted (a tenth of this pass at K = 1000). The
+      // All in vectors and integer selects: V8 compiles float selects to compares and
+      // branches, a chain at the end of every row (a tenth of this pass at K = 1000). The
       // second largest of four is the largest of the six pairwise minima (rotations by one
       // and by two lanes cover them all).
       const r1 = v128.shuffle<f32>(best, best, 1, 2, 3, 0);
