@@ -81,15 +81,28 @@ describe.each([
   }, SLOW);
 
   it('keeps the page responsive during an async 2048 × 32000 call', async () => {
-    const r = await call('responsiveness', 2048, 32000, 2);
-    const label = JSON.stringify(r);
-    expect(r.same, label).toBe(true);
-    expect(r.threads, label).toBe(isolated ? 2 : 1);
     // The sync call blocks the page for its whole length; the async one only for copies of a chunk
     // (well under 10 ms on an idle machine). The bar leaves room for the OS taking the page's core
-    // away now and then on a loaded machine (a 66 ms gap at load 7 on 2 cores, in a 307 ms call).
+    // away now and then on a loaded machine (a 66 ms gap at load 7 on 2 cores, in a 307 ms call),
+    // and a call may be measured three times: once a fresh-clone CI run on Node 24 saw one gap of
+    // 141 ms over a whole 145 ms call that passed before and after. A call that blocks the page
+    // fails all three.
+    type Report = Awaited<ReturnType<ThreadsTestApi['responsiveness']>>;
+    const responsive = (r: Report) =>
+      r.maxGapMs < Math.max(100, r.syncMs / 2) &&
+      r.ticks >= Math.floor(r.asyncMs / 100) && // one per the longest gap allowed
+      r.frames >= Math.min(3, Math.floor(r.asyncMs / 100));
+    const attempts: Report[] = [];
+    for (let i = 0; i < 3; i++) {
+      attempts.push(await call('responsiveness', 2048, 32000, 2));
+      if (responsive(attempts[i])) break;
+    }
+    const r = attempts[attempts.length - 1];
+    const label = JSON.stringify(attempts);
+    expect(r.same, label).toBe(true);
+    expect(r.threads, label).toBe(isolated ? 2 : 1);
     expect(r.maxGapMs, label).toBeLessThan(Math.max(100, r.syncMs / 2));
-    expect(r.ticks, label).toBeGreaterThanOrEqual(Math.floor(r.asyncMs / 100)); // one per the longest gap allowed
+    expect(r.ticks, label).toBeGreaterThanOrEqual(Math.floor(r.asyncMs / 100));
     expect(r.frames, label).toBeGreaterThanOrEqual(Math.min(3, Math.floor(r.asyncMs / 100)));
   }, SLOW);
 
