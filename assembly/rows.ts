@@ -408,12 +408,13 @@ export function rowSoftExpSumsStrided(z: usize, t: usize, w: usize, e: usize, K:
 //
 // SIMD builds: blocks of BLOCK elements from the row's start, each summed in four f32 lanes
 // and folded into f64. The max's chunk (CHUNK divides BLOCK, so it lies in one block) is
-// summed with its ties masked out and counted, inside its block: that block runs two loops
-// more (before the chunk, the chunk) ahead of the one loop every block runs to its end. (Three ranges, [0, c0), the
-// chunk and the rest, each in blocks of its own, cost more folds, three loads of the
-// constants and loop exits that moved with the max: 4 % of the pass at K = 1000.) Every loop
+// summed with its ties masked out and counted, inside its block: there the plain loops stop
+// at the chunk, the masked loops run over it, and the same plain loops go on to the block's
+// end. (Three ranges, [0, c0), the chunk and the rest, each in blocks of its own, cost more
+// folds, three loads of the constants and loop exits that moved with the max: 4 % of the
+// pass at K = 1000.) Every loop
 // takes two vectors per iteration (its own bookkeeping is a sixth of its work otherwise),
-// adding them to the sums one after the other. The loops are spelled out rather than one
+// adding them to the sums one after the other. The masked loops are spelled out rather than one
 // @inline span function: it would have to hand three running sums (exps, gaps, ties) from span
 // to span, and it can return one; a v128 global does not compile in the scalar build, and a
 // slot in static memory is shared by the pool's threads (a race: tried, and the pool tests
@@ -442,9 +443,13 @@ export function rowSoftExpSumsStrided(z: usize, t: usize, w: usize, e: usize, K:
       const end = min(vectorEnd, k + BLOCK);
       let acc = zero;
       let gv = zero;
-      if (c0 >= k && c0 < end) {
-        // The block of the max: its classes before the max's chunk, then the chunk itself,
-        for (; k + 8 <= c0; k += 8) {
+      // The plain loops run to `stop`: in the max's block first to its chunk, which is summed
+      // with its ties masked out and counted (x = 0, exactly 1, adds +0; a NaN gap is no tie),
+      // then on to the block's end; any other block (every block when only the tail holds the
+      // max: c0 = vectorEnd) runs them to its end at once.
+      let stop = c0 >= k && c0 < end ? c0 : end;
+      for (;;) {
+        for (; k + 8 <= stop; k += 8) {
           let x0 = f32x4.sub(v128.load(at(z, k)), mv);
           let x1 = f32x4.sub(v128.load(at(z, k), 16), mv);
           if (scaled) {
@@ -463,7 +468,7 @@ export function rowSoftExpSumsStrided(z: usize, t: usize, w: usize, e: usize, K:
             gv = weighted ? madd(x1, v128.load(at(w, k), 16), gv) : f32x4.add(gv, x1);
           }
         }
-        for (; k < c0; k += 4) {
+        for (; k < stop; k += 4) {
           let x = f32x4.sub(v128.load(at(z, k)), mv);
           if (scaled) x = f32x4.mul(x, sv);
           let v = expMinus4k(x, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
@@ -471,7 +476,7 @@ export function rowSoftExpSumsStrided(z: usize, t: usize, w: usize, e: usize, K:
           acc = f32x4.add(acc, v);
           if (gaps) gv = weighted ? madd(x, v128.load(at(w, k)), gv) : f32x4.add(gv, x);
         }
-        // where ties (x = 0, exactly 1) add +0 and are counted (a NaN gap is no tie).
+        if (stop == end) break;
         for (; k + 8 <= c1; k += 8) {
           let x0 = f32x4.sub(v128.load(at(z, k)), mv);
           let x1 = f32x4.sub(v128.load(at(z, k), 16), mv);
@@ -507,35 +512,7 @@ export function rowSoftExpSumsStrided(z: usize, t: usize, w: usize, e: usize, K:
           acc = f32x4.add(acc, v);
           if (gaps) gv = weighted ? madd(x, v128.load(at(w, k)), gv) : f32x4.add(gv, x);
         }
-      }
-      // The rest of the block: after the chunk in the max's block, all of any other block (of
-      // every block when only the tail holds the max: c0 = vectorEnd).
-      for (; k + 8 <= end; k += 8) {
-        let x0 = f32x4.sub(v128.load(at(z, k)), mv);
-        let x1 = f32x4.sub(v128.load(at(z, k), 16), mv);
-        if (scaled) {
-          x0 = f32x4.mul(x0, sv);
-          x1 = f32x4.mul(x1, sv);
-        }
-        let v0 = expMinus4k(x0, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-        let v1 = expMinus4k(x1, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-        if (keepExps) {
-          v128.store(at(e, k), v0);
-          v128.store(at(e, k), v1, 16);
-        }
-        acc = f32x4.add(f32x4.add(acc, v0), v1);
-        if (gaps) {
-          gv = weighted ? madd(x0, v128.load(at(w, k)), gv) : f32x4.add(gv, x0);
-          gv = weighted ? madd(x1, v128.load(at(w, k), 16), gv) : f32x4.add(gv, x1);
-        }
-      }
-      for (; k < end; k += 4) {
-        let x = f32x4.sub(v128.load(at(z, k)), mv);
-        if (scaled) x = f32x4.mul(x, sv);
-        let v = expMinus4k(x, E0, E1, E2, E3, E4, E5, E6, E7, E8, E9);
-        if (keepExps) v128.store(at(e, k), v);
-        acc = f32x4.add(acc, v);
-        if (gaps) gv = weighted ? madd(x, v128.load(at(w, k)), gv) : f32x4.add(gv, x);
+        stop = end;
       }
       rest += horizontalSum(acc);
       if (gaps) gapTotal += horizontalSum(gv);
