@@ -214,6 +214,18 @@ export function rowMaxOnlyStrided(z: usize, K: i32, step: usize): f32 {
   return rowMaxOnlyAt(z, K, step);
 }
 
+/** rowMax (strided false) or rowMaxStrided for the row loops that take both layouts (`strided` a constant where inlined). */
+// @ts-ignore: decorator
+@inline export function maxOf(z: usize, K: i32, step: usize, strided: bool): f32 {
+  return strided ? rowMaxStrided(z, K, step) : rowMax(z, K);
+}
+
+/** rowMaxOnly or rowMaxOnlyStrided, as maxOf. */
+// @ts-ignore: decorator
+@inline export function maxOnlyOf(z: usize, K: i32, step: usize, strided: bool): f32 {
+  return strided ? rowMaxOnlyStrided(z, K, step) : rowMaxOnly(z, K);
+}
+
 // @ts-ignore: decorator
 @inline function rowMaxOnlyAt(z: usize, K: i32, step: usize): f32 {
   let mk = orderKey(-Infinity);

@@ -17,8 +17,8 @@
 // The gradient is with respect to the logits as given (the 1/T of the chain rule is in).
 
 import {
-  rowMax, rowMaxOnly, nearMax, rowExpSumMinusOneScaled, rowExpSumMinusOneExact, logOfSum, runnerUp, CONFIDENT_GAP,
-  rowMaxStrided, rowMaxOnlyStrided, rowExpSumMinusOneExactStrided, rowSoftExpSums, rowSoftExpSumsStrided, massSum, secondSum,
+  maxOf, maxOnlyOf, nearMax, rowExpSumMinusOneScaled, rowExpSumMinusOneExact, logOfSum, runnerUp, CONFIDENT_GAP,
+  rowExpSumMinusOneExactStrided, rowSoftExpSums, rowSoftExpSumsStrided, massSum, secondSum,
 } from './rows';
 import { SMALL_K } from './small';
 import { nextRow, startRows } from './columns';
@@ -250,16 +250,6 @@ export function softRowsStrided(
 
 // rows.ts's primitives for softRowLoop: the contiguous forms for rows, the …Strided ones
 // (the same bodies, `step` bytes between classes) for a class axis not last.
-// @ts-ignore: decorator
-@inline function maxOf(z: usize, K: i32, step: usize, strided: bool): f32 {
-  return strided ? rowMaxStrided(z, K, step) : rowMax(z, K);
-}
-
-// @ts-ignore: decorator
-@inline function maxOnlyOf(z: usize, K: i32, step: usize, strided: bool): f32 {
-  return strided ? rowMaxOnlyStrided(z, K, step) : rowMaxOnly(z, K);
-}
-
 // @ts-ignore: decorator
 @inline function exactOf(z: usize, K: i32, m: f32, scale: f32, step: usize, strided: bool): f64 {
   return strided ? rowExpSumMinusOneExactStrided(z, K, m, scale, step) : rowExpSumMinusOneExact(z, K, m, scale);

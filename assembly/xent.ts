@@ -26,8 +26,8 @@
 import { xentSmall, SMALL_K } from './small';
 import { nextRow, startRows } from './columns';
 import {
-  rowMax, rowMaxOnly, nearMax, rowExpSumMinusOne, rowExpSumMinusOneNear, rowGapSum, rowExpSumMinusOneExact, logOfSum, rowGrad, rowSoftcap, capFactor, secondSum, runnerUp, CONFIDENT_GAP,
-  rowMaxStrided, rowMaxOnlyStrided, rowExpSumMinusOneStrided, rowExpSumMinusOneExactStrided, rowGradStrided, rowSoftcapStrided,
+  maxOf, maxOnlyOf, nearMax, rowExpSumMinusOne, rowExpSumMinusOneNear, rowGapSum, rowExpSumMinusOneExact, logOfSum, rowGrad, rowSoftcap, capFactor, secondSum, runnerUp, CONFIDENT_GAP,
+  rowExpSumMinusOneStrided, rowExpSumMinusOneExactStrided, rowGradStrided, rowSoftcapStrided,
 } from './rows';
 
 export function xentRows(
@@ -173,16 +173,6 @@ export function xentRowsStrided(
 
 // rows.ts's primitives for xentRowLoop: the contiguous forms for rows, the …Strided ones
 // (the same bodies, `step` bytes between classes) for a class axis not last.
-// @ts-ignore: decorator
-@inline function maxOf(z: usize, K: i32, step: usize, strided: bool): f32 {
-  return strided ? rowMaxStrided(z, K, step) : rowMax(z, K);
-}
-
-// @ts-ignore: decorator
-@inline function maxOnlyOf(z: usize, K: i32, step: usize, strided: bool): f32 {
-  return strided ? rowMaxOnlyStrided(z, K, step) : rowMaxOnly(z, K);
-}
-
 // @ts-ignore: decorator
 @inline function exactOf(z: usize, K: i32, m: f32, step: usize, strided: bool): f64 {
   return strided ? rowExpSumMinusOneExactStrided(z, K, m, 1, step) : rowExpSumMinusOneExact(z, K, m, 1);
